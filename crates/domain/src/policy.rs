@@ -1,0 +1,1 @@
+//! The complaints policy as data. STUB.

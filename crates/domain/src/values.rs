@@ -1,0 +1,1 @@
+//! Validating value types. STUB: signatures fixed, bodies to be written.
