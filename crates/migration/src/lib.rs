@@ -1,0 +1,20 @@
+//! Database migrations for the complaints platform, for Postgres and SQLite
+//! alike. Also a CLI (`complaints-migrate up|down|status|fresh`), run as a
+//! Kubernetes Job before a release.
+//!
+//! It defines schema only; it must not hold queries the services run.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_case_store;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_case_store::Migration)]
+    }
+}
