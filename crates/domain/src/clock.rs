@@ -70,7 +70,10 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 3, 1, 9, 0, 0).unwrap();
         let clock = ManualClock::new(start);
         let shared = clock.clone();
-        assert_eq!(clock.advance(Duration::hours(1)), Ok(start + Duration::hours(1)));
+        assert_eq!(
+            clock.advance(Duration::hours(1)),
+            Ok(start + Duration::hours(1))
+        );
         assert_eq!(shared.now(), start + Duration::hours(1));
         assert_eq!(clock.advance(Duration::zero()), Err(NonPositiveStep));
         assert_eq!(clock.advance(Duration::seconds(-5)), Err(NonPositiveStep));

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod case;
 pub mod clock;
+pub mod complainant;
 pub mod error;
 pub mod policy;
 pub mod role;

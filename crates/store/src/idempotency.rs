@@ -41,9 +41,10 @@ pub async fn lookup(
     db: &impl ConnectionTrait,
     key: &RequestKey,
 ) -> Result<Option<Replay>, StoreError> {
-    let found = idempotency_records::Entity::find_by_id((key.scope.to_owned(), key.request_id.clone()))
-        .one(db)
-        .await?;
+    let found =
+        idempotency_records::Entity::find_by_id((key.scope.to_owned(), key.request_id.clone()))
+            .one(db)
+            .await?;
     match found {
         None => Ok(None),
         Some(record) if record.content_hash == key.content_hash => Ok(Some(Replay {

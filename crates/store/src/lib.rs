@@ -7,6 +7,7 @@
 //! decided; it must not make policy decisions of its own, and it offers no
 //! way to update or delete a timeline event.
 
+pub mod cases;
 pub mod chain;
 pub mod db;
 pub mod entity;

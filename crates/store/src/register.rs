@@ -5,8 +5,8 @@
 //! serialise on that row and a rolled-back case never leaves a number in use.
 
 use complaints_domain::values::RegisterNumber;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 
 use crate::StoreError;
 

@@ -60,7 +60,8 @@ pub fn redis_url() -> Option<String> {
 impl TestDb {
     /// A migrated SQLite database in a temporary file.
     pub async fn sqlite() -> TestDb {
-        let path = std::env::temp_dir().join(format!("complaints-test-{}.db", uuid::Uuid::new_v4()));
+        let path =
+            std::env::temp_dir().join(format!("complaints-test-{}.db", uuid::Uuid::new_v4()));
         let url = format!("sqlite://{}?mode=rwc", path.display());
         let db = complaints_store::db::connect(&url)
             .await

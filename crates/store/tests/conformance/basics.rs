@@ -54,7 +54,9 @@ async fn a_rolled_back_number_is_not_in_use(test: TestDb) {
     let txn = test.db.begin().await.unwrap();
     let abandoned = register::next_register_number(&txn, 2026).await.unwrap();
     txn.rollback().await.unwrap();
-    let next = register::next_register_number(&test.db, 2026).await.unwrap();
+    let next = register::next_register_number(&test.db, 2026)
+        .await
+        .unwrap();
     // The abandoned number was never committed, so it was never issued.
     assert_eq!(abandoned, next);
 }
@@ -96,7 +98,9 @@ async fn a_duplicate_idempotency_record_fails_its_transaction(test: TestDb) {
     drop(txn);
     // The failed transaction's register number was not kept.
     assert_eq!(
-        register::next_register_number(&test.db, 2026).await.unwrap(),
+        register::next_register_number(&test.db, 2026)
+            .await
+            .unwrap(),
         number
     );
 }
@@ -116,11 +120,24 @@ async fn outbox_messages_wait_until_delivered_and_retry_after_failure(test: Test
     assert_eq!(pending.len(), 2);
     assert_eq!(pending[0].payload, r#"{"n":1}"#);
 
-    outbox::mark_delivered(db, pending[0].id, now).await.unwrap();
-    outbox::mark_failed(db, pending[1].id, "receiver down", now, chrono::Duration::seconds(30))
+    outbox::mark_delivered(db, pending[0].id, now)
         .await
         .unwrap();
-    assert!(outbox::pending(db, "case.events", now, 10).await.unwrap().is_empty());
+    outbox::mark_failed(
+        db,
+        pending[1].id,
+        "receiver down",
+        now,
+        chrono::Duration::seconds(30),
+    )
+    .await
+    .unwrap();
+    assert!(
+        outbox::pending(db, "case.events", now, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let later = now + chrono::Duration::seconds(30);
     let retry = outbox::pending(db, "case.events", later, 10).await.unwrap();

@@ -1,0 +1,341 @@
+//! Settings for every complaints process.
+//!
+//! Layered: built-in defaults (which run the embedded suite on a laptop),
+//! then an optional TOML file named by `COMPLAINTS_CONFIG`, then environment
+//! variables. Every setting is checked here, at start-up, and a bad one
+//! stops the process with a message naming it. This crate reads files and
+//! the environment; it must not open connections or start anything.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use complaints_auth::{AuthConfig, KeyAlgorithm, PublicKey, Secret};
+use complaints_domain::calendar::{Calendar, Region};
+use complaints_domain::policy::Policy;
+use serde::Deserialize;
+
+/// A setting that could not be used; the message names it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn invalid(setting: &str, reason: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        setting: setting.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Everything a process may need. Each binary uses the parts it serves.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the gRPC server listens (`COMPLAINTS_LISTEN`).
+    pub listen: SocketAddr,
+    /// Postgres or SQLite URL (`DATABASE_URL`).
+    pub database_url: String,
+    /// Folder for the embedded database and outbox files (`COMPLAINTS_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The case service's address, for intake in production (`COMPLAINTS_CASE_URL`).
+    pub case_url: String,
+    /// Token verification (`COMPLAINTS_JWT_*`).
+    pub auth: AuthConfig,
+    /// A token for calls between services (`COMPLAINTS_SERVICE_TOKEN`); when
+    /// unset and an HS256 secret is configured, processes mint their own.
+    pub service_token: Option<Secret>,
+    /// The complaints policy in force (`COMPLAINTS_POLICY_FILE`, else the default).
+    pub policy: Policy,
+    /// The working-day calendar (`COMPLAINTS_REGION`, `COMPLAINTS_TIME_ZONE`,
+    /// `COMPLAINTS_EXTRA_HOLIDAYS`).
+    pub calendar: Calendar,
+    /// Log filter (`RUST_LOG`), default `info`.
+    pub log_filter: String,
+    /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
+    pub log_json: bool,
+}
+
+/// The file layout, every field optional; environment variables override it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    case_url: Option<String>,
+    policy_file: Option<PathBuf>,
+    region: Option<String>,
+    time_zone: Option<String>,
+    #[serde(default)]
+    extra_holidays: Vec<String>,
+    jwt_secret: Option<String>,
+    jwt_public_key_file: Option<PathBuf>,
+    jwt_public_key_algorithm: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    service_token: Option<String>,
+    log_format: Option<String>,
+}
+
+/// The names of the environment variables, as the README's table lists them.
+pub mod env {
+    pub const CONFIG: &str = "COMPLAINTS_CONFIG";
+    pub const LISTEN: &str = "COMPLAINTS_LISTEN";
+    pub const DATABASE_URL: &str = "DATABASE_URL";
+    pub const DATA_DIR: &str = "COMPLAINTS_DATA_DIR";
+    pub const CASE_URL: &str = "COMPLAINTS_CASE_URL";
+    pub const POLICY_FILE: &str = "COMPLAINTS_POLICY_FILE";
+    pub const REGION: &str = "COMPLAINTS_REGION";
+    pub const TIME_ZONE: &str = "COMPLAINTS_TIME_ZONE";
+    pub const EXTRA_HOLIDAYS: &str = "COMPLAINTS_EXTRA_HOLIDAYS";
+    pub const JWT_SECRET: &str = "COMPLAINTS_JWT_SECRET";
+    pub const JWT_PUBLIC_KEY_FILE: &str = "COMPLAINTS_JWT_PUBLIC_KEY_FILE";
+    pub const JWT_PUBLIC_KEY_ALGORITHM: &str = "COMPLAINTS_JWT_PUBLIC_KEY_ALGORITHM";
+    pub const JWT_ISSUER: &str = "COMPLAINTS_JWT_ISSUER";
+    pub const JWT_AUDIENCE: &str = "COMPLAINTS_JWT_AUDIENCE";
+    pub const SERVICE_TOKEN: &str = "COMPLAINTS_SERVICE_TOKEN";
+    pub const LOG_FORMAT: &str = "COMPLAINTS_LOG_FORMAT";
+    pub const RUST_LOG: &str = "RUST_LOG";
+}
+
+impl Settings {
+    /// Settings from the process environment (and the file it names).
+    pub fn load() -> Result<Settings, ConfigError> {
+        Settings::from_vars(&std::env::vars().collect())
+    }
+
+    /// Settings from the given variables; `load` passes the environment.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, ConfigError> {
+        let var = |name: &str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
+        let file = match var(env::CONFIG) {
+            Some(path) => {
+                let text = read(Path::new(&path))?;
+                toml::from_str::<FileSettings>(&text)
+                    .map_err(|e| invalid(env::CONFIG, format!("{path}: {e}")))?
+            }
+            None => FileSettings::default(),
+        };
+
+        let data_dir = var(env::DATA_DIR)
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
+        let listen = var(env::LISTEN)
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:50051".to_owned());
+        let listen = listen
+            .parse()
+            .map_err(|e| invalid(env::LISTEN, format!("{listen:?}: {e}")))?;
+        let database_url = var(env::DATABASE_URL)
+            .or(file.database_url)
+            .unwrap_or_else(|| sqlite_url(&data_dir));
+        let case_url = var(env::CASE_URL)
+            .or(file.case_url)
+            .unwrap_or_else(|| "http://127.0.0.1:50052".to_owned());
+
+        let policy = match var(env::POLICY_FILE)
+            .map(PathBuf::from)
+            .or(file.policy_file)
+        {
+            Some(path) => Policy::from_toml(&read(&path)?)
+                .map_err(|e| invalid(env::POLICY_FILE, format!("{}: {e}", path.display())))?,
+            None => Policy::default(),
+        };
+
+        let region = var(env::REGION).or(file.region);
+        let region = match region {
+            Some(name) => name
+                .parse::<Region>()
+                .map_err(|e| invalid(env::REGION, e.description))?,
+            None => Region::default(),
+        };
+        let time_zone = var(env::TIME_ZONE)
+            .or(file.time_zone)
+            .unwrap_or_else(|| "Europe/London".to_owned());
+        let time_zone: Tz = time_zone
+            .parse()
+            .map_err(|_| invalid(env::TIME_ZONE, format!("unknown time zone {time_zone:?}")))?;
+        let extra_holidays = match var(env::EXTRA_HOLIDAYS) {
+            Some(list) => list.split(',').map(|d| d.trim().to_owned()).collect(),
+            None => file.extra_holidays,
+        };
+        let extra_holidays = extra_holidays
+            .iter()
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    invalid(
+                        env::EXTRA_HOLIDAYS,
+                        format!("{d:?} is not a YYYY-MM-DD date"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let calendar = Calendar::new(region, time_zone).with_extra_holidays(extra_holidays);
+
+        let auth = auth_config(
+            var(env::JWT_SECRET).or(file.jwt_secret),
+            var(env::JWT_PUBLIC_KEY_FILE)
+                .map(PathBuf::from)
+                .or(file.jwt_public_key_file),
+            var(env::JWT_PUBLIC_KEY_ALGORITHM).or(file.jwt_public_key_algorithm),
+            var(env::JWT_ISSUER).or(file.jwt_issuer),
+            var(env::JWT_AUDIENCE).or(file.jwt_audience),
+        )?;
+
+        let log_format = var(env::LOG_FORMAT).or(file.log_format);
+        let log_json = match log_format.as_deref() {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(invalid(
+                    env::LOG_FORMAT,
+                    format!("{other:?}: expected text or json"),
+                ));
+            }
+        };
+
+        Ok(Settings {
+            listen,
+            database_url,
+            data_dir,
+            case_url,
+            auth,
+            service_token: var(env::SERVICE_TOKEN)
+                .or(file.service_token)
+                .map(Secret::new),
+            policy,
+            calendar,
+            log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
+            log_json,
+        })
+    }
+}
+
+/// The embedded database under the data folder.
+pub fn sqlite_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("complaints.db").display()
+    )
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// With no key configured at all, the development key: the embedded suite
+/// works out of the box, and production binaries refuse it at start.
+fn auth_config(
+    secret: Option<String>,
+    public_key_file: Option<PathBuf>,
+    algorithm: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+) -> Result<AuthConfig, ConfigError> {
+    if secret.is_none() && public_key_file.is_none() {
+        let mut config = AuthConfig::development();
+        if let Some(issuer) = issuer {
+            config.issuer = issuer;
+        }
+        if let Some(audience) = audience {
+            config.audience = audience;
+        }
+        return Ok(config);
+    }
+    let mut config = AuthConfig::new(
+        issuer.ok_or_else(|| invalid(env::JWT_ISSUER, "required when a key is configured"))?,
+        audience.ok_or_else(|| invalid(env::JWT_AUDIENCE, "required when a key is configured"))?,
+    );
+    if let Some(secret) = secret {
+        config = config.with_hs256_secret(secret);
+    }
+    if let Some(path) = public_key_file {
+        let algorithm = match algorithm.as_deref().unwrap_or("RS256") {
+            "RS256" => KeyAlgorithm::Rs256,
+            "ES256" => KeyAlgorithm::Es256,
+            "EdDSA" => KeyAlgorithm::EdDsa,
+            other => {
+                return Err(invalid(
+                    env::JWT_PUBLIC_KEY_ALGORITHM,
+                    format!("{other:?}: expected RS256, ES256 or EdDSA"),
+                ));
+            }
+        };
+        config = config.with_public_key(PublicKey::new(algorithm, read(&path)?));
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_defaults_run_embedded_with_the_development_key() {
+        let settings = Settings::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:50051");
+        assert_eq!(
+            settings.database_url,
+            "sqlite://data/complaints.db?mode=rwc"
+        );
+        assert!(settings.auth.is_development());
+        assert_eq!(settings.policy, Policy::default());
+        assert_eq!(settings.calendar, Calendar::default());
+    }
+
+    #[test]
+    fn environment_variables_override_and_are_checked() {
+        let settings = Settings::from_vars(&vars(&[
+            (env::REGION, "scotland"),
+            (env::EXTRA_HOLIDAYS, "2026-12-29, 2026-12-30"),
+            (env::DATABASE_URL, "postgres://db/complaints"),
+        ]))
+        .unwrap();
+        assert_eq!(settings.calendar.region(), Region::Scotland);
+        assert_eq!(settings.database_url, "postgres://db/complaints");
+        let day = NaiveDate::from_ymd_opt(2026, 12, 29).unwrap();
+        assert!(!settings.calendar.is_working_day(day));
+    }
+
+    #[test]
+    fn a_bad_setting_is_named_in_the_error() {
+        for (name, value) in [
+            (env::LISTEN, "not-an-address"),
+            (env::REGION, "wales"),
+            (env::TIME_ZONE, "Mars/Olympus"),
+            (env::EXTRA_HOLIDAYS, "29/12/2026"),
+            (env::LOG_FORMAT, "xml"),
+            (
+                env::JWT_SECRET,
+                "a-secret-without-issuer-and-audience-set-alongside",
+            ),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, value)])).unwrap_err();
+            let message = err.to_string();
+            let named = match name {
+                n if n == env::JWT_SECRET => env::JWT_ISSUER,
+                n => n,
+            };
+            assert!(message.starts_with(named), "{name}: {message}");
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! What callers ask of a case, and which roles may ask it (SPEC section 6).
+
+use std::fmt;
+
+use crate::DomainError;
+use crate::role::Role;
+
+use super::types::{Finding, ReferralId};
+
+/// A step on an existing case. Text fields hold what the user typed, raw;
+/// [`super::Case::apply`] validates them and names a bad one by its field in
+/// the gRPC request. As in proto3, an empty optional string means absent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    AddNote {
+        text: String,
+    },
+    /// The acknowledgement of the current stage was sent. A second one for
+    /// the same stage is a no-op (an empty [`super::Transition`]), so an
+    /// at-least-once sender may repeat it.
+    MarkAcknowledged,
+    ReferToDepartment {
+        referral_id: ReferralId,
+        department: String,
+        question: String,
+    },
+    RecordDepartmentResponse {
+        referral_id: ReferralId,
+        response: String,
+    },
+    IssueStageResponse {
+        outcome: String,
+        /// The contract's `upheld`; `None` for `UPHELD_UNSPECIFIED`.
+        finding: Option<Finding>,
+        root_cause: String,
+        /// Optional: empty means none.
+        lessons_learned: String,
+    },
+    RequestReview {
+        desired_outcome: String,
+        unsatisfied_with: String,
+    },
+    /// Within stage 2: ownership moves from the CX Manager to the Operations
+    /// Lead (the stage's `escalation` role in the policy).
+    EscalateWithinStage {
+        reason: String,
+    },
+    EscalateToDirector {
+        desired_outcome: String,
+        unsatisfied_with: String,
+    },
+    RecordTsaReferral {
+        reference: String,
+    },
+    Close {
+        reason: String,
+    },
+    /// Anonymise the complainant (retention or a data-subject request). The
+    /// only step a closed case accepts.
+    EraseComplainant {
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The step this command is, for the permission table.
+    pub fn step(&self) -> Step {
+        match self {
+            Command::AddNote { .. } => Step::AddNote,
+            Command::MarkAcknowledged => Step::MarkAcknowledged,
+            Command::ReferToDepartment { .. } => Step::ReferToDepartment,
+            Command::RecordDepartmentResponse { .. } => Step::RecordDepartmentResponse,
+            Command::IssueStageResponse { .. } => Step::IssueStageResponse,
+            Command::RequestReview { .. } => Step::RequestReview,
+            Command::EscalateWithinStage { .. } => Step::EscalateWithinStage,
+            Command::EscalateToDirector { .. } => Step::EscalateToDirector,
+            Command::RecordTsaReferral { .. } => Step::RecordTsaReferral,
+            Command::Close { .. } => Step::Close,
+            Command::EraseComplainant { .. } => Step::EraseComplainant,
+        }
+    }
+}
+
+/// Everything a caller can do: each [`Command`], plus submitting a complaint
+/// and reading cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Step {
+    Submit,
+    Read,
+    AddNote,
+    MarkAcknowledged,
+    ReferToDepartment,
+    RecordDepartmentResponse,
+    IssueStageResponse,
+    RequestReview,
+    EscalateWithinStage,
+    EscalateToDirector,
+    RecordTsaReferral,
+    Close,
+    EraseComplainant,
+}
+
+impl Step {
+    pub const ALL: [Step; 13] = [
+        Step::Submit,
+        Step::Read,
+        Step::AddNote,
+        Step::MarkAcknowledged,
+        Step::ReferToDepartment,
+        Step::RecordDepartmentResponse,
+        Step::IssueStageResponse,
+        Step::RequestReview,
+        Step::EscalateWithinStage,
+        Step::EscalateToDirector,
+        Step::RecordTsaReferral,
+        Step::Close,
+        Step::EraseComplainant,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Submit => "submit",
+            Step::Read => "read",
+            Step::AddNote => "add_note",
+            Step::MarkAcknowledged => "mark_acknowledged",
+            Step::ReferToDepartment => "refer_to_department",
+            Step::RecordDepartmentResponse => "record_department_response",
+            Step::IssueStageResponse => "issue_stage_response",
+            Step::RequestReview => "request_review",
+            Step::EscalateWithinStage => "escalate_within_stage",
+            Step::EscalateToDirector => "escalate_to_director",
+            Step::RecordTsaReferral => "record_tsa_referral",
+            Step::Close => "close",
+            Step::EraseComplainant => "erase_complainant",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `role` may ever take `step`: the static half of SPEC section 6.
+///
+/// This is an upper bound. On a case, [`super::Case::apply`] also asks the
+/// policy which of these roles decide the case's current stage (only the
+/// stage's responders issue its response; only its owner, its responders or
+/// the platform mark it acknowledged, ...), and refuses a subject who handled
+/// stage 1 the decisions of stage 2 (R5).
+///
+/// - adviser: logs and reads, and notes what the caller said; resolves nothing.
+/// - integration: submits, reads, and passes on the complainant's requests
+///   to go up a stage (review, director).
+/// - complaints_handler: the complaints department: all of stage 1, the
+///   complainant's requests on their behalf, the TSA referral, closing,
+///   erasure.
+/// - cx_manager, ops_lead: stage 2 (the CX Manager escalates within it).
+/// - director: stage 3.
+/// - service: the platform: submits (intake relays), reads, marks
+///   acknowledgements sent, escalates within a stage on a breach, erases at
+///   the end of the retention period.
+pub fn permitted(role: Role, step: Step) -> bool {
+    use Role::{Adviser, ComplaintsHandler, CxManager, Director, Integration, OpsLead, Service};
+    let roles: &[Role] = match step {
+        Step::Submit => &[Adviser, ComplaintsHandler, Integration, Service],
+        Step::Read => &Role::ALL,
+        Step::AddNote => &[Adviser, ComplaintsHandler, CxManager, OpsLead, Director],
+        Step::MarkAcknowledged => &[ComplaintsHandler, CxManager, OpsLead, Director, Service],
+        Step::ReferToDepartment | Step::RecordDepartmentResponse | Step::IssueStageResponse => {
+            &[ComplaintsHandler, CxManager, OpsLead, Director]
+        }
+        Step::RequestReview | Step::EscalateToDirector => &[ComplaintsHandler, Integration],
+        Step::EscalateWithinStage => &[CxManager, Service],
+        Step::RecordTsaReferral => &[ComplaintsHandler],
+        Step::Close => &[ComplaintsHandler, CxManager, OpsLead, Director],
+        Step::EraseComplainant => &[ComplaintsHandler, Service],
+    };
+    roles.contains(&role)
+}
+
+/// [`permitted`] as a result: `PermissionDenied` naming the role and step.
+pub fn authorize(role: Role, step: Step) -> Result<(), DomainError> {
+    if permitted(role, step) {
+        Ok(())
+    } else {
+        Err(DomainError::PermissionDenied(format!(
+            "role {role} may not {step}"
+        )))
+    }
+}

@@ -1,0 +1,246 @@
+//! What a transition causes: the events for the timeline, the deadlines to
+//! start or settle, and the notifications to send.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Due;
+use crate::complainant::Channel;
+use crate::policy::{ExternalBody, Stage};
+use crate::role::Role;
+use crate::values::{RegisterNumber, Text};
+
+use super::Case;
+use super::types::{DeadlineKind, DeadlineOutcome, Finding, ReferralId};
+
+/// The result of a step: the case as it now is and everything the step
+/// caused. Storage writes `case` and `events` (and the outbox rows for
+/// `deadlines`, `settle` and `notify`) in one transaction, or nothing.
+///
+/// `case.version` is the previous version plus `events.len()`. A transition
+/// with no events (a repeated [`super::Command::MarkAcknowledged`]) changes
+/// nothing and has nothing to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub case: Case,
+    pub events: Vec<Event>,
+    /// Clocks to start, computed once, now, from the case's policy.
+    pub deadlines: Vec<DeadlineSpec>,
+    /// Pending deadlines of this case to end. A settle for a kind with no
+    /// pending deadline (already met, breached or cancelled, or never
+    /// started) is a no-op for the receiver.
+    pub settle: Vec<(DeadlineKind, DeadlineOutcome)>,
+    pub notify: Vec<NotifyRequest>,
+}
+
+impl Transition {
+    /// Nothing happened: nothing to store or send.
+    pub fn is_noop(&self) -> bool {
+        self.events.is_empty()
+    }
+}
+
+/// A clock to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadlineSpec {
+    pub kind: DeadlineKind,
+    pub stage: Stage,
+    /// The policy's target, in working days from the clock's start.
+    pub working_days: u32,
+    pub due: Due,
+    /// How the due date was reached, from [`crate::calendar::Calendar::explain`].
+    pub reason: String,
+    /// Who is warned before it is due.
+    pub owner_role: Role,
+    /// Who is alerted when it is breached.
+    pub escalation_role: Role,
+}
+
+/// What the notification service must send because of a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    /// R1, R9, R10: the stage 1 acknowledgement quoting the register number.
+    Acknowledgement,
+    /// R3: the complaint was referred to another department; updates will follow.
+    ReferralUpdate,
+    /// A stage 1 or stage 2 response.
+    StageResponse,
+    /// Acknowledges a request for review (stage 2) or escalation to a
+    /// director (stage 3).
+    ReviewAcknowledgement,
+    /// The stage 3 response, which must say how to refer to the external body (R7).
+    FinalResponse,
+    /// To staff, not the complainant: `to_role` says who.
+    InternalAlert,
+}
+
+impl NotifyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Acknowledgement => "acknowledgement",
+            NotifyKind::ReferralUpdate => "referral_update",
+            NotifyKind::StageResponse => "stage_response",
+            NotifyKind::ReviewAcknowledgement => "review_acknowledgement",
+            NotifyKind::FinalResponse => "final_response",
+            NotifyKind::InternalAlert => "internal_alert",
+        }
+    }
+}
+
+/// One notification to send. The notification service reads the rest
+/// (register number, complainant, response text) from the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyRequest {
+    pub kind: NotifyKind,
+    /// The stage it is about.
+    pub stage: Stage,
+    /// For [`NotifyKind::InternalAlert`]: the role to alert. `None` for
+    /// anything addressed to the complainant.
+    pub to_role: Option<Role>,
+    /// For [`NotifyKind::FinalResponse`]: the body the complainant may refer
+    /// to, from the case's policy; the letter must name it.
+    pub external_body: Option<ExternalBody>,
+    /// For [`NotifyKind::InternalAlert`]: why, in a sentence.
+    pub reason: Option<String>,
+}
+
+impl NotifyRequest {
+    /// A notification to the complainant.
+    pub fn to_complainant(kind: NotifyKind, stage: Stage) -> Self {
+        Self {
+            kind,
+            stage,
+            to_role: None,
+            external_body: None,
+            reason: None,
+        }
+    }
+
+    /// An alert to staff in `role`.
+    pub fn alert(role: Role, stage: Stage, reason: impl Into<String>) -> Self {
+        Self {
+            kind: NotifyKind::InternalAlert,
+            stage,
+            to_role: Some(role),
+            external_body: None,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// One entry of the case's timeline: what happened, with its details. The
+/// store wraps it with the actor and the time and chains it by hash.
+///
+/// Serialised internally tagged by [`Event::kind`], so a stored event reads
+/// `{"kind": "case.note_added", "text": "..."}`. Events carry no personal
+/// data of the complainant (name, contact details), so erasure never has to
+/// rewrite the hash-chained timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Event {
+    #[serde(rename = "case.received")]
+    Received {
+        register_number: RegisterNumber,
+        channel: Channel,
+        received_at: DateTime<Utc>,
+        stage: Stage,
+        owner_role: Role,
+        policy_version: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded_by: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scan_reference: Option<Text>,
+    },
+    #[serde(rename = "case.acknowledged")]
+    Acknowledged { stage: Stage },
+    #[serde(rename = "case.note_added")]
+    NoteAdded { text: Text },
+    #[serde(rename = "case.referred")]
+    Referred {
+        referral_id: ReferralId,
+        stage: Stage,
+        department: Text,
+        question: Text,
+    },
+    /// R3: a referral opened after the day-5 point; the complainant is told at once.
+    #[serde(rename = "case.referral_update_due")]
+    ReferralUpdateDue { referral_id: ReferralId },
+    #[serde(rename = "case.department_responded")]
+    DepartmentResponded {
+        referral_id: ReferralId,
+        response: Text,
+    },
+    #[serde(rename = "case.stage_response_issued")]
+    StageResponseIssued {
+        stage: Stage,
+        finding: Finding,
+        root_cause: String,
+        outcome: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lessons_learned: Option<Text>,
+    },
+    #[serde(rename = "case.review_requested")]
+    ReviewRequested {
+        desired_outcome: Text,
+        unsatisfied_with: Text,
+        owner_role: Role,
+    },
+    #[serde(rename = "case.escalated_within_stage")]
+    EscalatedWithinStage {
+        stage: Stage,
+        from_role: Role,
+        to_role: Role,
+        reason: Text,
+    },
+    #[serde(rename = "case.escalated_to_director")]
+    EscalatedToDirector {
+        desired_outcome: Text,
+        unsatisfied_with: Text,
+        owner_role: Role,
+    },
+    #[serde(rename = "case.tsa_referral_recorded")]
+    TsaReferralRecorded { reference: Text },
+    #[serde(rename = "case.closed")]
+    Closed { stage: Stage, reason: Text },
+    #[serde(rename = "case.complainant_erased")]
+    ComplainantErased { reason: Text },
+}
+
+impl Event {
+    /// Every kind, as stored and shown in the timeline.
+    pub const KINDS: [&'static str; 13] = [
+        "case.received",
+        "case.acknowledged",
+        "case.note_added",
+        "case.referred",
+        "case.referral_update_due",
+        "case.department_responded",
+        "case.stage_response_issued",
+        "case.review_requested",
+        "case.escalated_within_stage",
+        "case.escalated_to_director",
+        "case.tsa_referral_recorded",
+        "case.closed",
+        "case.complainant_erased",
+    ];
+
+    /// The stable name of the event's kind; equal to its serde tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Received { .. } => "case.received",
+            Event::Acknowledged { .. } => "case.acknowledged",
+            Event::NoteAdded { .. } => "case.note_added",
+            Event::Referred { .. } => "case.referred",
+            Event::ReferralUpdateDue { .. } => "case.referral_update_due",
+            Event::DepartmentResponded { .. } => "case.department_responded",
+            Event::StageResponseIssued { .. } => "case.stage_response_issued",
+            Event::ReviewRequested { .. } => "case.review_requested",
+            Event::EscalatedWithinStage { .. } => "case.escalated_within_stage",
+            Event::EscalatedToDirector { .. } => "case.escalated_to_director",
+            Event::TsaReferralRecorded { .. } => "case.tsa_referral_recorded",
+            Event::Closed { .. } => "case.closed",
+            Event::ComplainantErased { .. } => "case.complainant_erased",
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! The gRPC edge shared by every service: the one mapping from domain and
+//! storage errors to `tonic::Status`, the conversions of instants and dates,
+//! health and reflection, and the shutdown signal.
+//!
+//! Handlers are adapters: they decode, call one application function, and
+//! encode. This crate gives them the common pieces; it must not hold policy
+//! decisions or queries.
+
+mod convert;
+mod error;
+mod server;
+
+pub use convert::{
+    date_from_proto, date_to_proto, duration_to_proto, page_size, required_timestamp,
+    timestamp_from_proto, timestamp_to_proto,
+};
+pub use error::{AppError, invalid_field, status_from_domain, status_from_store};
+pub use server::{Served, reflection_services, shutdown_signal};
