@@ -104,6 +104,7 @@ pub mod env {
     pub const SERVICE_TOKEN: &str = "COMPLAINTS_SERVICE_TOKEN";
     pub const LOG_FORMAT: &str = "COMPLAINTS_LOG_FORMAT";
     pub const RUST_LOG: &str = "RUST_LOG";
+    pub const ALLOW_DEV_KEY: &str = "COMPLAINTS_ALLOW_DEV_KEY";
 }
 
 impl Settings {
@@ -217,6 +218,23 @@ impl Settings {
             log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             log_json,
         })
+    }
+}
+
+impl Settings {
+    /// Production processes refuse the public development key unless
+    /// `COMPLAINTS_ALLOW_DEV_KEY=true` says this is a test deployment.
+    pub fn check_production_keys(&self) -> Result<(), ConfigError> {
+        let allowed = std::env::var(env::ALLOW_DEV_KEY).is_ok_and(|v| v == "true");
+        if self.auth.is_development() && !allowed {
+            return Err(invalid(
+                env::JWT_SECRET,
+                "no signing key is configured, and the development key is refused outside `complaints dev`; \
+                 set COMPLAINTS_JWT_SECRET (with COMPLAINTS_JWT_ISSUER and COMPLAINTS_JWT_AUDIENCE) or \
+                 COMPLAINTS_JWT_PUBLIC_KEY_FILE, or COMPLAINTS_ALLOW_DEV_KEY=true for a test deployment",
+            ));
+        }
+        Ok(())
     }
 }
 

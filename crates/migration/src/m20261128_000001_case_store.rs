@@ -1,6 +1,7 @@
 //! The case service's tables and the intake service's idempotency records.
 //!
-//! Owners: `cases`, `complainants`, `case_events`, `register_sequences`,
+//! Owners: `policies` (every policy version a case was opened under),
+//! `cases`, `complainants`, `case_events`, `register_sequences`,
 //! `outbox` belong to the case service; `idempotency_records` is keyed by
 //! scope, so intake (`intake`) and case (`case`) each keep their own rows.
 
@@ -12,6 +13,18 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("policies")
+                    .if_not_exists()
+                    .col(string_len("version", 64).primary_key())
+                    .col(text("document"))
+                    .col(timestamp_with_time_zone("recorded_at"))
+                    .to_owned(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()
@@ -167,6 +180,7 @@ impl MigrationTrait for Migration {
             "complainants",
             "cases",
             "register_sequences",
+            "policies",
         ] {
             manager
                 .drop_table(Table::drop().table(table).if_exists().to_owned())

@@ -8,6 +8,7 @@
 
 mod convert;
 mod error;
+pub mod mapping;
 mod server;
 
 pub use convert::{

@@ -199,6 +199,14 @@ where
     for _ in 0..CONFLICT_RETRIES {
         let current = load(db, case_id).await?;
         let (transition, resource_id) = step(&current)?;
+        if transition.is_noop() {
+            // Nothing changed (a repeated acknowledgement): nothing to write.
+            return Ok(Outcome {
+                stored: current,
+                resource_id,
+                replayed: false,
+            });
+        }
         match write_step(
             db,
             calendar,
@@ -305,7 +313,14 @@ async fn write_step(
     .await?;
     enqueue(&txn, &stored, transition, actor, now).await?;
     if let Some(key) = key {
-        idempotency::record(&txn, key, resource_id, Vec::new(), now).await?;
+        idempotency::record(
+            &txn,
+            key,
+            &case_id.to_string(),
+            resource_id.as_bytes().to_vec(),
+            now,
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(stored)
@@ -505,15 +520,19 @@ async fn replay(
     let Some(earlier) = idempotency::lookup(db, key).await? else {
         return Ok(None);
     };
-    let case_id = match earlier.resource_id.parse::<CaseId>() {
-        Ok(id) => id,
-        // A step that made something else (a referral) names it; the case
-        // id is then the one in the request's scope, looked up by the caller.
-        Err(_) => return Err(StoreError::corrupt("idempotency record without a case id")),
+    // The record names the case; its response holds the id of what the
+    // step made (the case itself, or a referral).
+    let case_id = earlier
+        .resource_id
+        .parse::<CaseId>()
+        .map_err(|_| StoreError::corrupt("idempotency record without a case id"))?;
+    let resource_id = match String::from_utf8(earlier.response) {
+        Ok(made) if !made.is_empty() => made,
+        _ => earlier.resource_id,
     };
     Ok(Some(Outcome {
         stored: load(db, case_id).await?,
-        resource_id: earlier.resource_id,
+        resource_id,
         replayed: true,
     }))
 }

@@ -14,6 +14,7 @@ pub mod entity;
 mod error;
 pub mod idempotency;
 pub mod outbox;
+pub mod policies;
 pub mod register;
 
 pub use error::StoreError;

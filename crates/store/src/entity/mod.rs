@@ -6,3 +6,4 @@ pub mod cases;
 pub mod complainants;
 pub mod idempotency_records;
 pub mod outbox;
+pub mod policies;

@@ -1,0 +1,212 @@
+//! The case service's application functions: each decodes nothing and
+//! encodes nothing; it runs one domain decision through the store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDate;
+use complaints_domain::calendar::Calendar;
+use complaints_domain::case::{Case, CaseId, Command, NewComplaint, Step, authorize};
+use complaints_domain::clock::Clock;
+use complaints_domain::policy::Policy;
+use complaints_domain::role::Actor;
+use complaints_domain::values::RegisterNumber;
+use complaints_rpc::AppError;
+use complaints_store::cases::{self, CaseFilter, Outcome, PageCursor, StoredCase};
+use complaints_store::entity::case_events;
+use complaints_store::idempotency::RequestKey;
+use complaints_store::{DatabaseConnection, StoreError, chain, policies};
+
+use crate::statistics::{self, Statistics};
+
+/// The case service: cases, register numbers, the timeline, reporting.
+///
+/// Cheap to clone: every field is shared.
+#[derive(Clone)]
+pub struct CaseApp {
+    db: DatabaseConnection,
+    policy: Arc<Policy>,
+    /// Policies by version, for cases opened under an earlier one. A std
+    /// `Mutex`: it is never held across an await.
+    policies: Arc<Mutex<HashMap<String, Arc<Policy>>>>,
+    calendar: Arc<Calendar>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for CaseApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaseApp")
+            .field("policy_version", &self.policy.version)
+            .field("calendar", &self.calendar)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CaseApp {
+    /// Records `policy` as the one in force (refusing a changed policy that
+    /// kept its version) and returns the service.
+    pub async fn new(
+        db: DatabaseConnection,
+        policy: Policy,
+        calendar: Calendar,
+        clock: Arc<dyn Clock>,
+    ) -> Result<CaseApp, StoreError> {
+        policies::record(&db, &policy, clock.now()).await?;
+        let policy = Arc::new(policy);
+        let mut known = HashMap::new();
+        known.insert(policy.version.clone(), policy.clone());
+        Ok(CaseApp {
+            db,
+            policy,
+            policies: Arc::new(Mutex::new(known)),
+            calendar: Arc::new(calendar),
+            clock,
+        })
+    }
+
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Opens a case for a complaint intake accepted on behalf of `submitter`.
+    pub async fn open_case(
+        &self,
+        caller: &Actor,
+        submitter: &Actor,
+        complaint: NewComplaint,
+        key: &RequestKey,
+    ) -> Result<Outcome, AppError> {
+        authorize(caller.role, Step::Submit)?;
+        let now = self.clock.now();
+        let policy = self.policy.clone();
+        let calendar = self.calendar.clone();
+        let received_at = complaint.received_at();
+        let outcome = cases::open_case(
+            &self.db,
+            &self.calendar,
+            received_at,
+            submitter,
+            now,
+            Some(key),
+            |number| {
+                Case::open(
+                    complaint,
+                    CaseId(uuid::Uuid::now_v7()),
+                    number,
+                    submitter,
+                    now,
+                    &policy,
+                    &calendar,
+                )
+            },
+        )
+        .await?;
+        Ok(outcome)
+    }
+
+    pub async fn get(&self, actor: &Actor, case_id: CaseId) -> Result<StoredCase, AppError> {
+        authorize(actor.role, Step::Read)?;
+        Ok(cases::load(&self.db, case_id).await?)
+    }
+
+    pub async fn get_by_number(
+        &self,
+        actor: &Actor,
+        number: &RegisterNumber,
+    ) -> Result<StoredCase, AppError> {
+        authorize(actor.role, Step::Read)?;
+        Ok(cases::load_by_register_number(&self.db, number).await?)
+    }
+
+    pub async fn list(
+        &self,
+        actor: &Actor,
+        filter: &CaseFilter,
+        after: Option<PageCursor>,
+        page_size: u64,
+    ) -> Result<(Vec<StoredCase>, Option<PageCursor>, u64), AppError> {
+        authorize(actor.role, Step::Read)?;
+        let (page, next) = cases::list(&self.db, filter, after, page_size).await?;
+        let total = cases::count(&self.db, filter).await?;
+        Ok((page, next, total))
+    }
+
+    /// The timeline, and whether its hash chain verifies.
+    pub async fn timeline(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+    ) -> Result<(Vec<case_events::Model>, bool), AppError> {
+        authorize(actor.role, Step::Read)?;
+        let events = cases::timeline(&self.db, case_id).await?;
+        let verified = match chain::verify(&events) {
+            Ok(()) => true,
+            Err(broken) => {
+                tracing::error!(%case_id, %broken, "timeline does not verify");
+                false
+            }
+        };
+        Ok((events, verified))
+    }
+
+    /// Runs one step. `resource` names what the step made (a referral id);
+    /// by default the case id.
+    pub async fn step(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        resource: Option<String>,
+        key: Option<&RequestKey>,
+    ) -> Result<Outcome, AppError> {
+        authorize(actor.role, command.step())?;
+        let current = cases::load(&self.db, case_id).await?;
+        let policy = self.policy_for(&current.case.policy_version).await?;
+        let now = self.clock.now();
+        let calendar = self.calendar.clone();
+        let resource_id = resource.unwrap_or_else(|| case_id.to_string());
+        let outcome = cases::apply(&self.db, &calendar, case_id, actor, now, key, |stored| {
+            let transition = stored
+                .case
+                .apply(command.clone(), actor, now, &policy, &calendar)?;
+            Ok((transition, resource_id.clone()))
+        })
+        .await?;
+        Ok(outcome)
+    }
+
+    pub async fn statistics(
+        &self,
+        actor: &Actor,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Statistics, AppError> {
+        authorize(actor.role, Step::Read)?;
+        let all = cases::received_between(&self.db, from, to).await?;
+        Ok(statistics::compute(&all, self.clock.now()))
+    }
+
+    async fn policy_for(&self, version: &str) -> Result<Arc<Policy>, AppError> {
+        if let Some(policy) = self.known_policy(version) {
+            return Ok(policy);
+        }
+        let policy = Arc::new(policies::load(&self.db, version).await?);
+        self.policies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(version.to_owned(), policy.clone());
+        Ok(policy)
+    }
+
+    fn known_policy(&self, version: &str) -> Option<Arc<Policy>> {
+        self.policies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(version)
+            .cloned()
+    }
+}

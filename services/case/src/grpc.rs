@@ -1,0 +1,515 @@
+//! `complaints.case.v1.CaseService` over gRPC: decode, call one
+//! [`CaseApp`] function, encode. No policy and no SQL here.
+
+use complaints_domain::case::{CaseId, Command, NewComplaint, RawComplaint, ReferralId, Step};
+use complaints_domain::role::Actor;
+use complaints_domain::values::RegisterNumber;
+use complaints_domain::{DomainError, FieldViolation};
+use complaints_proto::complaints::case::v1::{self as pb, case_service_server::CaseService};
+use complaints_rpc::mapping::{
+    channel_from_proto, finding_from_proto, role_from_proto, stage_from_proto, status_from_proto,
+};
+use complaints_rpc::{AppError, date_from_proto, page_size, required_timestamp};
+use complaints_store::cases::{CaseFilter, Outcome, PageCursor};
+use complaints_store::idempotency::RequestKey;
+use prost::Message;
+use tonic::{Request, Response, Status};
+
+use crate::app::CaseApp;
+use crate::convert;
+
+/// The gRPC face of [`CaseApp`].
+#[derive(Debug, Clone)]
+pub struct CaseGrpc {
+    app: CaseApp,
+}
+
+impl CaseGrpc {
+    pub fn new(app: CaseApp) -> Self {
+        Self { app }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn case_id(raw: &str) -> Result<CaseId, AppError> {
+    if raw.trim().is_empty() {
+        return Err(FieldViolation::new("case_id", "is required").into());
+    }
+    Ok(raw.parse::<CaseId>()?)
+}
+
+/// The idempotency key of a step: the RPC's name and the request's content
+/// (without the key itself), so reusing a key for another step or other
+/// content is refused.
+fn step_key<M: Message + Clone>(
+    rpc: &str,
+    request_id: &str,
+    request: &M,
+    clear: impl FnOnce(&mut M),
+) -> Result<Option<RequestKey>, AppError> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    validate_request_id(request_id)?;
+    let mut content = request.clone();
+    clear(&mut content);
+    let mut bytes = rpc.as_bytes().to_vec();
+    bytes.push(0);
+    content
+        .encode(&mut bytes)
+        .map_err(|e| Status::internal(e.to_string()))?;
+    Ok(Some(RequestKey::new("case.step", request_id, &bytes)))
+}
+
+fn validate_request_id(request_id: &str) -> Result<(), FieldViolation> {
+    let printable = request_id.chars().all(|c| c.is_ascii_graphic());
+    if request_id.is_empty() || request_id.len() > 128 || !printable {
+        return Err(FieldViolation::new(
+            "request_id",
+            "must be 1 to 128 printable ASCII characters",
+        ));
+    }
+    Ok(())
+}
+
+impl CaseGrpc {
+    async fn run_step<M: StepRequest>(
+        &self,
+        request: Request<M>,
+        rpc: &str,
+        command: impl FnOnce(&M) -> Result<Command, AppError>,
+    ) -> Result<(Outcome, pb::Case), AppError> {
+        let actor = complaints_auth::actor(&request)?;
+        let message = request.into_inner();
+        let case_id = case_id(message.case_id())?;
+        let key = step_key(
+            rpc,
+            message.request_id(),
+            &message,
+            StepRequest::clear_request_id,
+        )?;
+        let command = command(&message)?;
+        let resource = match &command {
+            Command::ReferToDepartment { referral_id, .. } => Some(referral_id.to_string()),
+            _ => None,
+        };
+        let outcome = self
+            .app
+            .step(&actor, case_id, command, resource, key.as_ref())
+            .await?;
+        let case = convert::case_to_proto(&outcome.stored, self.app.now());
+        Ok((outcome, case))
+    }
+}
+
+/// A step's request: it names its case and may carry a retry key.
+trait StepRequest: Message + Clone {
+    fn case_id(&self) -> &str;
+    fn request_id(&self) -> &str;
+    fn clear_request_id(&mut self);
+}
+
+macro_rules! step_requests {
+    ($($req:ty),* $(,)?) => {$(
+        impl StepRequest for $req {
+            fn case_id(&self) -> &str {
+                &self.case_id
+            }
+            fn request_id(&self) -> &str {
+                &self.request_id
+            }
+            fn clear_request_id(&mut self) {
+                self.request_id.clear();
+            }
+        }
+    )*};
+}
+
+step_requests!(
+    pb::AddNoteRequest,
+    pb::ReferToDepartmentRequest,
+    pb::RecordDepartmentResponseRequest,
+    pb::IssueStageResponseRequest,
+    pb::RequestReviewRequest,
+    pb::EscalateWithinStageRequest,
+    pb::EscalateToDirectorRequest,
+    pb::RecordTsaReferralRequest,
+    pb::CloseCaseRequest,
+    pb::EraseComplainantRequest,
+);
+
+#[tonic::async_trait]
+impl CaseService for CaseGrpc {
+    async fn get_case(&self, request: Request<pb::GetCaseRequest>) -> Reply<pb::GetCaseResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let stored = match request.into_inner().lookup {
+            Some(pb::get_case_request::Lookup::CaseId(id)) => {
+                self.app.get(&actor, case_id(&id)?).await?
+            }
+            Some(pb::get_case_request::Lookup::RegisterNumber(number)) => {
+                let number = RegisterNumber::parse(&number).map_err(AppError::from)?;
+                self.app.get_by_number(&actor, &number).await?
+            }
+            None => {
+                return Err(AppError::from(FieldViolation::new(
+                    "lookup",
+                    "set case_id or register_number",
+                ))
+                .into());
+            }
+        };
+        Ok(Response::new(pb::GetCaseResponse {
+            case: Some(convert::case_to_proto(&stored, self.app.now())),
+        }))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<pb::ListCasesRequest>,
+    ) -> Reply<pb::ListCasesResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let (filter, after, size) = list_filter(&m, self.app.now()).map_err(AppError::from)?;
+        let (page, next, total) = self.app.list(&actor, &filter, after, size).await?;
+        let now = self.app.now();
+        Ok(Response::new(pb::ListCasesResponse {
+            cases: page
+                .iter()
+                .map(|c| convert::case_to_proto(c, now))
+                .collect(),
+            next_page_token: next.map(convert::encode_cursor).unwrap_or_default(),
+            total_size: i32::try_from(total).unwrap_or(i32::MAX),
+        }))
+    }
+
+    async fn get_timeline(
+        &self,
+        request: Request<pb::GetTimelineRequest>,
+    ) -> Reply<pb::GetTimelineResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let id = case_id(&request.get_ref().case_id)?;
+        let (events, verified) = self.app.timeline(&actor, id).await?;
+        Ok(Response::new(pb::GetTimelineResponse {
+            events: events.iter().map(convert::event_to_proto).collect(),
+            verified,
+        }))
+    }
+
+    async fn add_note(&self, request: Request<pb::AddNoteRequest>) -> Reply<pb::AddNoteResponse> {
+        let (_, case) = self
+            .run_step(request, "AddNote", |m| {
+                Ok({
+                    Command::AddNote {
+                        text: m.text.clone(),
+                    }
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::AddNoteResponse { case: Some(case) }))
+    }
+
+    async fn refer_to_department(
+        &self,
+        request: Request<pb::ReferToDepartmentRequest>,
+    ) -> Reply<pb::ReferToDepartmentResponse> {
+        let (outcome, case) = self
+            .run_step(request, "ReferToDepartment", |m| {
+                Ok(Command::ReferToDepartment {
+                    referral_id: ReferralId(uuid::Uuid::now_v7()),
+                    department: m.department.clone(),
+                    question: m.question.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::ReferToDepartmentResponse {
+            referral_id: outcome.resource_id,
+            case: Some(case),
+        }))
+    }
+
+    async fn record_department_response(
+        &self,
+        request: Request<pb::RecordDepartmentResponseRequest>,
+    ) -> Reply<pb::RecordDepartmentResponseResponse> {
+        let (_, case) = self
+            .run_step(request, "RecordDepartmentResponse", |m| {
+                Ok(Command::RecordDepartmentResponse {
+                    referral_id: m.referral_id.parse::<ReferralId>()?,
+                    response: m.response.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::RecordDepartmentResponseResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn issue_stage_response(
+        &self,
+        request: Request<pb::IssueStageResponseRequest>,
+    ) -> Reply<pb::IssueStageResponseResponse> {
+        let (_, case) = self
+            .run_step(request, "IssueStageResponse", |m| {
+                Ok(Command::IssueStageResponse {
+                    outcome: m.outcome.clone(),
+                    finding: finding_from_proto(m.upheld),
+                    root_cause: m.root_cause.clone(),
+                    lessons_learned: m.lessons_learned.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::IssueStageResponseResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn request_review(
+        &self,
+        request: Request<pb::RequestReviewRequest>,
+    ) -> Reply<pb::RequestReviewResponse> {
+        let (_, case) = self
+            .run_step(request, "RequestReview", |m| {
+                Ok(Command::RequestReview {
+                    desired_outcome: m.desired_outcome.clone(),
+                    unsatisfied_with: m.unsatisfied_with.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::RequestReviewResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn escalate_within_stage(
+        &self,
+        request: Request<pb::EscalateWithinStageRequest>,
+    ) -> Reply<pb::EscalateWithinStageResponse> {
+        let (_, case) = self
+            .run_step(request, "EscalateWithinStage", |m| {
+                Ok(Command::EscalateWithinStage {
+                    reason: m.reason.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::EscalateWithinStageResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn escalate_to_director(
+        &self,
+        request: Request<pb::EscalateToDirectorRequest>,
+    ) -> Reply<pb::EscalateToDirectorResponse> {
+        let (_, case) = self
+            .run_step(request, "EscalateToDirector", |m| {
+                Ok(Command::EscalateToDirector {
+                    desired_outcome: m.desired_outcome.clone(),
+                    unsatisfied_with: m.unsatisfied_with.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::EscalateToDirectorResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn record_tsa_referral(
+        &self,
+        request: Request<pb::RecordTsaReferralRequest>,
+    ) -> Reply<pb::RecordTsaReferralResponse> {
+        let (_, case) = self
+            .run_step(request, "RecordTsaReferral", |m| {
+                Ok(Command::RecordTsaReferral {
+                    reference: m.reference.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::RecordTsaReferralResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn close_case(
+        &self,
+        request: Request<pb::CloseCaseRequest>,
+    ) -> Reply<pb::CloseCaseResponse> {
+        let (_, case) = self
+            .run_step(request, "CloseCase", |m| {
+                Ok({
+                    Command::Close {
+                        reason: m.reason.clone(),
+                    }
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::CloseCaseResponse { case: Some(case) }))
+    }
+
+    async fn erase_complainant(
+        &self,
+        request: Request<pb::EraseComplainantRequest>,
+    ) -> Reply<pb::EraseComplainantResponse> {
+        let (_, case) = self
+            .run_step(request, "EraseComplainant", |m| {
+                Ok(Command::EraseComplainant {
+                    reason: m.reason.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::EraseComplainantResponse {
+            case: Some(case),
+        }))
+    }
+
+    async fn open_case(
+        &self,
+        request: Request<pb::OpenCaseRequest>,
+    ) -> Reply<pb::OpenCaseResponse> {
+        let caller = complaints_auth::actor(&request)?;
+        complaints_domain::case::authorize(caller.role, Step::Submit).map_err(AppError::from)?;
+        if caller.role != complaints_domain::role::Role::Service {
+            return Err(Status::permission_denied(
+                "OpenCase is internal to the platform; submit complaints through IntakeService",
+            ));
+        }
+        let m = request.into_inner();
+        validate_request_id(&m.request_id).map_err(AppError::from)?;
+        let submitter = submitter(&m).map_err(AppError::from)?;
+        let received_at = m
+            .received_at
+            .as_ref()
+            .map(|ts| required_timestamp("received_at", Some(ts)))
+            .transpose()
+            .map_err(AppError::from)?;
+        let raw = RawComplaint {
+            channel: channel_from_proto(m.channel),
+            received_at,
+            complainant: complaints_rpc::mapping::raw_complainant(m.complainant.as_ref()),
+            summary: m.summary.clone(),
+            details: m.details.clone(),
+            recorded_by: m.recorded_by.clone(),
+            scan_reference: m.scan_reference.clone(),
+        };
+        let complaint = NewComplaint::validate(raw, self.app.now()).map_err(AppError::from)?;
+        let mut content = m.clone();
+        content.request_id.clear();
+        let key = RequestKey::new("case.open", m.request_id.clone(), &content.encode_to_vec());
+        let outcome = self
+            .app
+            .open_case(&caller, &submitter, complaint, &key)
+            .await?;
+        Ok(Response::new(convert::open_response(
+            &outcome,
+            self.app.now(),
+        )))
+    }
+
+    async fn get_statistics(
+        &self,
+        request: Request<pb::GetStatisticsRequest>,
+    ) -> Reply<pb::GetStatisticsResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let (from, to) = date_range(&m).map_err(AppError::from)?;
+        let stats = self.app.statistics(&actor, from, to).await?;
+        Ok(Response::new(convert::statistics_to_proto(&stats)))
+    }
+}
+
+fn submitter(m: &pb::OpenCaseRequest) -> Result<Actor, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    if m.submitted_by.trim().is_empty() {
+        violations.push(FieldViolation::new("submitted_by", "is required"));
+    }
+    let role = role_from_proto(m.submitted_by_role);
+    if role.is_none() {
+        violations.push(FieldViolation::new("submitted_by_role", "is required"));
+    }
+    match role {
+        Some(role) if violations.is_empty() => Ok(Actor::new(m.submitted_by.trim(), role)),
+        _ => Err(violations),
+    }
+}
+
+fn date_range(
+    m: &pb::GetStatisticsRequest,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), DomainError> {
+    let mut violations = Vec::new();
+    let mut date = |field: &str, value: Option<&complaints_proto::google::r#type::Date>| match value
+    {
+        None => {
+            violations.push(FieldViolation::new(field, "is required"));
+            None
+        }
+        Some(d) => date_from_proto(field, d)
+            .map_err(|v| violations.push(v))
+            .ok(),
+    };
+    let from = date("from_date", m.from_date.as_ref());
+    let to = date("to_date", m.to_date.as_ref());
+    match (from, to) {
+        (Some(from), Some(to)) if from > to => {
+            Err(FieldViolation::new("to_date", "must not be before from_date").into())
+        }
+        (Some(from), Some(to)) if violations.is_empty() => Ok((from, to)),
+        _ => Err(DomainError::InvalidArgument(violations)),
+    }
+}
+
+fn list_filter(
+    m: &pb::ListCasesRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(CaseFilter, Option<PageCursor>, u64), DomainError> {
+    let mut violations = Vec::new();
+    let size = page_size("page_size", m.page_size)
+        .map_err(|v| violations.push(v))
+        .ok();
+    let after = if m.page_token.is_empty() {
+        None
+    } else {
+        convert::decode_cursor(&m.page_token)
+            .ok_or_else(|| FieldViolation::new("page_token", "is not a token this service issued"))
+            .map_err(|v| violations.push(v))
+            .ok()
+    };
+    let mut date = |field: &str, value: Option<&complaints_proto::google::r#type::Date>| {
+        value.and_then(|d| {
+            date_from_proto(field, d)
+                .map_err(|v| violations.push(v))
+                .ok()
+        })
+    };
+    let received_from = date("received_from", m.received_from.as_ref());
+    let received_to = date("received_to", m.received_to.as_ref());
+    if let (Some(from), Some(to)) = (received_from, received_to) {
+        if from > to {
+            violations.push(FieldViolation::new(
+                "received_to",
+                "must not be before received_from",
+            ));
+        }
+    }
+    let register_number = if m.register_number.trim().is_empty() {
+        None
+    } else {
+        RegisterNumber::parse(&m.register_number)
+            .map_err(|v| violations.push(v))
+            .ok()
+    };
+    let name = m.complainant_name.trim();
+    let filter = CaseFilter {
+        stage: stage_from_proto(m.stage),
+        status: status_from_proto(m.status),
+        channel: channel_from_proto(m.channel),
+        overdue_at: m.overdue_only.then_some(now),
+        received_from,
+        received_to,
+        register_number,
+        complainant_name: (!name.is_empty()).then(|| name.to_owned()),
+    };
+    match size {
+        Some(size) if violations.is_empty() => Ok((filter, after, size)),
+        _ => Err(DomainError::InvalidArgument(violations)),
+    }
+}

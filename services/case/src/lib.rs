@@ -1,0 +1,21 @@
+//! The case service: the system of record for complaints. Cases, register
+//! numbers, stage and status, the append-only hash-chained timeline,
+//! outcomes, root causes and reporting.
+//!
+//! Every change runs through the domain's state machine and is stored with
+//! its timeline events and outbox message in one transaction. Handlers here
+//! are adapters; this crate must not decide policy (the domain does) or
+//! write SQL (the store does).
+
+mod app;
+mod convert;
+mod grpc;
+mod server;
+pub mod statistics;
+
+pub use app::CaseApp;
+pub use grpc::CaseGrpc;
+pub use server::Application;
+
+/// The fully-qualified gRPC service name, as health reports it.
+pub const SERVICE_NAME: &str = "complaints.case.v1.CaseService";

@@ -1,0 +1,138 @@
+//! Reporting over a set of cases: a pure function, so it is tested without
+//! a database.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use complaints_domain::case::DeadlineKind;
+use complaints_domain::policy::Stage;
+use complaints_store::cases::{DueState, StoredCase};
+
+/// Met, breached and still-pending promises of one deadline kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sla {
+    pub met: u64,
+    pub breached: u64,
+    pub pending: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Statistics {
+    pub total: u64,
+    pub by_stage: BTreeMap<Stage, u64>,
+    pub by_channel: BTreeMap<&'static str, u64>,
+    /// The root cause of each case's latest stage response.
+    pub by_root_cause: BTreeMap<String, u64>,
+    pub by_finding: BTreeMap<&'static str, u64>,
+    pub sla: BTreeMap<DeadlineKind, Sla>,
+    pub median_time_to_acknowledge: Option<Duration>,
+    pub median_time_to_resolve: Option<Duration>,
+    pub review_count: u64,
+    pub director_count: u64,
+    pub tsa_count: u64,
+}
+
+impl Statistics {
+    /// The share of cases that went beyond stage 1.
+    pub fn escalation_rate(&self) -> f64 {
+        ratio(self.review_count, self.total)
+    }
+
+    pub fn tsa_rate(&self) -> f64 {
+        ratio(self.tsa_count, self.total)
+    }
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 / whole as f64
+    }
+}
+
+/// Statistics of `cases` as of `now` (a promise still pending after its due
+/// instant counts as breached).
+pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
+    let mut stats = Statistics {
+        total: cases.len() as u64,
+        ..Statistics::default()
+    };
+    let mut to_acknowledge = Vec::new();
+    let mut to_resolve = Vec::new();
+    for stored in cases {
+        let case = &stored.case;
+        *stats.by_stage.entry(case.stage).or_default() += 1;
+        *stats.by_channel.entry(case.channel.as_str()).or_default() += 1;
+        if let Some(response) = case.responses.last() {
+            *stats
+                .by_root_cause
+                .entry(response.root_cause.clone())
+                .or_default() += 1;
+            *stats
+                .by_finding
+                .entry(response.finding.as_str())
+                .or_default() += 1;
+        }
+        stats.review_count += u64::from(case.review_request.is_some());
+        stats.director_count += u64::from(case.director_request.is_some());
+        stats.tsa_count += u64::from(case.tsa_reference.is_some());
+        for due in &stored.due_dates {
+            let sla = stats.sla.entry(due.kind).or_default();
+            if due.breached(now) {
+                sla.breached += 1;
+            } else if due.state == DueState::Met {
+                sla.met += 1;
+            } else if due.state == DueState::Pending {
+                sla.pending += 1;
+            }
+            if let (DueState::Met, Some(settled)) = (due.state, due.settled_at) {
+                match due.kind {
+                    DeadlineKind::Acknowledge => to_acknowledge.push(settled - case.received_at),
+                    DeadlineKind::Resolve => to_resolve.push(settled - case.received_at),
+                    _ => {}
+                }
+            }
+        }
+    }
+    stats.median_time_to_acknowledge = median(to_acknowledge);
+    stats.median_time_to_resolve = median(to_resolve);
+    stats
+}
+
+fn median(mut values: Vec<Duration>) -> Option<Duration> {
+    values.sort();
+    let n = values.len();
+    match n {
+        0 => None,
+        n if n % 2 == 1 => values.get(n / 2).copied(),
+        n => {
+            let (a, b) = (values.get(n / 2 - 1)?, values.get(n / 2)?);
+            Some(*a + (*b - *a) / 2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_of_an_even_count_is_between_the_middle_two() {
+        let hours = |h| Duration::hours(h);
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![hours(5), hours(1), hours(3)]), Some(hours(3)));
+        assert_eq!(
+            median(vec![hours(4), hours(1), hours(2), hours(3)]),
+            Some(Duration::minutes(150))
+        );
+    }
+
+    #[test]
+    fn rates_of_nothing_are_zero() {
+        let stats = compute(&[], Utc::now());
+        assert_eq!(stats.total, 0);
+        assert!(stats.escalation_rate().abs() < f64::EPSILON);
+    }
+}

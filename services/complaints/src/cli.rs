@@ -1,0 +1,186 @@
+//! The command line (SPEC section 9).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use complaints_auth::{AuthConfig, TokenIssuer};
+use complaints_domain::role::Role;
+
+use crate::client;
+use crate::embedded::{DevOptions, Embedded};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "complaints",
+    version,
+    about = "The complaints platform's front door"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole suite in this process: every service on one address,
+    /// SQLite under the data folder.
+    Dev {
+        #[arg(long, default_value = "127.0.0.1:50051", env = "COMPLAINTS_LISTEN")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "data", env = "COMPLAINTS_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Start a clock that moves only through complaints.testing.v1.ClockService.
+        #[arg(long)]
+        test_clock: bool,
+    },
+    /// Print a bearer token that the embedded suite accepts.
+    Token {
+        /// adviser, complaints_handler, cx_manager, ops_lead, director, integration or service.
+        #[arg(long)]
+        role: String,
+        /// Who the token names; defaults to the role.
+        #[arg(long)]
+        subject: Option<String>,
+        /// How long the token is good for.
+        #[arg(long, default_value_t = 12)]
+        hours: u64,
+    },
+    /// Log a complaint.
+    Submit(client::SubmitArgs),
+    /// Show a case, by case id or register number.
+    Show {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show a case's timeline.
+    Timeline {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Add a note to a case.
+    Note {
+        case: String,
+        text: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Statistics over the cases received between two dates (YYYY-MM-DD).
+    Stats {
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// Where the suite is and who is calling.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "COMPLAINTS_SERVER",
+        global = true
+    )]
+    pub server: String,
+    /// A bearer token; without one, a development token is made for `--as`.
+    #[arg(long, env = "COMPLAINTS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The role of the development token made when no token is given.
+    #[arg(long = "as", default_value = "complaints_handler", global = true)]
+    pub role: String,
+}
+
+impl Connection {
+    pub fn token(&self) -> anyhow::Result<String> {
+        match &self.token {
+            Some(token) => Ok(token.clone()),
+            None => development_token(&self.role, None, 1),
+        }
+    }
+}
+
+fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyhow::Result<String> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: complaints_domain::FieldViolation| {
+            anyhow::anyhow!("--role: {}", e.description)
+        })?;
+    let subject = subject.unwrap_or(role.as_str());
+    let issuer = TokenIssuer::new(&AuthConfig::development())?;
+    Ok(issuer.issue(
+        subject,
+        role,
+        Duration::from_secs(hours.saturating_mul(3600)),
+    )?)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev {
+            listen,
+            data_dir,
+            test_clock,
+        } => dev(listen, data_dir, test_clock).await,
+        Command::Token {
+            role,
+            subject,
+            hours,
+        } => {
+            println!("{}", development_token(&role, subject.as_deref(), hours)?);
+            Ok(())
+        }
+        Command::Submit(args) => client::submit(args).await,
+        Command::Show { case, connection } => client::show(&connection, &case).await,
+        Command::Timeline { case, connection } => client::timeline(&connection, &case).await,
+        Command::Note {
+            case,
+            text,
+            connection,
+        } => client::note(&connection, &case, text).await,
+        Command::Stats {
+            from,
+            to,
+            connection,
+        } => client::stats(&connection, from, to).await,
+    }
+}
+
+async fn dev(listen: SocketAddr, data_dir: PathBuf, test_clock: bool) -> anyhow::Result<()> {
+    let settings = complaints_config::Settings::load().context("settings")?;
+    let telemetry =
+        complaints_telemetry::init("complaints", &settings.log_filter, settings.log_json);
+    let development_key = settings.auth.is_development();
+    let suite = Embedded::build(
+        DevOptions {
+            listen,
+            data_dir: data_dir.clone(),
+            test_clock,
+        },
+        settings,
+    )
+    .await?;
+    let address = suite.address();
+    println!("complaints suite (embedded) on {address}");
+    println!("  data folder: {}", data_dir.display());
+    if development_key {
+        println!("  accepting development tokens: `complaints token --role complaints_handler`");
+    }
+    if test_clock {
+        println!("  test clock on: complaints.testing.v1.ClockService/Advance moves time");
+    }
+    println!("ready: listening on {address}");
+    suite
+        .run_until_stopped(complaints_rpc::shutdown_signal())
+        .await?;
+    println!("stopped");
+    telemetry.shutdown();
+    Ok(())
+}

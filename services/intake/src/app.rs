@@ -1,0 +1,379 @@
+//! The intake application: what each call does, independent of gRPC
+//! plumbing. One function per RPC; handlers only decode and encode.
+
+use std::sync::Arc;
+
+use complaints_domain::case::{NewComplaint, RawComplaint, Step, authorize};
+use complaints_domain::clock::Clock;
+use complaints_domain::complainant::ContactMethod;
+use complaints_domain::role::{Actor, Role};
+use complaints_domain::{DomainError, FieldViolation};
+use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_proto::complaints::common::v1 as common;
+use complaints_proto::complaints::intake::v1::{
+    SubmitComplaintRequest, SubmitComplaintResponse, SubmitEmailRequest, SubmitEmailResponse,
+};
+use complaints_rpc::AppError;
+use complaints_rpc::mapping::{
+    channel_from_proto, channel_to_proto, complainant_to_proto, contact_to_proto, raw_complainant,
+    role_to_proto,
+};
+use complaints_store::DatabaseConnection;
+use complaints_store::idempotency::{self, RequestKey};
+use prost::Message;
+use tonic::Status;
+
+use crate::email::{self, InboundEmail};
+use crate::gateway::CaseGateway;
+
+/// The scope of intake's idempotency records. `SubmitComplaint` and
+/// `SubmitEmail` share it: a key names one complaint, however it arrived.
+pub const IDEMPOTENCY_SCOPE: &str = "intake";
+
+/// Roles that may pass on a raw email, as the contract lists them: mail
+/// gateways (`integration`), the platform, and the complaints department.
+/// Each must also be allowed to submit by the domain's permission table.
+const EMAIL_ROLES: [Role; 3] = [Role::Integration, Role::Service, Role::ComplaintsHandler];
+
+/// A caller's idempotency key: 1 to [`RequestId::MAX_CHARS`] printable
+/// ASCII characters (space to `~`), not all blank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub const FIELD: &'static str = "request_id";
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn parse(raw: &str) -> Result<RequestId, FieldViolation> {
+        let violation = |description: String| FieldViolation::new(Self::FIELD, description);
+        if raw.trim().is_empty() {
+            return Err(violation(
+                "is required: an idempotency key chosen by the caller, a UUID is recommended"
+                    .into(),
+            ));
+        }
+        if raw.len() > Self::MAX_CHARS {
+            return Err(violation(format!(
+                "must be at most {} characters (got {})",
+                Self::MAX_CHARS,
+                raw.chars().count()
+            )));
+        }
+        if let Some((index, c)) = raw
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !(' '..='~').contains(c))
+        {
+            return Err(violation(format!(
+                "must be printable ASCII (found U+{:04X} at character {})",
+                u32::from(c),
+                index + 1
+            )));
+        }
+        Ok(RequestId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Takes complaints in, checks them, and has the case service open them,
+/// at most once per idempotency key.
+#[derive(Debug, Clone)]
+pub struct IntakeApp {
+    /// Holds intake's idempotency records; intake owns no other table.
+    db: DatabaseConnection,
+    gateway: CaseGateway,
+    /// "Now" for a receipt time left unset and for the future-time check;
+    /// the test clock in test mode.
+    clock: Arc<dyn Clock>,
+}
+
+impl IntakeApp {
+    pub fn new(db: DatabaseConnection, gateway: CaseGateway, clock: Arc<dyn Clock>) -> Self {
+        Self { db, gateway, clock }
+    }
+
+    /// Records a complaint from any channel and opens its case.
+    ///
+    /// In order: the role may submit (`PERMISSION_DENIED`); `request_id` is
+    /// well formed; a key seen before with the same content returns the
+    /// stored answer with `replayed` set, and with other content is
+    /// `ALREADY_EXISTS`; every field is checked at once (`INVALID_ARGUMENT`,
+    /// nothing written); the case service opens the case; the answer is
+    /// recorded under the key.
+    ///
+    /// If the case service fails nothing is recorded here, so a retry goes
+    /// to `OpenCase` again, which is idempotent on the same `request_id`.
+    pub async fn submit_complaint(
+        &self,
+        actor: &Actor,
+        request: SubmitComplaintRequest,
+    ) -> Result<SubmitComplaintResponse, AppError> {
+        authorize(actor.role, Step::Submit)?;
+        let request_id = RequestId::parse(&request.request_id)?;
+        self.submit(actor, request_id, request, |violations| violations)
+            .await
+    }
+
+    /// Records a complaint from a raw inbound email (R10) and opens its case:
+    /// the email becomes a `CHANNEL_EMAIL` complaint whose complainant
+    /// prefers email, then follows [`Self::submit_complaint`].
+    ///
+    /// The idempotency key is `request_id`, else `email:<Message-ID>`, else a
+    /// hash of the raw bytes. The key's content is the complaint read from
+    /// the message, so a gateway redelivering the same message (with other
+    /// `Received` headers, say) gets the same case back.
+    ///
+    /// Every problem with the message is reported on `raw_message`, saying
+    /// which part (From, Subject, body) is at fault.
+    pub async fn submit_email(
+        &self,
+        actor: &Actor,
+        request: SubmitEmailRequest,
+    ) -> Result<SubmitEmailResponse, AppError> {
+        authorize(actor.role, Step::Submit)?;
+        if !EMAIL_ROLES.contains(&actor.role) {
+            return Err(DomainError::PermissionDenied(format!(
+                "role {} may not submit raw email",
+                actor.role
+            ))
+            .into());
+        }
+        let request_id = if request.request_id.is_empty() {
+            None
+        } else {
+            Some(RequestId::parse(&request.request_id)?)
+        };
+        let inbound = InboundEmail::parse(&request.raw_message)?;
+        let request_id = match request_id {
+            Some(request_id) => request_id,
+            None => RequestId::parse(&inbound.request_id(&request.raw_message))?,
+        };
+        let complaint = SubmitComplaintRequest {
+            request_id: String::new(),
+            channel: common::Channel::Email as i32,
+            received_at: request.received_at,
+            complainant: Some(common::Complainant {
+                full_name: inbound.full_name,
+                email: inbound.email,
+                preferred_contact: contact_to_proto(ContactMethod::Email),
+                ..Default::default()
+            }),
+            summary: inbound.summary,
+            details: inbound.details,
+            recorded_by: String::new(),
+            scan_reference: String::new(),
+        };
+        let response = self
+            .submit(actor, request_id, complaint, email_violations)
+            .await?;
+        Ok(SubmitEmailResponse {
+            case_id: response.case_id,
+            register_number: response.register_number,
+            acknowledge_by: response.acknowledge_by,
+            resolve_by: response.resolve_by,
+            acknowledge_by_at: response.acknowledge_by_at,
+            resolve_by_at: response.resolve_by_at,
+            replayed: response.replayed,
+        })
+    }
+
+    /// The path both calls share, once the caller and key are known.
+    /// `relabel` rewrites field violations into the caller's request's terms.
+    async fn submit(
+        &self,
+        actor: &Actor,
+        request_id: RequestId,
+        mut request: SubmitComplaintRequest,
+        relabel: impl FnOnce(Vec<FieldViolation>) -> Vec<FieldViolation>,
+    ) -> Result<SubmitComplaintResponse, AppError> {
+        request.request_id.clear();
+        let key = RequestKey::new(
+            IDEMPOTENCY_SCOPE,
+            request_id.as_str(),
+            &request.encode_to_vec(),
+        );
+        if let Some(replay) = idempotency::lookup(&self.db, &key).await? {
+            let mut response = decode_stored(&replay.response)?;
+            response.replayed = true;
+            tracing::info!(
+                request_id = request_id.as_str(),
+                case_id = response.case_id,
+                "replayed an earlier submission"
+            );
+            return Ok(response);
+        }
+
+        let now = self.clock.now();
+        let complaint = match NewComplaint::validate(raw_complaint(&request)?, now) {
+            Ok(complaint) => complaint,
+            Err(DomainError::InvalidArgument(violations)) => {
+                return Err(DomainError::InvalidArgument(relabel(violations)).into());
+            }
+            Err(other) => return Err(other.into()),
+        };
+
+        let opened = self
+            .gateway
+            .open_case(open_case_request(&request_id, &complaint, actor))
+            .await?;
+        let replayed_by_case_service = opened.replayed;
+        let response = response_from(opened)?;
+        if let Err(error) = idempotency::record(
+            &self.db,
+            &key,
+            &response.case_id,
+            response.encode_to_vec(),
+            now,
+        )
+        .await
+        {
+            // A concurrent duplicate recorded first, or the database failed.
+            // Either way the case is open and this answer is right: the
+            // case service replays the same case for this request_id.
+            tracing::warn!(
+                request_id = request_id.as_str(),
+                case_id = response.case_id,
+                %error,
+                "the submission's idempotency record was not written"
+            );
+        }
+        tracing::info!(
+            request_id = request_id.as_str(),
+            case_id = response.case_id,
+            register_number = response.register_number,
+            channel = complaint.channel().as_str(),
+            actor = %actor,
+            "complaint submitted"
+        );
+        Ok(SubmitComplaintResponse {
+            replayed: replayed_by_case_service,
+            ..response
+        })
+    }
+}
+
+/// The request as the domain validates it. Only a timestamp out of range is
+/// refused here; the domain reports everything else.
+fn raw_complaint(request: &SubmitComplaintRequest) -> Result<RawComplaint, AppError> {
+    let received_at = request
+        .received_at
+        .as_ref()
+        .map(|at| complaints_rpc::timestamp_from_proto("received_at", at))
+        .transpose()?;
+    Ok(RawComplaint {
+        channel: channel_from_proto(request.channel),
+        received_at,
+        complainant: raw_complainant(request.complainant.as_ref()),
+        summary: request.summary.clone(),
+        details: request.details.clone(),
+        recorded_by: request.recorded_by.clone(),
+        scan_reference: request.scan_reference.clone(),
+    })
+}
+
+/// The validated complaint, normalised (trimmed text, E.164 phone, formatted
+/// postcode, resolved contact preference and receipt time), for the case
+/// service, with the submitter as its first event's actor.
+fn open_case_request(
+    request_id: &RequestId,
+    complaint: &NewComplaint,
+    actor: &Actor,
+) -> OpenCaseRequest {
+    let text = |value: Option<&complaints_domain::values::Text>| {
+        value.map(|v| v.as_str().to_owned()).unwrap_or_default()
+    };
+    OpenCaseRequest {
+        request_id: request_id.as_str().to_owned(),
+        channel: channel_to_proto(complaint.channel()),
+        received_at: Some(complaints_rpc::timestamp_to_proto(complaint.received_at())),
+        complainant: Some(complainant_to_proto(complaint.complainant())),
+        summary: complaint.summary().as_str().to_owned(),
+        details: text(complaint.details()),
+        recorded_by: text(complaint.recorded_by()),
+        scan_reference: text(complaint.scan_reference()),
+        submitted_by: actor.subject.clone(),
+        submitted_by_role: role_to_proto(actor.role),
+    }
+}
+
+fn response_from(opened: OpenCaseResponse) -> Result<SubmitComplaintResponse, AppError> {
+    let case = opened.case.ok_or_else(|| {
+        tracing::error!("the case service answered OpenCase without the case");
+        Status::internal("the case service gave an incomplete answer")
+    })?;
+    Ok(SubmitComplaintResponse {
+        case_id: case.case_id,
+        register_number: case.register_number,
+        acknowledge_by: opened.acknowledge_by,
+        resolve_by: opened.resolve_by,
+        acknowledge_by_at: opened.acknowledge_by_at,
+        resolve_by_at: opened.resolve_by_at,
+        replayed: false,
+    })
+}
+
+fn decode_stored(bytes: &[u8]) -> Result<SubmitComplaintResponse, AppError> {
+    SubmitComplaintResponse::decode(bytes).map_err(|error| {
+        tracing::error!(%error, "a stored intake response does not decode");
+        AppError::from(Status::internal(
+            "the stored result of the earlier call could not be read",
+        ))
+    })
+}
+
+/// Violations of the complaint read from an email, in `SubmitEmail`'s
+/// terms: `received_at` is the request's own field; everything else came
+/// out of `raw_message`, and the description says from which part.
+fn email_violations(violations: Vec<FieldViolation>) -> Vec<FieldViolation> {
+    violations
+        .into_iter()
+        .map(|violation| {
+            let part = match violation.field.as_str() {
+                "received_at" => return violation,
+                "summary" => "the summary taken from its Subject (or first line)",
+                "details" => "the details taken from its body",
+                "complainant.full_name" => "the name taken from its From header",
+                "complainant.email" => "the address taken from its From header",
+                _ => "a value taken from it",
+            };
+            FieldViolation::new(
+                email::FIELD,
+                format!("{part} ({}) {}", violation.field, violation.description),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn a_request_id_is_one_to_128_printable_ascii_characters() {
+        assert!(RequestId::parse("3f2c9a4e-1b7d-4c1e-9a0b-2d9e8f7a6b5c").is_ok());
+        assert!(RequestId::parse(&"a".repeat(128)).is_ok());
+        assert!(RequestId::parse("email:abc@example.org").is_ok());
+        for bad in ["", "   ", "caf\u{e9}", "tab\there", "new\nline"] {
+            let violation = RequestId::parse(bad).unwrap_err();
+            assert_eq!(violation.field, "request_id", "{bad:?}");
+        }
+        let long = RequestId::parse(&"a".repeat(129)).unwrap_err();
+        assert!(long.description.contains("at most 128"), "{long}");
+    }
+
+    #[test]
+    fn email_violations_name_the_raw_message_and_the_part_at_fault() {
+        let relabelled = email_violations(vec![
+            FieldViolation::new("summary", "must not be empty"),
+            FieldViolation::new("received_at", "must not be in the future"),
+        ]);
+        assert_eq!(relabelled[0].field, "raw_message");
+        assert!(relabelled[0].description.contains("Subject"));
+        assert_eq!(relabelled[1].field, "received_at");
+    }
+}

@@ -1,0 +1,25 @@
+//! The intake service: every channel's entry point (telephone, post, email,
+//! web). It checks who is calling and what they sent, makes each submission
+//! idempotent on its `request_id`, reads raw inbound email, and hands a
+//! clean, validated complaint to the case service's `OpenCase`.
+//!
+//! What it must not do: decide policy (the domain validates and its
+//! permission table authorises), keep cases (the case service is the system
+//! of record; intake's only table is its idempotency records), or write
+//! anything for a submission that fails validation.
+//!
+//! - [`IntakeApp`]: one function per call, independent of gRPC.
+//! - [`IntakeGrpc`] / [`service`]: the thin `IntakeService` adapter.
+//! - [`CaseGateway`]: the case service, in process or over gRPC.
+//! - [`Application`]: the standalone process (`intake` binary).
+
+mod app;
+pub mod email;
+mod gateway;
+mod grpc;
+mod startup;
+
+pub use app::{IDEMPOTENCY_SCOPE, IntakeApp, RequestId};
+pub use gateway::{CaseGateway, GatewayError, MINTED_TOKEN_TTL, SERVICE_SUBJECT};
+pub use grpc::{IntakeGrpc, service};
+pub use startup::{ALLOW_DEV_KEY_VAR, Application, SERVICE_NAME, check_development_key, served};
