@@ -106,6 +106,10 @@ pub struct Case {
     pub closed_at: Option<DateTime<Utc>>,
     /// When the complainant's personal data was erased.
     pub erased_at: Option<DateTime<Utc>>,
+    /// Notifications already recorded by [`Command::RecordNotice`], so a
+    /// repeated delivery report adds nothing.
+    #[serde(default)]
+    pub notices: BTreeSet<String>,
     pub created_by: Actor,
     /// The number of events applied: the optimistic-concurrency token.
     pub version: u64,
@@ -157,6 +161,7 @@ impl Case {
             closed_reason: None,
             closed_at: None,
             erased_at: None,
+            notices: BTreeSet::new(),
             created_by: actor.clone(),
             version: 0,
         };
@@ -215,14 +220,19 @@ impl Case {
     ) -> Result<Transition, DomainError> {
         let step = command.step();
         authorize(actor.role, step)?;
-        if self.status == CaseStatus::Closed && step != Step::EraseComplainant {
+        if self.status == CaseStatus::Closed
+            && !matches!(step, Step::EraseComplainant | Step::RecordNotice)
+        {
             return Err(DomainError::FailedPrecondition(format!(
                 "case {} is closed; it can only be read",
                 self.register_number
             )));
         }
         if self.stage == Stage::External
-            && !matches!(step, Step::AddNote | Step::Close | Step::EraseComplainant)
+            && !matches!(
+                step,
+                Step::AddNote | Step::Close | Step::EraseComplainant | Step::RecordNotice
+            )
         {
             return Err(DomainError::FailedPrecondition(format!(
                 "case {} has been referred to the {}; it can only take notes or be closed",
@@ -239,6 +249,21 @@ impl Case {
         match command {
             Command::AddNote { text } => self.add_note(&mut draft, &text)?,
             Command::MarkAcknowledged => self.mark_acknowledged(&mut draft, &at)?,
+            Command::RecordNotice {
+                notification_id,
+                kind,
+                stage,
+                channel,
+                route_note,
+            } => self.record_notice(
+                &mut draft,
+                &at,
+                notification_id,
+                kind,
+                stage,
+                &channel,
+                &route_note,
+            )?,
             Command::ReferToDepartment {
                 referral_id,
                 department,
@@ -319,6 +344,65 @@ impl Case {
         draft.event(Event::Acknowledged { stage: self.stage });
         if let Some(kind) = DeadlineKind::acknowledge(self.stage) {
             draft.settle(kind, DeadlineOutcome::Met);
+        }
+        Ok(())
+    }
+
+    /// A delivered notice is a fact: recorded at any stage and status, even
+    /// on a closed case, once per notification. An acknowledgement of the
+    /// current stage (the first letter at stage 1, the review's at 2 and 3)
+    /// also marks that stage acknowledged.
+    #[allow(clippy::too_many_arguments)]
+    fn record_notice(
+        &self,
+        draft: &mut Draft,
+        at: &Context<'_>,
+        notification_id: String,
+        kind: NotifyKind,
+        stage: Stage,
+        channel: &str,
+        route_note: &str,
+    ) -> Result<(), DomainError> {
+        let id = notification_id.trim();
+        if id.is_empty() || id.len() > 100 {
+            return Err(
+                FieldViolation::new("notification_id", "must be 1 to 100 characters").into(),
+            );
+        }
+        if self.notices.contains(id) {
+            return Ok(());
+        }
+        let route_note = if route_note.trim().is_empty() {
+            None
+        } else {
+            Some(Text::single_line("route_note", route_note, Text::NOTE_MAX)?)
+        };
+        draft.case.notices.insert(id.to_owned());
+        draft.event(Event::NoticeSent {
+            notification_id: id.to_owned(),
+            notice: kind,
+            stage,
+            channel: Text::single_line("channel", channel, Text::REFERENCE_MAX)?,
+            route_note,
+        });
+        let acknowledges = matches!(
+            (kind, stage),
+            (NotifyKind::Acknowledgement, Stage::Stage1)
+                | (
+                    NotifyKind::ReviewAcknowledgement,
+                    Stage::Stage2 | Stage::Stage3
+                )
+        );
+        if acknowledges
+            && stage == self.stage
+            && self.acknowledged_at.is_none()
+            && self.status != CaseStatus::Closed
+        {
+            draft.case.acknowledged_at = Some(at.now);
+            draft.event(Event::Acknowledged { stage });
+            if let Some(kind) = DeadlineKind::acknowledge(stage) {
+                draft.settle(kind, DeadlineOutcome::Met);
+            }
         }
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! `complaints.case.v1.CaseService` over gRPC: decode, call one
 //! [`CaseApp`] function, encode. No policy and no SQL here.
 
-use complaints_domain::case::{CaseId, Command, NewComplaint, RawComplaint, ReferralId, Step};
+use complaints_domain::case::{
+    CaseId, Command, NewComplaint, NotifyKind, RawComplaint, ReferralId, Step,
+};
 use complaints_domain::role::Actor;
 use complaints_domain::values::RegisterNumber;
 use complaints_domain::{DomainError, FieldViolation};
@@ -405,6 +407,34 @@ impl CaseService for CaseGrpc {
         )))
     }
 
+    async fn record_notice(
+        &self,
+        request: Request<pb::RecordNoticeRequest>,
+    ) -> Reply<pb::RecordNoticeResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let case_id = case_id(&m.case_id)?;
+        let kind = notify_kind(&m.kind).ok_or_else(|| {
+            AppError::from(FieldViolation::new(
+                "kind",
+                "must be a NotificationKind value name such as NOTIFICATION_KIND_ACKNOWLEDGEMENT",
+            ))
+        })?;
+        let stage = stage_from_proto(m.stage)
+            .ok_or_else(|| AppError::from(FieldViolation::new("stage", "is required")))?;
+        let command = Command::RecordNotice {
+            notification_id: m.notification_id.clone(),
+            kind,
+            stage,
+            channel: m.channel.clone(),
+            route_note: m.route_note.clone(),
+        };
+        let outcome = self.app.step(&actor, case_id, command, None, None).await?;
+        Ok(Response::new(pb::RecordNoticeResponse {
+            case: Some(convert::case_to_proto(&outcome.stored, self.app.now())),
+        }))
+    }
+
     async fn get_statistics(
         &self,
         request: Request<pb::GetStatisticsRequest>,
@@ -512,4 +542,17 @@ fn list_filter(
         Some(size) if violations.is_empty() => Ok((filter, after, size)),
         _ => Err(DomainError::InvalidArgument(violations)),
     }
+}
+
+fn notify_kind(name: &str) -> Option<NotifyKind> {
+    use complaints_proto::complaints::notification::v1::NotificationKind as Pb;
+    Some(match Pb::from_str_name(name)? {
+        Pb::Acknowledgement => NotifyKind::Acknowledgement,
+        Pb::ReferralUpdate => NotifyKind::ReferralUpdate,
+        Pb::StageResponse => NotifyKind::StageResponse,
+        Pb::ReviewAcknowledgement => NotifyKind::ReviewAcknowledgement,
+        Pb::FinalResponse => NotifyKind::FinalResponse,
+        Pb::InternalAlert => NotifyKind::InternalAlert,
+        Pb::Unspecified => return None,
+    })
 }

@@ -36,7 +36,8 @@ pub const IDEMPOTENCY_SCOPE: &str = "intake";
 const EMAIL_ROLES: [Role; 3] = [Role::Integration, Role::Service, Role::ComplaintsHandler];
 
 /// A caller's idempotency key: 1 to [`RequestId::MAX_CHARS`] printable
-/// ASCII characters (space to `~`), not all blank.
+/// ASCII characters, no spaces (`!` to `~`), as the case service also
+/// requires of the same key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(String);
 
@@ -59,13 +60,9 @@ impl RequestId {
                 raw.chars().count()
             )));
         }
-        if let Some((index, c)) = raw
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !(' '..='~').contains(c))
-        {
+        if let Some((index, c)) = raw.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) {
             return Err(violation(format!(
-                "must be printable ASCII (found U+{:04X} at character {})",
+                "must be printable ASCII without spaces (found U+{:04X} at character {})",
                 u32::from(c),
                 index + 1
             )));
@@ -358,7 +355,14 @@ mod tests {
         assert!(RequestId::parse("3f2c9a4e-1b7d-4c1e-9a0b-2d9e8f7a6b5c").is_ok());
         assert!(RequestId::parse(&"a".repeat(128)).is_ok());
         assert!(RequestId::parse("email:abc@example.org").is_ok());
-        for bad in ["", "   ", "caf\u{e9}", "tab\there", "new\nline"] {
+        for bad in [
+            "",
+            "   ",
+            "caf\u{e9}",
+            "tab\there",
+            "new\nline",
+            "two words",
+        ] {
             let violation = RequestId::parse(bad).unwrap_err();
             assert_eq!(violation.field, "request_id", "{bad:?}");
         }

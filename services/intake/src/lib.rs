@@ -22,4 +22,4 @@ mod startup;
 pub use app::{IDEMPOTENCY_SCOPE, IntakeApp, RequestId};
 pub use gateway::{CaseGateway, GatewayError, MINTED_TOKEN_TTL, SERVICE_SUBJECT};
 pub use grpc::{IntakeGrpc, service};
-pub use startup::{ALLOW_DEV_KEY_VAR, Application, SERVICE_NAME, check_development_key, served};
+pub use startup::{Application, SERVICE_NAME, served};

@@ -20,10 +20,6 @@ use crate::app::IntakeApp;
 use crate::gateway::CaseGateway;
 use crate::grpc::{self, IntakeGrpc};
 
-/// The environment variable that lets this binary run with the public
-/// development signing key. Only for a developer's machine.
-pub const ALLOW_DEV_KEY_VAR: &str = "COMPLAINTS_ALLOW_DEV_KEY";
-
 /// The full name of the service, as health checks ask for it.
 pub const SERVICE_NAME: &str = "complaints.intake.v1.IntakeService";
 
@@ -58,10 +54,7 @@ impl Application {
     /// database, reaches the case service at `settings.case_url` lazily, and
     /// binds `settings.listen`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        check_development_key(
-            &settings.auth,
-            std::env::var(ALLOW_DEV_KEY_VAR).ok().as_deref(),
-        )?;
+        refuse_development_key(&settings)?;
         if settings.database_url == complaints_config::sqlite_url(&settings.data_dir) {
             std::fs::create_dir_all(&settings.data_dir).with_context(|| {
                 format!("creating the data folder {}", settings.data_dir.display())
@@ -143,42 +136,18 @@ impl Application {
 }
 
 /// Refuses the public development signing key, with which anyone can mint
-/// a token for any role, unless `allow` (the value of
-/// [`ALLOW_DEV_KEY_VAR`]) is `true`.
-pub fn check_development_key(auth: &AuthConfig, allow: Option<&str>) -> anyhow::Result<()> {
-    if !auth.is_development() {
-        return Ok(());
+/// a token for any role, unless `COMPLAINTS_ALLOW_DEV_KEY=true`; says so in
+/// the log either way.
+fn refuse_development_key(settings: &Settings) -> anyhow::Result<()> {
+    if let Err(error) = settings.check_production_keys() {
+        tracing::error!(%error, "intake refuses to start with the development signing key");
+        return Err(error.into());
     }
-    if allow.is_some_and(|value| value.trim().eq_ignore_ascii_case("true")) {
+    if settings.auth.is_development() {
         tracing::warn!(
-            "accepting tokens signed with the public DEVELOPMENT key: anyone can mint any role; never run like this with real data"
+            "accepting tokens signed with the public DEVELOPMENT key ({}=true): anyone can mint any role; never run like this with real data",
+            complaints_config::env::ALLOW_DEV_KEY
         );
-        return Ok(());
     }
-    tracing::error!(
-        "refusing to start with the public development signing key; configure COMPLAINTS_JWT_SECRET or COMPLAINTS_JWT_PUBLIC_KEY_FILE (or set {ALLOW_DEV_KEY_VAR}=true on a developer's machine)"
-    );
-    anyhow::bail!(
-        "refusing to start with the public development signing key: configure COMPLAINTS_JWT_SECRET or COMPLAINTS_JWT_PUBLIC_KEY_FILE, or set {ALLOW_DEV_KEY_VAR}=true for local development only"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-    use super::*;
-
-    #[test]
-    fn the_development_key_is_refused_unless_explicitly_allowed() {
-        let development = AuthConfig::development();
-        let error = check_development_key(&development, None).unwrap_err();
-        assert!(error.to_string().contains(ALLOW_DEV_KEY_VAR), "{error}");
-        assert!(check_development_key(&development, Some("false")).is_err());
-        assert!(check_development_key(&development, Some("1")).is_err());
-        assert!(check_development_key(&development, Some("true")).is_ok());
-        let production = AuthConfig::new("https://idp.example", "complaints")
-            .with_hs256_secret("a-real-production-secret-of-enough-length");
-        assert!(check_development_key(&production, None).is_ok());
-    }
+    Ok(())
 }

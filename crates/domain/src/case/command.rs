@@ -5,7 +5,9 @@ use std::fmt;
 use crate::DomainError;
 use crate::role::Role;
 
+use super::effects::NotifyKind;
 use super::types::{Finding, ReferralId};
+use crate::policy::Stage;
 
 /// A step on an existing case. Text fields hold what the user typed, raw;
 /// [`super::Case::apply`] validates them and names a bad one by its field in
@@ -57,6 +59,16 @@ pub enum Command {
     },
     /// Anonymise the complainant (retention or a data-subject request). The
     /// only step a closed case accepts.
+    /// The notification service delivered something to the complainant:
+    /// recorded on the timeline once per notification; an acknowledgement
+    /// of the current stage also marks the stage acknowledged (R1).
+    RecordNotice {
+        notification_id: String,
+        kind: NotifyKind,
+        stage: Stage,
+        channel: String,
+        route_note: String,
+    },
     EraseComplainant {
         reason: String,
     },
@@ -76,6 +88,7 @@ impl Command {
             Command::EscalateToDirector { .. } => Step::EscalateToDirector,
             Command::RecordTsaReferral { .. } => Step::RecordTsaReferral,
             Command::Close { .. } => Step::Close,
+            Command::RecordNotice { .. } => Step::RecordNotice,
             Command::EraseComplainant { .. } => Step::EraseComplainant,
         }
     }
@@ -97,11 +110,12 @@ pub enum Step {
     EscalateToDirector,
     RecordTsaReferral,
     Close,
+    RecordNotice,
     EraseComplainant,
 }
 
 impl Step {
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 14] = [
         Step::Submit,
         Step::Read,
         Step::AddNote,
@@ -114,6 +128,7 @@ impl Step {
         Step::EscalateToDirector,
         Step::RecordTsaReferral,
         Step::Close,
+        Step::RecordNotice,
         Step::EraseComplainant,
     ];
 
@@ -131,6 +146,7 @@ impl Step {
             Step::EscalateToDirector => "escalate_to_director",
             Step::RecordTsaReferral => "record_tsa_referral",
             Step::Close => "close",
+            Step::RecordNotice => "record_notice",
             Step::EraseComplainant => "erase_complainant",
         }
     }
@@ -175,6 +191,7 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::EscalateWithinStage => &[CxManager, Service],
         Step::RecordTsaReferral => &[ComplaintsHandler],
         Step::Close => &[ComplaintsHandler, CxManager, OpsLead, Director],
+        Step::RecordNotice => &[Service],
         Step::EraseComplainant => &[ComplaintsHandler, Service],
     };
     roles.contains(&role)

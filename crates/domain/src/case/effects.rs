@@ -203,13 +203,22 @@ pub enum Event {
     TsaReferralRecorded { reference: Text },
     #[serde(rename = "case.closed")]
     Closed { stage: Stage, reason: Text },
+    #[serde(rename = "case.notice_sent")]
+    NoticeSent {
+        notification_id: String,
+        notice: NotifyKind,
+        stage: Stage,
+        channel: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route_note: Option<Text>,
+    },
     #[serde(rename = "case.complainant_erased")]
     ComplainantErased { reason: Text },
 }
 
 impl Event {
     /// Every kind, as stored and shown in the timeline.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "case.received",
         "case.acknowledged",
         "case.note_added",
@@ -222,6 +231,7 @@ impl Event {
         "case.escalated_to_director",
         "case.tsa_referral_recorded",
         "case.closed",
+        "case.notice_sent",
         "case.complainant_erased",
     ];
 
@@ -240,6 +250,7 @@ impl Event {
             Event::EscalatedToDirector { .. } => "case.escalated_to_director",
             Event::TsaReferralRecorded { .. } => "case.tsa_referral_recorded",
             Event::Closed { .. } => "case.closed",
+            Event::NoticeSent { .. } => "case.notice_sent",
             Event::ComplainantErased { .. } => "case.complainant_erased",
         }
     }

@@ -857,6 +857,7 @@ escalate_within_stage: cx_manager, service
 escalate_to_director: complaints_handler, integration
 record_tsa_referral: complaints_handler
 close: complaints_handler, cx_manager, ops_lead, director
+record_notice: service
 erase_complainant: complaints_handler, service
 ";
     println!("{table}");
@@ -1083,4 +1084,56 @@ fn received_at_allows_clock_skew_but_not_the_future_or_the_distant_past() {
         }),
         ["summary"]
     );
+}
+
+// -- delivered notices -----------------------------------------------------------
+
+fn notice(id: &str, kind: NotifyKind, stage: Stage) -> Command {
+    Command::RecordNotice {
+        notification_id: id.into(),
+        kind,
+        stage,
+        channel: "email".into(),
+        route_note: String::new(),
+    }
+}
+
+#[test]
+fn r1_a_delivered_acknowledgement_marks_stage_1_acknowledged_once() {
+    let sent = notice("n-1", NotifyKind::Acknowledgement, Stage::Stage1);
+    let transition = apply(&new_case(), sent.clone(), &service()).unwrap();
+    assert!(transition.case.acknowledged_at.is_some());
+    assert_eq!(
+        transition.settle,
+        vec![(DeadlineKind::Acknowledge, DeadlineOutcome::Met)]
+    );
+    let kinds: Vec<_> = transition.events.iter().map(Event::kind).collect();
+    assert_eq!(kinds, ["case.notice_sent", "case.acknowledged"]);
+    let again = apply(&transition.case, sent, &service()).unwrap();
+    assert!(again.is_noop());
+}
+
+#[test]
+fn a_delivered_referral_update_is_recorded_but_acknowledges_nothing() {
+    let sent = notice("n-2", NotifyKind::ReferralUpdate, Stage::Stage1);
+    let transition = apply(&new_case(), sent, &service()).unwrap();
+    assert!(transition.case.acknowledged_at.is_none());
+    assert!(transition.settle.is_empty());
+    assert_eq!(transition.events.len(), 1);
+}
+
+#[test]
+fn a_notice_is_recorded_even_on_a_closed_case_and_only_by_the_platform() {
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "withdrawn".into(),
+        },
+        &handler(),
+    );
+    let sent = notice("n-3", NotifyKind::Acknowledgement, Stage::Stage1);
+    let transition = apply(&closed, sent.clone(), &service()).unwrap();
+    assert!(transition.settle.is_empty());
+    assert_eq!(transition.events.len(), 1);
+    denied(apply(&new_case(), sent, &handler()));
 }

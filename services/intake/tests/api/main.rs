@@ -1,0 +1,14 @@
+//! Intake through its real gRPC surface: a port-0 server behind
+//! authentication, in front of the real case service, on SQLite always and
+//! on Postgres when `DATABASE_URL` names one.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod access;
+mod channels;
+mod email;
+mod idempotency;
+mod service;
+mod validation;
