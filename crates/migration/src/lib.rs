@@ -7,6 +7,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_case_store;
+mod m20261201_000001_deadlines;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -15,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_case_store::Migration)]
+        vec![
+            Box::new(m20261128_000001_case_store::Migration),
+            Box::new(m20261201_000001_deadlines::Migration),
+        ]
     }
 }

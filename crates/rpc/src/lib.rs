@@ -9,6 +9,7 @@
 mod convert;
 mod error;
 pub mod mapping;
+pub mod peers;
 mod server;
 
 pub use convert::{

@@ -12,7 +12,7 @@ use complaints_domain::complainant::{
     Complainant, ContactMethod, RawComplainant, RawPostalAddress,
 };
 use complaints_domain::policy::Stage;
-use complaints_domain::role::Actor;
+use complaints_domain::role::{Actor, Role};
 use complaints_domain::values::RegisterNumber;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
@@ -48,6 +48,12 @@ pub struct DueDate {
     pub reason: String,
     pub state: DueState,
     pub settled_at: Option<DateTime<Utc>>,
+    /// Who owns the promise and is warned before it.
+    #[serde(default)]
+    pub owner_role: Option<Role>,
+    /// Who is alerted, with the owner, when it is broken.
+    #[serde(default)]
+    pub escalation_role: Option<Role>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +102,7 @@ pub struct CaseChanged {
     pub version: u64,
     pub stage: Stage,
     pub owner_role: String,
+    pub policy_version: String,
     pub actor: Actor,
     pub at: DateTime<Utc>,
     pub events: Vec<Event>,
@@ -614,6 +621,7 @@ async fn enqueue(
         version: stored.case.version,
         stage: stored.case.stage,
         owner_role: stored.case.owner_role.as_str().to_owned(),
+        policy_version: stored.case.policy_version.clone(),
         actor: actor.clone(),
         at: now,
         events: transition.events.clone(),
@@ -639,6 +647,8 @@ fn due_date(spec: &DeadlineSpec, _now: DateTime<Utc>) -> DueDate {
         reason: spec.reason.clone(),
         state: DueState::Pending,
         settled_at: None,
+        owner_role: Some(spec.owner_role),
+        escalation_role: Some(spec.escalation_role),
     }
 }
 

@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod outbox;
 pub mod policies;
 pub mod register;
+pub mod relay;
 
 pub use error::StoreError;
 pub use sea_orm::DatabaseConnection;

@@ -31,6 +31,9 @@ pub struct CaseApp {
     policies: Arc<Mutex<HashMap<String, Arc<Policy>>>>,
     calendar: Arc<Calendar>,
     clock: Arc<dyn Clock>,
+    /// Woken after every committed change, so the outbox relay delivers it
+    /// at once instead of at its next idle re-check.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for CaseApp {
@@ -61,6 +64,7 @@ impl CaseApp {
             policies: Arc::new(Mutex::new(known)),
             calendar: Arc::new(calendar),
             clock,
+            outbox_wake: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -70,6 +74,28 @@ impl CaseApp {
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()
+    }
+
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The relay of this service's outbox, delivering to `delivery`.
+    pub fn outbox_relay(
+        &self,
+        delivery: crate::relay::CaseChangeDelivery,
+    ) -> complaints_store::relay::Relay {
+        complaints_store::relay::Relay::new(
+            self.db.clone(),
+            complaints_store::cases::CASE_EVENTS_TOPIC,
+            Arc::new(delivery),
+            self.clock.clone(),
+            self.outbox_wake.clone(),
+        )
     }
 
     /// Opens a case for a complaint intake accepted on behalf of `submitter`.
@@ -105,6 +131,7 @@ impl CaseApp {
             },
         )
         .await?;
+        self.outbox_wake.notify_one();
         Ok(outcome)
     }
 
@@ -176,6 +203,7 @@ impl CaseApp {
             Ok((transition, resource_id.clone()))
         })
         .await?;
+        self.outbox_wake.notify_one();
         Ok(outcome)
     }
 

@@ -10,6 +10,7 @@
 mod app;
 mod convert;
 mod grpc;
+pub mod relay;
 mod server;
 pub mod statistics;
 

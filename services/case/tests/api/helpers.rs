@@ -151,6 +151,11 @@ impl TestApp {
         self.client("intake", Role::Service)
     }
 
+    /// The service's "now".
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Moves the service's clock forward.
     pub fn advance(&self, by: chrono::Duration) {
         self.clock.advance(by).unwrap();

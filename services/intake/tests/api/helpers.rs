@@ -65,8 +65,8 @@ pub fn monday_morning() -> DateTime<Utc> {
 
 pub struct TestApp {
     pub address: SocketAddr,
-    pub clock: ManualClock,
-    pub db: TestDb,
+    /// Kept for the life of the app: dropping it deletes the database.
+    _db: TestDb,
     /// The case service's handler, to look at cases as the platform does.
     pub case: Arc<CaseGrpc>,
     issuer: TokenIssuer,
@@ -113,8 +113,7 @@ pub async fn spawn_app_with(
     }));
     TestApp {
         address,
-        clock,
-        db,
+        _db: db,
         case,
         issuer: TokenIssuer::new(&AuthConfig::development()).unwrap(),
         shutdown: Some(shutdown),

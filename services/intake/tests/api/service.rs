@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use complaints_auth::{AuthConfig, AuthLayer, TokenVerifier};
-use complaints_case::CaseGrpc;
 use complaints_config::Settings;
 use complaints_domain::clock::ManualClock;
 use complaints_domain::role::Role;

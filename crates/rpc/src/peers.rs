@@ -1,0 +1,201 @@
+//! How one service calls another: in the same process (the embedded suite
+//! calls the generated service trait directly, as the platform's `service`
+//! principal) or over gRPC with a service token (production). Callers see
+//! one type per peer either way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use complaints_auth::{BearerToken, TokenIssuer};
+use complaints_config::Settings;
+use complaints_domain::role::{Actor, Role};
+use complaints_proto::complaints::case::v1 as case_pb;
+use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
+use complaints_proto::complaints::case::v1::case_service_server::CaseService;
+use complaints_proto::complaints::escalation::v1 as escalation_pb;
+use complaints_proto::complaints::escalation::v1::escalation_service_client::EscalationServiceClient;
+use complaints_proto::complaints::escalation::v1::escalation_service_server::EscalationService;
+use complaints_proto::complaints::notification::v1 as notification_pb;
+use complaints_proto::complaints::notification::v1::notification_service_client::NotificationServiceClient;
+use complaints_proto::complaints::notification::v1::notification_service_server::NotificationService;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Status};
+
+type Authed = InterceptedService<Channel, BearerToken>;
+
+/// How long a minted service token lasts. Processes restart far more often.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A peer's address or credentials are unusable; the process should not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    #[error("{setting} {url:?} is not a usable address: {reason}")]
+    Url {
+        setting: &'static str,
+        url: String,
+        reason: String,
+    },
+    #[error(
+        "no service token: set COMPLAINTS_SERVICE_TOKEN, or an HS256 secret to mint one ({0})"
+    )]
+    NoToken(String),
+}
+
+/// The token this process presents to its peers: `COMPLAINTS_SERVICE_TOKEN`,
+/// else one minted from the configured HS256 secret for `subject`.
+pub fn service_token(settings: &Settings, subject: &str) -> Result<BearerToken, PeerError> {
+    let token = match &settings.service_token {
+        Some(token) => token.expose().to_owned(),
+        None => TokenIssuer::new(&settings.auth)
+            .map_err(|e| PeerError::NoToken(e.to_string()))?
+            .issue(subject, Role::Service, SERVICE_TOKEN_TTL)
+            .map_err(|e| PeerError::NoToken(e.to_string()))?,
+    };
+    BearerToken::new(token).map_err(|e| PeerError::NoToken(e.to_string()))
+}
+
+/// A lazily connected channel to `url`.
+pub fn channel(setting: &'static str, url: &str) -> Result<Channel, PeerError> {
+    Ok(Endpoint::from_shared(url.to_owned())
+        .map_err(|e| PeerError::Url {
+            setting,
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(CALL_TIMEOUT)
+        .connect_lazy())
+}
+
+/// A request as the platform itself makes it, for in-process calls.
+fn internal<T>(subject: &'static str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .extensions_mut()
+        .insert(Actor::new(subject, Role::Service));
+    request
+}
+
+macro_rules! peer {
+    ($name:ident, $server:ident, $client:ident) => {
+        #[derive(Clone)]
+        pub struct $name {
+            subject: &'static str,
+            route: Route<dyn $server>,
+            client: Option<$client<Authed>>,
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let route = if self.client.is_some() { "remote" } else { "in-process" };
+                f.debug_struct(stringify!($name)).field("route", &route).finish()
+            }
+        }
+
+        impl $name {
+            /// Calls `service` directly, as `subject` with the service role.
+            pub fn in_process(subject: &'static str, service: Arc<dyn $server>) -> Self {
+                Self {
+                    subject,
+                    route: Route::InProcess(service),
+                    client: None,
+                }
+            }
+
+            /// Calls over gRPC, presenting `token`.
+            pub fn remote(subject: &'static str, channel: Channel, token: BearerToken) -> Self {
+                Self {
+                    subject,
+                    route: Route::Remote,
+                    client: Some($client::with_interceptor(channel, token)),
+                }
+            }
+        }
+    };
+}
+
+enum Route<S: ?Sized> {
+    InProcess(Arc<S>),
+    Remote,
+}
+
+impl<S: ?Sized> Clone for Route<S> {
+    fn clone(&self) -> Self {
+        match self {
+            Route::InProcess(service) => Route::InProcess(service.clone()),
+            Route::Remote => Route::Remote,
+        }
+    }
+}
+
+/// Runs one call on whichever route the peer has.
+macro_rules! call {
+    ($peer:expr, $method:ident, $message:expr) => {{
+        let message = $message;
+        match (&$peer.route, &$peer.client) {
+            (Route::InProcess(service), _) => service
+                .$method(internal($peer.subject, message))
+                .await
+                .map(tonic::Response::into_inner),
+            (Route::Remote, Some(client)) => client
+                .clone()
+                .$method(message)
+                .await
+                .map(tonic::Response::into_inner),
+            (Route::Remote, None) => Err(Status::internal("peer has no client")),
+        }
+    }};
+}
+
+peer!(CasePeer, CaseService, CaseServiceClient);
+peer!(EscalationPeer, EscalationService, EscalationServiceClient);
+peer!(NotificationPeer, NotificationService, NotificationServiceClient);
+
+impl CasePeer {
+    pub async fn get_case(&self, case_id: &str) -> Result<case_pb::Case, Status> {
+        let reply = call!(
+            self,
+            get_case,
+            case_pb::GetCaseRequest {
+                lookup: Some(case_pb::get_case_request::Lookup::CaseId(case_id.to_owned())),
+            }
+        )?;
+        reply
+            .case
+            .ok_or_else(|| Status::internal("GetCase replied without a case"))
+    }
+
+    pub async fn escalate_within_stage(
+        &self,
+        request: case_pb::EscalateWithinStageRequest,
+    ) -> Result<case_pb::EscalateWithinStageResponse, Status> {
+        call!(self, escalate_within_stage, request)
+    }
+
+    pub async fn record_notice(
+        &self,
+        request: case_pb::RecordNoticeRequest,
+    ) -> Result<case_pb::RecordNoticeResponse, Status> {
+        call!(self, record_notice, request)
+    }
+}
+
+impl EscalationPeer {
+    pub async fn apply_case_change(
+        &self,
+        request: escalation_pb::ApplyCaseChangeRequest,
+    ) -> Result<escalation_pb::ApplyCaseChangeResponse, Status> {
+        call!(self, apply_case_change, request)
+    }
+}
+
+impl NotificationPeer {
+    pub async fn request_notification(
+        &self,
+        request: notification_pb::RequestNotificationRequest,
+    ) -> Result<notification_pb::RequestNotificationResponse, Status> {
+        call!(self, request_notification, request)
+    }
+}

@@ -1,0 +1,117 @@
+//! Delivers the case service's outbox (`case.events`) to the escalation
+//! service (clocks to start and settle) and the notification service
+//! (notices to send). Both receivers are idempotent.
+
+use complaints_domain::case::{DeadlineOutcome, NotifyKind};
+use complaints_proto::complaints::escalation::v1 as escalation_pb;
+use complaints_proto::complaints::notification::v1 as notification_pb;
+use complaints_rpc::mapping::{deadline_kind_to_proto, role_to_proto, stage_to_proto};
+use complaints_rpc::peers::{EscalationPeer, NotificationPeer};
+use complaints_rpc::{date_to_proto, timestamp_to_proto};
+use complaints_store::cases::CaseChanged;
+use complaints_store::entity::outbox;
+use complaints_store::relay::Deliver;
+
+/// The receivers of case changes.
+#[derive(Debug, Clone)]
+pub struct CaseChangeDelivery {
+    pub escalation: EscalationPeer,
+    pub notification: NotificationPeer,
+}
+
+pub fn notification_kind(kind: NotifyKind) -> notification_pb::NotificationKind {
+    use notification_pb::NotificationKind as Pb;
+    match kind {
+        NotifyKind::Acknowledgement => Pb::Acknowledgement,
+        NotifyKind::ReferralUpdate => Pb::ReferralUpdate,
+        NotifyKind::StageResponse => Pb::StageResponse,
+        NotifyKind::ReviewAcknowledgement => Pb::ReviewAcknowledgement,
+        NotifyKind::FinalResponse => Pb::FinalResponse,
+        NotifyKind::InternalAlert => Pb::InternalAlert,
+    }
+}
+
+/// The escalation service's part of a change, if it has one.
+pub fn clock_change(change: &CaseChanged) -> Option<escalation_pb::ApplyCaseChangeRequest> {
+    if change.deadlines.is_empty() && change.settle.is_empty() {
+        return None;
+    }
+    Some(escalation_pb::ApplyCaseChangeRequest {
+        case_id: change.case_id.to_string(),
+        register_number: change.register_number.clone(),
+        version: i64::try_from(change.version).unwrap_or(i64::MAX),
+        policy_version: change.policy_version.clone(),
+        start: change
+            .deadlines
+            .iter()
+            .map(|due| escalation_pb::DeadlineStart {
+                kind: deadline_kind_to_proto(due.kind),
+                stage: stage_to_proto(due.stage),
+                working_days: i32::try_from(due.working_days).unwrap_or(i32::MAX),
+                due_date: Some(date_to_proto(due.due_date)),
+                due_at: Some(timestamp_to_proto(due.due_at)),
+                reason: due.reason.clone(),
+                owner_role: due.owner_role.map(role_to_proto).unwrap_or_default(),
+                escalation_role: due.escalation_role.map(role_to_proto).unwrap_or_default(),
+            })
+            .collect(),
+        settle: change
+            .settle
+            .iter()
+            .map(|(kind, outcome)| escalation_pb::DeadlineSettlement {
+                kind: deadline_kind_to_proto(*kind),
+                state: match outcome {
+                    DeadlineOutcome::Met => escalation_pb::DeadlineState::Met,
+                    DeadlineOutcome::Cancelled => escalation_pb::DeadlineState::Cancelled,
+                } as i32,
+            })
+            .collect(),
+    })
+}
+
+/// The notification service's part of a change.
+pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotificationRequest> {
+    change
+        .notify
+        .iter()
+        .map(|notice| notification_pb::RequestNotificationRequest {
+            case_id: change.case_id.to_string(),
+            kind: notification_kind(notice.kind) as i32,
+            stage: stage_to_proto(notice.stage),
+            to_role: notice.to_role.map(role_to_proto).unwrap_or_default(),
+            reason: notice.reason.clone().unwrap_or_default(),
+            // Alerts about the same stage and role but a different change
+            // (a second escalation) are new notifications.
+            dedupe_key: match notice.kind {
+                NotifyKind::InternalAlert => format!(
+                    "{}/alert/{}/v{}",
+                    change.case_id,
+                    notice.to_role.map_or("none", |r| r.as_str()),
+                    change.version
+                ),
+                _ => String::new(),
+            },
+        })
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl Deliver for CaseChangeDelivery {
+    async fn deliver(&self, message: &outbox::Model) -> Result<(), String> {
+        let change: CaseChanged = serde_json::from_str(&message.payload)
+            .map_err(|e| format!("unreadable case change: {e}"))?;
+        if let Some(request) = clock_change(&change) {
+            self.escalation
+                .apply_case_change(request)
+                .await
+                .map_err(|s| format!("escalation: {}: {}", s.code(), s.message()))?;
+        }
+        for request in notices(&change) {
+            self.notification
+                .request_notification(request)
+                .await
+                .map_err(|s| format!("notification: {}: {}", s.code(), s.message()))?;
+        }
+        Ok(())
+    }
+}
