@@ -37,9 +37,7 @@ pub enum PeerError {
         url: String,
         reason: String,
     },
-    #[error(
-        "no service token: set COMPLAINTS_SERVICE_TOKEN, or an HS256 secret to mint one ({0})"
-    )]
+    #[error("no service token: set COMPLAINTS_SERVICE_TOKEN, or an HS256 secret to mint one ({0})")]
     NoToken(String),
 }
 
@@ -89,8 +87,14 @@ macro_rules! peer {
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                let route = if self.client.is_some() { "remote" } else { "in-process" };
-                f.debug_struct(stringify!($name)).field("route", &route).finish()
+                let route = if self.client.is_some() {
+                    "remote"
+                } else {
+                    "in-process"
+                };
+                f.debug_struct(stringify!($name))
+                    .field("route", &route)
+                    .finish()
             }
         }
 
@@ -151,7 +155,11 @@ macro_rules! call {
 
 peer!(CasePeer, CaseService, CaseServiceClient);
 peer!(EscalationPeer, EscalationService, EscalationServiceClient);
-peer!(NotificationPeer, NotificationService, NotificationServiceClient);
+peer!(
+    NotificationPeer,
+    NotificationService,
+    NotificationServiceClient
+);
 
 impl CasePeer {
     pub async fn get_case(&self, case_id: &str) -> Result<case_pb::Case, Status> {
@@ -159,7 +167,9 @@ impl CasePeer {
             self,
             get_case,
             case_pb::GetCaseRequest {
-                lookup: Some(case_pb::get_case_request::Lookup::CaseId(case_id.to_owned())),
+                lookup: Some(case_pb::get_case_request::Lookup::CaseId(
+                    case_id.to_owned()
+                )),
             }
         )?;
         reply

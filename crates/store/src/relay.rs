@@ -86,8 +86,14 @@ impl Relay {
                             %reason,
                             "outbox delivery failed; will retry"
                         );
-                        outbox::mark_failed(&self.db, message.id, &reason, self.clock.now(), retry_after)
-                            .await?;
+                        outbox::mark_failed(
+                            &self.db,
+                            message.id,
+                            &reason,
+                            self.clock.now(),
+                            retry_after,
+                        )
+                        .await?;
                     }
                 }
             }

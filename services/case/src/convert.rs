@@ -36,7 +36,12 @@ pub fn case_to_proto(stored: &StoredCase, now: DateTime<Utc>) -> pb::Case {
         summary: case.summary.as_str().to_owned(),
         details: text(case.details.as_ref()),
         received_at: Some(timestamp_to_proto(case.received_at)),
-        owner_role: role_to_proto(case.owner_role),
+        // The contract: nobody owns a closed case.
+        owner_role: if case.status == complaints_domain::case::CaseStatus::Closed {
+            0
+        } else {
+            role_to_proto(case.owner_role)
+        },
         recorded_by: text(case.recorded_by.as_ref()),
         scan_reference: text(case.scan_reference.as_ref()),
         policy_version: case.policy_version.clone(),
@@ -104,7 +109,12 @@ pub fn event_to_proto(event: &case_events::Model) -> pb::TimelineEvent {
         details: describe(&event.details),
         details_json: event.details.clone(),
         hash: event.hash.clone(),
-        prev_hash: event.prev_hash.clone(),
+        // The contract: empty for the first event (stored as the genesis hash).
+        prev_hash: if event.prev_hash == complaints_store::chain::GENESIS_HASH {
+            String::new()
+        } else {
+            event.prev_hash.clone()
+        },
     }
 }
 

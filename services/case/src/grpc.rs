@@ -512,13 +512,13 @@ fn list_filter(
     };
     let received_from = date("received_from", m.received_from.as_ref());
     let received_to = date("received_to", m.received_to.as_ref());
-    if let (Some(from), Some(to)) = (received_from, received_to) {
-        if from > to {
-            violations.push(FieldViolation::new(
-                "received_to",
-                "must not be before received_from",
-            ));
-        }
+    if let (Some(from), Some(to)) = (received_from, received_to)
+        && from > to
+    {
+        violations.push(FieldViolation::new(
+            "received_to",
+            "must not be before received_from",
+        ));
     }
     let register_number = if m.register_number.trim().is_empty() {
         None

@@ -49,7 +49,7 @@ pub enum Command {
         hours: u64,
     },
     /// Log a complaint.
-    Submit(client::SubmitArgs),
+    Submit(Box<client::SubmitArgs>),
     /// Show a case, by case id or register number.
     Show {
         case: String,
@@ -137,7 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", development_token(&role, subject.as_deref(), hours)?);
             Ok(())
         }
-        Command::Submit(args) => client::submit(args).await,
+        Command::Submit(args) => client::submit(*args).await,
         Command::Show { case, connection } => client::show(&connection, &case).await,
         Command::Timeline { case, connection } => client::timeline(&connection, &case).await,
         Command::Note {

@@ -90,9 +90,7 @@ async fn an_expired_token_is_unauthenticated(db: TestDb) {
     let mut client = CaseServiceClient::with_interceptor(app.channel(), token);
 
     refused(
-        client
-            .list_cases(pb::ListCasesRequest::default())
-            .await,
+        client.list_cases(pb::ListCasesRequest::default()).await,
         Code::Unauthenticated,
     );
 }
@@ -110,7 +108,10 @@ async fn health_checks_need_no_token_and_report_the_case_service_serving(db: Tes
         .into_inner();
 
     assert_eq!(response.status, ServingStatus::Serving as i32);
-    assert_eq!(complaints_case::SERVICE_NAME, "complaints.case.v1.CaseService");
+    assert_eq!(
+        complaints_case::SERVICE_NAME,
+        "complaints.case.v1.CaseService"
+    );
     app.stop().await;
 }
 

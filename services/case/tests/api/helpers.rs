@@ -74,7 +74,6 @@ pub fn auth_config() -> AuthConfig {
 }
 
 pub struct TestApp {
-    pub address: SocketAddr,
     pub clock: ManualClock,
     /// The database the service writes to, for looking under the service.
     pub db: TestDb,
@@ -113,7 +112,6 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
         .unwrap()
         .connect_lazy();
     TestApp {
-        address,
         clock,
         db,
         channel,
@@ -308,7 +306,10 @@ pub fn date(year: i32, month: i32, day: i32) -> Date {
 }
 
 /// The status of a call that had to fail, checked to have `code`.
-pub fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code: Code) -> Status {
+pub fn refused<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    code: Code,
+) -> Status {
     match result {
         Ok(response) => panic!("expected {code:?}, got {:?}", response.into_inner()),
         Err(status) => {
@@ -320,7 +321,9 @@ pub fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, c
 
 /// The fields of an `INVALID_ARGUMENT` status's `google.rpc.BadRequest`
 /// violations.
-pub fn violated_fields<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>) -> Vec<String> {
+pub fn violated_fields<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+) -> Vec<String> {
     let status = refused(result, Code::InvalidArgument);
     let details = status.get_error_details();
     let bad_request = details

@@ -137,7 +137,9 @@ async fn the_same_request_id_with_other_content_is_already_exists(db: TestDb) {
 
     // Other text.
     refused(
-        handler.add_note(note(&id, "step-0001", "Other words.")).await,
+        handler
+            .add_note(note(&id, "step-0001", "Other words."))
+            .await,
         Code::AlreadyExists,
     );
     // Another step.
@@ -182,10 +184,7 @@ async fn reopening_with_the_same_request_id_returns_the_same_case(db: TestDb) {
 
     let mut other = complaint("intake-0001");
     other.summary = "A different complaint".to_owned();
-    refused(
-        app.platform().open_case(other).await,
-        Code::AlreadyExists,
-    );
+    refused(app.platform().open_case(other).await, Code::AlreadyExists);
     let listed = app
         .handler()
         .list_cases(pb::ListCasesRequest::default())
@@ -193,7 +192,10 @@ async fn reopening_with_the_same_request_id_returns_the_same_case(db: TestDb) {
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, 1);
-    assert_eq!(app.event_kinds(&first_case.case_id).await, ["case.received"]);
+    assert_eq!(
+        app.event_kinds(&first_case.case_id).await,
+        ["case.received"]
+    );
 }
 
 async fn a_malformed_request_id_is_an_invalid_argument(db: TestDb) {

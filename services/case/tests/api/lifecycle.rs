@@ -101,10 +101,7 @@ fn statistics_for_march() -> pb::GetStatisticsRequest {
 }
 
 fn count(counts: &[pb::Count], key: &str) -> i64 {
-    counts
-        .iter()
-        .find(|c| c.key == key)
-        .map_or(0, |c| c.count)
+    counts.iter().find(|c| c.key == key).map_or(0, |c| c.count)
 }
 
 /// A case at stage 2: `hana` responded at stage 1 and she asked for a review.
@@ -154,7 +151,9 @@ async fn a_complaint_goes_through_every_stage_to_the_tsa_and_is_closed_and_erase
     assert_eq!(opened.resolve_by, Some(date(2026, 3, 16)), "R2");
     assert_eq!(
         opened.resolve_by_at,
-        Some(timestamp(Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap())),
+        Some(timestamp(
+            Utc.with_ymd_and_hms(2026, 3, 17, 0, 0, 0).unwrap()
+        )),
         "due at the end of the day, London time"
     );
     assert!(!opened.replayed);
@@ -171,7 +170,11 @@ async fn a_complaint_goes_through_every_stage_to_the_tsa_and_is_closed_and_erase
     // Stage 1: the complaints department asks Installations, then responds.
     app.advance(Duration::hours(2));
     let mut handler = app.handler();
-    let referred = handler.refer_to_department(referral(&id)).await.unwrap().into_inner();
+    let referred = handler
+        .refer_to_department(referral(&id))
+        .await
+        .unwrap()
+        .into_inner();
     let referral_id = referred.referral_id;
     let case = referred.case.unwrap();
     assert_eq!(case.referrals.len(), 1);
@@ -203,13 +206,20 @@ async fn a_complaint_goes_through_every_stage_to_the_tsa_and_is_closed_and_erase
     assert_eq!(stage_1.root_cause, "installation");
     assert_eq!(stage_1.upheld, pb::Finding::PartlyUpheld as i32);
     assert_eq!(stage_1.issued_by, "hana");
-    assert_eq!(stage_1.lessons_learned, "Test pendant batteries at every visit.");
+    assert_eq!(
+        stage_1.lessons_learned,
+        "Test pendant batteries at every visit."
+    );
 
     // Stage 2 (R4, R5): the review, owned by the CX manager, escalated within
     // the stage to the operations lead, who responds.
     app.advance(Duration::days(3));
     let case = handler
-        .request_review(review(&id, "An apology and a new pendant", "The battery excuse"))
+        .request_review(review(
+            &id,
+            "An apology and a new pendant",
+            "The battery excuse",
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -270,13 +280,25 @@ async fn a_complaint_goes_through_every_stage_to_the_tsa_and_is_closed_and_erase
     assert_eq!(case.responses[2].stage, common::Stage::Stage3 as i32);
 
     // External (R7): the complainant went to the TSA.
-    let case = handler.record_tsa_referral(tsa(&id)).await.unwrap().into_inner().case.unwrap();
+    let case = handler
+        .record_tsa_referral(tsa(&id))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
     assert_eq!(case.stage, common::Stage::External as i32);
     assert_eq!(case.status, pb::CaseStatus::Open as i32);
     assert_eq!(case.tsa_reference, "TSA-2026-0012");
 
     app.advance(Duration::days(30));
-    let case = handler.close_case(close(&id)).await.unwrap().into_inner().case.unwrap();
+    let case = handler
+        .close_case(close(&id))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
     assert_eq!(case.status, pb::CaseStatus::Closed as i32);
     assert_eq!(case.closed_reason, "The complainant accepted the response.");
     assert_eq!(case.closed_at, Some(timestamp(app.now())));
@@ -288,10 +310,20 @@ async fn a_complaint_goes_through_every_stage_to_the_tsa_and_is_closed_and_erase
         handler.add_note(note(&id, "", "one more thing")).await,
         Code::FailedPrecondition,
     );
-    refused(handler.close_case(close(&id)).await, Code::FailedPrecondition);
+    refused(
+        handler.close_case(close(&id)).await,
+        Code::FailedPrecondition,
+    );
 
     // ...but the complainant can be erased, and the case still counts.
-    let case = app.platform().erase_complainant(erase(&id)).await.unwrap().into_inner().case.unwrap();
+    let case = app
+        .platform()
+        .erase_complainant(erase(&id))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
     assert!(case.personal_data_erased);
     let person = case.complainant.unwrap();
     assert_ne!(person.full_name, "Ann Jones");
@@ -380,7 +412,11 @@ async fn a_review_request_must_say_what_is_wanted_and_what_is_wrong(db: TestDb) 
     );
 
     let case = app.get(&case.case_id).await;
-    assert_eq!(case.stage, common::Stage::Stage1 as i32, "nothing was written");
+    assert_eq!(
+        case.stage,
+        common::Stage::Stage1 as i32,
+        "nothing was written"
+    );
     assert_eq!(case.status, pb::CaseStatus::Responded as i32);
 }
 
@@ -540,17 +576,25 @@ async fn steps_out_of_order_are_failed_preconditions(db: TestDb) {
     let mut handler = app.handler();
 
     let status = refused(
-        handler.request_review(review(&id, "An apology", "The delay")).await,
+        handler
+            .request_review(review(&id, "An apology", "The delay"))
+            .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().contains(&case.register_number), "{status:?}");
+    assert!(
+        status.message().contains(&case.register_number),
+        "{status:?}"
+    );
     refused(
         handler
             .escalate_to_director(to_director(&id, "An apology", "The delay"))
             .await,
         Code::FailedPrecondition,
     );
-    refused(handler.record_tsa_referral(tsa(&id)).await, Code::FailedPrecondition);
+    refused(
+        handler.record_tsa_referral(tsa(&id)).await,
+        Code::FailedPrecondition,
+    );
     refused(
         app.client("carol", Role::CxManager)
             .escalate_within_stage(escalate_within(&id))
@@ -565,7 +609,10 @@ async fn steps_out_of_order_are_failed_preconditions(db: TestDb) {
             .await,
         Code::FailedPrecondition,
     );
-    refused(handler.refer_to_department(referral(&id)).await, Code::FailedPrecondition);
+    refused(
+        handler.refer_to_department(referral(&id)).await,
+        Code::FailedPrecondition,
+    );
     assert_eq!(
         app.event_kinds(&id).await,
         ["case.received", "case.stage_response_issued"]
@@ -579,8 +626,14 @@ async fn a_closed_case_takes_nothing_but_erasure(db: TestDb) {
     let mut handler = app.handler();
     handler.close_case(close(&id)).await.unwrap();
 
-    refused(handler.add_note(note(&id, "", "late note")).await, Code::FailedPrecondition);
-    refused(handler.refer_to_department(referral(&id)).await, Code::FailedPrecondition);
+    refused(
+        handler.add_note(note(&id, "", "late note")).await,
+        Code::FailedPrecondition,
+    );
+    refused(
+        handler.refer_to_department(referral(&id)).await,
+        Code::FailedPrecondition,
+    );
     refused(
         handler
             .issue_stage_response(stage_response(&id, "late-response"))
@@ -588,13 +641,24 @@ async fn a_closed_case_takes_nothing_but_erasure(db: TestDb) {
         Code::FailedPrecondition,
     );
     refused(
-        handler.request_review(review(&id, "An apology", "The delay")).await,
+        handler
+            .request_review(review(&id, "An apology", "The delay"))
+            .await,
         Code::FailedPrecondition,
     );
-    refused(handler.close_case(close(&id)).await, Code::FailedPrecondition);
+    refused(
+        handler.close_case(close(&id)).await,
+        Code::FailedPrecondition,
+    );
     assert_eq!(app.event_kinds(&id).await, ["case.received", "case.closed"]);
 
-    let erased = handler.erase_complainant(erase(&id)).await.unwrap().into_inner().case.unwrap();
+    let erased = handler
+        .erase_complainant(erase(&id))
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
     assert!(erased.personal_data_erased);
     assert_eq!(erased.status, pb::CaseStatus::Closed as i32);
     refused(
@@ -636,7 +700,9 @@ async fn erasure_is_for_the_complaints_department_and_the_platform_only(db: Test
         Role::Integration,
     ] {
         refused(
-            app.client("someone", role).erase_complainant(erase(&id)).await,
+            app.client("someone", role)
+                .erase_complainant(erase(&id))
+                .await,
             Code::PermissionDenied,
         );
     }
