@@ -154,9 +154,8 @@ impl MessageContext {
     /// A context with every field set: what templates are checked against
     /// at start, and a fair preview of every kind.
     pub fn sample(register_number: RegisterNumber) -> Self {
-        let date = |year, month, day| {
-            NaiveDate::from_ymd_opt(year, month, day).unwrap_or(NaiveDate::MIN)
-        };
+        let date =
+            |year, month, day| NaiveDate::from_ymd_opt(year, month, day).unwrap_or(NaiveDate::MIN);
         Self {
             complainant: Some(Addressee {
                 name: "Margaret Smith".to_owned(),
@@ -383,11 +382,12 @@ mod tests {
 
     #[test]
     fn an_alert_never_carries_the_complainant() {
-        let value = MessageContext::sample(RegisterNumber::new(2026, 123).unwrap()).to_value(NotifyKind::InternalAlert, Value::UNDEFINED);
+        let value = MessageContext::sample(RegisterNumber::new(2026, 123).unwrap())
+            .to_value(NotifyKind::InternalAlert, Value::UNDEFINED);
         assert!(value.get_attr("salutation").unwrap().is_undefined());
         assert!(value.get_attr("complainant_name").unwrap().is_undefined());
-        let value =
-            MessageContext::sample(RegisterNumber::new(2026, 123).unwrap()).to_value(NotifyKind::Acknowledgement, Value::UNDEFINED);
+        let value = MessageContext::sample(RegisterNumber::new(2026, 123).unwrap())
+            .to_value(NotifyKind::Acknowledgement, Value::UNDEFINED);
         assert_eq!(
             value.get_attr("salutation").unwrap().as_str(),
             Some("Mrs Smith")

@@ -36,7 +36,10 @@ pub enum NotifyError {
 
     /// The company details needed on every message are incomplete.
     #[error("company details: {field} {problem}")]
-    InvalidCompany { field: &'static str, problem: String },
+    InvalidCompany {
+        field: &'static str,
+        problem: String,
+    },
 
     /// The context lacks a value this kind of message needs.
     #[error("a {kind} message needs {field}, which was not given")]

@@ -177,12 +177,11 @@ impl Renderer {
 
     /// Every kind, rendered with the full sample.
     fn check_templates(&self) -> Result<(), NotifyError> {
-        let number = RegisterNumber::new(2026, 123).map_err(|violation| {
-            NotifyError::TemplateInvalid {
+        let number =
+            RegisterNumber::new(2026, 123).map_err(|violation| NotifyError::TemplateInvalid {
                 template: "(sample)".to_owned(),
                 message: violation.to_string(),
-            }
-        })?;
+            })?;
         let sample = MessageContext::sample(number);
         for kind in ALL_KINDS {
             self.render_checked(kind, &sample)
@@ -286,7 +285,10 @@ mod tests {
 
     #[test]
     fn tidy_collapses_blank_runs_and_trims() {
-        assert_eq!(tidy("\n\nDear A,  \n\n\n\nHello.\n  \nBye\n\n"), "Dear A,\n\nHello.\n\nBye\n");
+        assert_eq!(
+            tidy("\n\nDear A,  \n\n\n\nHello.\n  \nBye\n\n"),
+            "Dear A,\n\nHello.\n\nBye\n"
+        );
         assert_eq!(tidy("  indented\n"), "  indented\n");
         assert_eq!(tidy(""), "");
     }

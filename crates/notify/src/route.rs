@@ -8,9 +8,13 @@ use crate::NotifyError;
 /// Where a written message is delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    Email { to: EmailAddress },
+    Email {
+        to: EmailAddress,
+    },
     /// A printed letter, queued in the outbox for printing and posting.
-    Post { address: PostalAddress },
+    Post {
+        address: PostalAddress,
+    },
 }
 
 impl Route {
@@ -58,7 +62,9 @@ pub fn choose_route(
     };
     let Some(route) = candidates.into_iter().flatten().next() else {
         let reason = match phone {
-            Some(_) => "only a telephone number is held, and a written response cannot be sent by telephone",
+            Some(_) => {
+                "only a telephone number is held, and a written response cannot be sent by telephone"
+            }
             None => "no email address or postal address is held",
         };
         return Err(NotifyError::NoRoute {
@@ -178,7 +184,10 @@ mod tests {
         assert!(matches!(err, NotifyError::NoRoute { .. }));
         assert!(err.to_string().contains("only a telephone number"), "{err}");
         let err = choose_route(ContactMethod::Email, None, None, None).unwrap_err();
-        assert!(err.to_string().contains("no email address or postal address"));
+        assert!(
+            err.to_string()
+                .contains("no email address or postal address")
+        );
     }
 
     #[test]

@@ -10,9 +10,8 @@ use complaints_auth::{AuthConfig, AuthLayer, TokenVerifier};
 use complaints_case::{CaseApp, CaseGrpc};
 use complaints_config::Settings;
 use complaints_domain::clock::{Clock, ManualClock, SystemClock};
-use complaints_intake::{CaseGateway, IntakeApp, IntakeGrpc};
+use complaints_intake::{CaseGateway, IntakeApp};
 use complaints_proto::complaints::case::v1::case_service_server::{CaseService, CaseServiceServer};
-use complaints_proto::complaints::intake::v1::intake_service_server::IntakeServiceServer;
 use complaints_proto::complaints::testing::v1::clock_service_server::ClockServiceServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -104,7 +103,7 @@ impl Embedded {
         routes
             .add_service(health_service)
             .add_service(CaseServiceServer::new(CaseGrpc::new(self.case)))
-            .add_service(IntakeServiceServer::new(IntakeGrpc::new(self.intake)));
+            .add_service(complaints_intake::service(self.intake));
         if let Some(clock) = self.clock {
             routes.add_service(ClockServiceServer::new(TestClock::new(clock)));
         }

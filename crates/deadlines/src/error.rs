@@ -1,0 +1,37 @@
+use sea_orm::DbErr;
+
+/// Why a queue operation did not happen.
+///
+/// A database error means the row was not changed. A Redis error after the
+/// row was changed leaves the index behind the truth; that heals itself
+/// (a stale entry is dropped when claimed, a missing one is restored by the
+/// reconciler or the next schedule of the same deadline).
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The caller passed something unusable (a bad page token, a zero limit).
+    #[error("invalid {field}: {message}")]
+    InvalidArgument {
+        field: &'static str,
+        message: String,
+    },
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+    #[error("redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A stored value no longer decodes: a bug or tampering, never the caller's fault.
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+}
+
+impl QueueError {
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        QueueError::InvalidArgument {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
+        QueueError::Corrupt(what.to_string())
+    }
+}

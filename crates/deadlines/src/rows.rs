@@ -1,0 +1,642 @@
+//! The truth: the `deadlines` rows and every change to them.
+//!
+//! Every change of state is one conditional `UPDATE ... WHERE state =
+//! 'pending'` (and, for a worker's completion, `AND lease_owner = worker`),
+//! so whatever an index says and however many workers race, a deadline
+//! leaves `pending` once. Instants are stored to the millisecond, the
+//! precision of the Redis index, so the two compare equal.
+//!
+//! The public functions take any connection or transaction, so the
+//! escalation service can settle or complete a deadline in the same
+//! transaction as the outbox rows that doing so causes. After such a commit,
+//! pass the deadline ids to [`crate::DeadlineQueue::tidy`] so the index
+//! forgets them at once (it would anyway, the next time it looked).
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query, UpdateStatement,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+use uuid::Uuid;
+
+use crate::entity::{self, Column};
+use crate::{
+    Deadline, DeadlineFilter, DeadlineId, DeadlinePage, DeadlineState, FireOutcome, NewDeadline,
+    PageRequest, QueueError, Scheduled, WorkerId,
+};
+
+/// Rows per `INSERT`: 21 columns each keeps a statement well under the
+/// bind-parameter limits of Postgres (65,535) and SQLite (32,766).
+const INSERT_CHUNK: usize = 500;
+
+const PENDING: &str = "pending";
+
+/// `at` to the millisecond: the precision the index keeps.
+pub(crate) fn to_ms(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// When a new pending row first needs a worker: its warning, if it has one
+/// before the due instant, else the due instant.
+fn first_instant(deadline: &NewDeadline) -> DateTime<Utc> {
+    let due_at = to_ms(deadline.due.at);
+    match deadline.warn_at.map(to_ms) {
+        Some(warn_at) if warn_at < due_at => warn_at,
+        _ => due_at,
+    }
+}
+
+/// A schedule's result and what the index needs to know about the row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Inserted {
+    pub scheduled: Scheduled,
+    /// The row's `next_at`: `None` when it is no longer pending.
+    pub next_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts each deadline unless its `(case_id, kind, stage)` is there
+/// already; answers in the order given.
+pub(crate) async fn insert(
+    db: &impl ConnectionTrait,
+    deadlines: &[NewDeadline],
+) -> Result<Vec<Inserted>, QueueError> {
+    let mut inserted = Vec::with_capacity(deadlines.len());
+    for chunk in deadlines.chunks(INSERT_CHUNK) {
+        let ids: Vec<DeadlineId> = chunk.iter().map(|_| DeadlineId::mint()).collect();
+        let models = chunk
+            .iter()
+            .zip(&ids)
+            .map(|(deadline, id)| active_model(deadline, *id));
+        let mut statement = entity::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::columns([Column::CaseId, Column::Kind, Column::Stage])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+        statement.returning_col(Column::DeadlineId);
+        let created = db
+            .query_all(&statement)
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index::<Uuid>(0))
+            .collect::<Result<HashSet<Uuid>, _>>()?;
+
+        // The ones scheduled before: find the earlier row of each.
+        let earlier = if created.len() < chunk.len() {
+            let cases: HashSet<Uuid> = chunk.iter().map(|d| d.case_id.0).collect();
+            entity::Entity::find()
+                .filter(Column::CaseId.is_in(cases))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|row| ((row.case_id, row.kind.clone(), row.stage.clone()), row))
+                .collect::<HashMap<_, _>>()
+        } else {
+            HashMap::new()
+        };
+        for (deadline, id) in chunk.iter().zip(ids) {
+            if created.contains(&id.0) {
+                inserted.push(Inserted {
+                    scheduled: Scheduled {
+                        deadline_id: id,
+                        created: true,
+                    },
+                    next_at: Some(first_instant(deadline)),
+                });
+                continue;
+            }
+            let key = (
+                deadline.case_id.0,
+                deadline.kind.as_str().to_owned(),
+                deadline.stage.as_str().to_owned(),
+            );
+            let row = earlier.get(&key).ok_or_else(|| {
+                QueueError::corrupt(format!(
+                    "deadline {} of case {} conflicted on insert but is not there",
+                    deadline.kind, deadline.case_id
+                ))
+            })?;
+            inserted.push(Inserted {
+                scheduled: Scheduled {
+                    deadline_id: DeadlineId(row.deadline_id),
+                    created: false,
+                },
+                next_at: row.next_at,
+            });
+        }
+    }
+    Ok(inserted)
+}
+
+fn active_model(deadline: &NewDeadline, id: DeadlineId) -> entity::ActiveModel {
+    entity::ActiveModel {
+        deadline_id: Set(id.0),
+        case_id: Set(deadline.case_id.0),
+        register_number: Set(deadline.register_number.clone()),
+        kind: Set(deadline.kind.as_str().to_owned()),
+        stage: Set(deadline.stage.as_str().to_owned()),
+        due_date: Set(deadline.due.date.format("%Y-%m-%d").to_string()),
+        due_at: Set(to_ms(deadline.due.at)),
+        working_days: Set(i32::try_from(deadline.working_days).unwrap_or(i32::MAX)),
+        reason: Set(deadline.reason.clone()),
+        policy_version: Set(deadline.policy_version.clone()),
+        owner_role: Set(deadline.owner_role.as_str().to_owned()),
+        escalation_role: Set(deadline.escalation_role.as_str().to_owned()),
+        state: Set(PENDING.to_owned()),
+        next_at: Set(Some(first_instant(deadline))),
+        created_at: Set(to_ms(deadline.created_at)),
+        fired_at: Set(None),
+        settled_at: Set(None),
+        warn_at: Set(deadline.warn_at.map(to_ms)),
+        warned_at: Set(None),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+    }
+}
+
+/// Ends the pending deadline `kind` of a case, as the case settled it.
+/// Returns its id, or `None` when there was no pending one (never
+/// scheduled, or already met, breached or cancelled: a breach stays).
+pub async fn settle(
+    db: &impl ConnectionTrait,
+    case_id: CaseId,
+    kind: DeadlineKind,
+    outcome: DeadlineOutcome,
+    at: DateTime<Utc>,
+) -> Result<Option<DeadlineId>, QueueError> {
+    let state = match outcome {
+        DeadlineOutcome::Met => DeadlineState::Met,
+        DeadlineOutcome::Cancelled => DeadlineState::Cancelled,
+    };
+    let mut update = leave_pending(state, at, false);
+    update
+        .and_where(Column::CaseId.eq(case_id.0))
+        .and_where(Column::Kind.eq(kind.as_str()));
+    Ok(update_returning(db, update)
+        .await?
+        .first()
+        .map(|row| DeadlineId(row.deadline_id)))
+}
+
+/// Cancels every pending deadline of a case; returns their ids.
+pub async fn cancel_case(
+    db: &impl ConnectionTrait,
+    case_id: CaseId,
+    at: DateTime<Utc>,
+) -> Result<Vec<DeadlineId>, QueueError> {
+    let mut update = leave_pending(DeadlineState::Cancelled, at, false);
+    update.and_where(Column::CaseId.eq(case_id.0));
+    Ok(update_returning(db, update)
+        .await?
+        .iter()
+        .map(|row| DeadlineId(row.deadline_id))
+        .collect())
+}
+
+/// Fires a deadline that `worker` claimed: true if this call changed it.
+/// False when it was settled meanwhile, or another worker took it over
+/// after this worker's lease ran out: then this worker's firing did not
+/// happen, and whatever it wrote in the same transaction must not either.
+pub async fn complete_fire(
+    db: &impl ConnectionTrait,
+    deadline_id: DeadlineId,
+    worker: &WorkerId,
+    outcome: FireOutcome,
+    at: DateTime<Utc>,
+) -> Result<bool, QueueError> {
+    let mut update = leave_pending(outcome.state(), at, true);
+    update
+        .and_where(Column::DeadlineId.eq(deadline_id.0))
+        .and_where(Column::LeaseOwner.eq(worker.as_str()));
+    Ok(db.execute(&update).await?.rows_affected() == 1)
+}
+
+/// Records that `worker` sent the warning it claimed: true if this call
+/// changed the row, under the same conditions as [`complete_fire`]. The
+/// deadline stays pending, now waiting for its due instant.
+pub async fn complete_warn(
+    db: &impl ConnectionTrait,
+    deadline_id: DeadlineId,
+    worker: &WorkerId,
+    at: DateTime<Utc>,
+) -> Result<bool, QueueError> {
+    Ok(finish_warning(db, deadline_id, worker, at).await?.is_some())
+}
+
+/// [`complete_warn`], answering the row's new `next_at` (its due instant).
+pub(crate) async fn finish_warning(
+    db: &impl ConnectionTrait,
+    deadline_id: DeadlineId,
+    worker: &WorkerId,
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, QueueError> {
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::WarnedAt, to_ms(at))
+        .value(Column::NextAt, Expr::col(Column::DueAt))
+        .value(Column::LeaseOwner, Option::<String>::None)
+        .value(Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .and_where(Column::DeadlineId.eq(deadline_id.0))
+        .and_where(Column::State.eq(PENDING))
+        .and_where(Column::LeaseOwner.eq(worker.as_str()))
+        .and_where(Column::WarnAt.is_not_null())
+        .and_where(Column::WarnedAt.is_null());
+    Ok(update_returning(db, update)
+        .await?
+        .first()
+        .map(|row| row.due_at))
+}
+
+/// An update taking a row out of `pending`, for the caller to narrow.
+fn leave_pending(state: DeadlineState, at: DateTime<Utc>, fired: bool) -> UpdateStatement {
+    let at = to_ms(at);
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::State, state.as_str())
+        .value(Column::SettledAt, at)
+        .value(Column::NextAt, Option::<DateTime<Utc>>::None)
+        .value(Column::LeaseOwner, Option::<String>::None)
+        .value(Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .and_where(Column::State.eq(PENDING));
+    if fired {
+        update.value(Column::FiredAt, at);
+    }
+    update
+}
+
+/// An update giving rows to `worker` until `until`, for the caller to narrow.
+/// `next_at` moves to the end of the lease: that is when the row needs a
+/// worker again if this one dies.
+fn take_lease(worker: &WorkerId, until: DateTime<Utc>) -> UpdateStatement {
+    let until = to_ms(until);
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::LeaseOwner, worker.as_str())
+        .value(Column::LeaseUntil, until)
+        .value(Column::NextAt, until);
+    update
+}
+
+/// Pending, and nobody needs to be working on it later than `now`: not
+/// leased, or leased until no later than `now`.
+fn claimable(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(Column::State.eq(PENDING))
+        .add(Column::NextAt.lte(now))
+}
+
+/// Claims up to `limit` rows whose `next_at` has passed, earliest first.
+/// On Postgres, rows another claim is taking are skipped, not waited for.
+pub(crate) async fn claim_next(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+    worker: &WorkerId,
+    until: DateTime<Utc>,
+) -> Result<Vec<entity::Model>, QueueError> {
+    let now = to_ms(now);
+    let mut pick = Query::select();
+    pick.column(Column::DeadlineId)
+        .from(entity::Entity)
+        .cond_where(claimable(now))
+        .order_by(Column::NextAt, Order::Asc)
+        .limit(limit);
+    if db.get_database_backend() == DbBackend::Postgres {
+        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let mut update = take_lease(worker, until);
+    update
+        .and_where(Column::DeadlineId.in_subquery(pick))
+        .cond_where(claimable(now));
+    update_returning(db, update).await
+}
+
+/// Claims those of `ids` that are claimable at `now`.
+pub(crate) async fn claim_ids(
+    db: &impl ConnectionTrait,
+    ids: &[DeadlineId],
+    now: DateTime<Utc>,
+    worker: &WorkerId,
+    until: DateTime<Utc>,
+) -> Result<Vec<entity::Model>, QueueError> {
+    let mut update = take_lease(worker, until);
+    update
+        .and_where(Column::DeadlineId.is_in(ids.iter().map(|id| id.0)))
+        .cond_where(claimable(to_ms(now)));
+    update_returning(db, update).await
+}
+
+/// Gives back the pending rows `worker` holds (only those of `only`, if
+/// given): each needs a worker again at its warning or due instant.
+pub(crate) async fn release(
+    db: &impl ConnectionTrait,
+    worker: &WorkerId,
+    only: Option<&[DeadlineId]>,
+) -> Result<Vec<(DeadlineId, DateTime<Utc>)>, QueueError> {
+    let warning_unsent = Condition::all()
+        .add(Column::WarnAt.is_not_null())
+        .add(Column::WarnedAt.is_null())
+        .add(Expr::col(Column::WarnAt).lt(Expr::col(Column::DueAt)));
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::LeaseOwner, Option::<String>::None)
+        .value(Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .value(
+            Column::NextAt,
+            Expr::case(warning_unsent, Expr::col(Column::WarnAt)).finally(Expr::col(Column::DueAt)),
+        )
+        .and_where(Column::State.eq(PENDING))
+        .and_where(Column::LeaseOwner.eq(worker.as_str()));
+    if let Some(ids) = only {
+        update.and_where(Column::DeadlineId.is_in(ids.iter().map(|id| id.0)));
+    }
+    update_returning(db, update)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let next_at = row
+                .next_at
+                .ok_or_else(|| QueueError::corrupt("a released deadline has no next_at"))?;
+            Ok((DeadlineId(row.deadline_id), next_at))
+        })
+        .collect()
+}
+
+/// Runs `update` and answers the rows it changed, as they now are.
+async fn update_returning(
+    db: &impl ConnectionTrait,
+    mut update: UpdateStatement,
+) -> Result<Vec<entity::Model>, QueueError> {
+    update.returning_all();
+    db.query_all(&update)
+        .await?
+        .iter()
+        .map(|row| entity::Model::from_query_result(row, "").map_err(QueueError::from))
+        .collect()
+}
+
+/// The earliest `next_at` of any pending row.
+pub(crate) async fn next_due(
+    db: &impl ConnectionTrait,
+) -> Result<Option<DateTime<Utc>>, QueueError> {
+    Ok(entity::Entity::find()
+        .select_only()
+        .column(Column::NextAt)
+        .filter(Column::State.eq(PENDING))
+        .filter(Column::NextAt.is_not_null())
+        .order_by_asc(Column::NextAt)
+        .limit(1)
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(db)
+        .await?
+        .flatten())
+}
+
+/// For each of `ids` that is pending, its `next_at`; the others (settled,
+/// or unknown) are absent.
+pub(crate) async fn pending_next_at(
+    db: &impl ConnectionTrait,
+    ids: &[DeadlineId],
+) -> Result<HashMap<DeadlineId, DateTime<Utc>>, QueueError> {
+    let rows = entity::Entity::find()
+        .select_only()
+        .column(Column::DeadlineId)
+        .column(Column::NextAt)
+        .filter(Column::DeadlineId.is_in(ids.iter().map(|id| id.0)))
+        .filter(Column::State.eq(PENDING))
+        .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, next_at)| Some((DeadlineId(id), next_at?)))
+        .collect())
+}
+
+/// Up to `limit` pending rows after `after` in id order, with their
+/// `next_at`: a page of the index as it should be.
+pub(crate) async fn pending_page(
+    db: &impl ConnectionTrait,
+    after: Option<DeadlineId>,
+    limit: u64,
+) -> Result<Vec<(DeadlineId, DateTime<Utc>)>, QueueError> {
+    let mut query = entity::Entity::find()
+        .select_only()
+        .column(Column::DeadlineId)
+        .column(Column::NextAt)
+        .filter(Column::State.eq(PENDING));
+    if let Some(after) = after {
+        query = query.filter(Column::DeadlineId.gt(after.0));
+    }
+    let rows = query
+        .order_by_asc(Column::DeadlineId)
+        .limit(limit)
+        .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|(id, next_at)| {
+            let next_at = next_at.ok_or_else(|| {
+                QueueError::corrupt(format!("pending deadline {id} has no next_at"))
+            })?;
+            Ok((DeadlineId(id), next_at))
+        })
+        .collect()
+}
+
+pub(crate) async fn count_pending(db: &impl ConnectionTrait) -> Result<u64, QueueError> {
+    Ok(entity::Entity::find()
+        .filter(Column::State.eq(PENDING))
+        .count(db)
+        .await?)
+}
+
+pub(crate) async fn of_case(
+    db: &impl ConnectionTrait,
+    case_id: CaseId,
+) -> Result<Vec<Deadline>, QueueError> {
+    entity::Entity::find()
+        .filter(Column::CaseId.eq(case_id.0))
+        .order_by_asc(Column::DueAt)
+        .order_by_asc(Column::Kind)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Deadline::try_from)
+        .collect()
+}
+
+pub(crate) async fn by_id(
+    db: &impl ConnectionTrait,
+    deadline_id: DeadlineId,
+) -> Result<Option<Deadline>, QueueError> {
+    entity::Entity::find_by_id(deadline_id.0)
+        .one(db)
+        .await?
+        .map(Deadline::try_from)
+        .transpose()
+}
+
+/// Which way a listing runs, by `(due_at, deadline_id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// One page of the rows matching `base` and `filter`.
+pub(crate) async fn list(
+    db: &impl ConnectionTrait,
+    base: Condition,
+    filter: &DeadlineFilter,
+    page: &PageRequest,
+    direction: Direction,
+) -> Result<DeadlinePage, QueueError> {
+    let size = page.size();
+    let mut query = entity::Entity::find()
+        .filter(base)
+        .filter(filter_condition(filter));
+    if let Some(token) = &page.page_token {
+        let (at, id) = parse_page_token(token)?;
+        let later = match direction {
+            Direction::Ascending => Condition::any().add(Column::DueAt.gt(at)).add(
+                Condition::all()
+                    .add(Column::DueAt.eq(at))
+                    .add(Column::DeadlineId.gt(id)),
+            ),
+            Direction::Descending => Condition::any().add(Column::DueAt.lt(at)).add(
+                Condition::all()
+                    .add(Column::DueAt.eq(at))
+                    .add(Column::DeadlineId.lt(id)),
+            ),
+        };
+        query = query.filter(later);
+    }
+    query = match direction {
+        Direction::Ascending => query
+            .order_by_asc(Column::DueAt)
+            .order_by_asc(Column::DeadlineId),
+        Direction::Descending => query
+            .order_by_desc(Column::DueAt)
+            .order_by_desc(Column::DeadlineId),
+    };
+    let mut rows = query.limit(size + 1).all(db).await?;
+    let more = rows.len() as u64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+    let next_page_token = if more {
+        rows.last()
+            .map(|row| page_token(row.due_at, row.deadline_id))
+    } else {
+        None
+    };
+    Ok(DeadlinePage {
+        deadlines: rows
+            .into_iter()
+            .map(Deadline::try_from)
+            .collect::<Result<_, _>>()?,
+        next_page_token,
+    })
+}
+
+pub(crate) fn state_is(state: DeadlineState) -> Condition {
+    Condition::all().add(Column::State.eq(state.as_str()))
+}
+
+pub(crate) fn due_by(until: DateTime<Utc>) -> Condition {
+    Condition::all().add(Column::DueAt.lte(to_ms(until)))
+}
+
+fn filter_condition(filter: &DeadlineFilter) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(case_id) = filter.case_id {
+        condition = condition.add(Column::CaseId.eq(case_id.0));
+    }
+    if let Some(kind) = filter.kind {
+        condition = condition.add(Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(stage) = filter.stage {
+        condition = condition.add(Column::Stage.eq(stage.as_str()));
+    }
+    if let Some(role) = filter.owner_role {
+        condition = condition.add(Column::OwnerRole.eq(role.as_str()));
+    }
+    if let Some(role) = filter.escalation_role {
+        condition = condition.add(Column::EscalationRole.eq(role.as_str()));
+    }
+    if let Some(from) = filter.due_from {
+        condition = condition.add(Column::DueAt.gte(to_ms(from)));
+    }
+    if let Some(before) = filter.due_before {
+        condition = condition.add(Column::DueAt.lt(to_ms(before)));
+    }
+    condition
+}
+
+/// `<due_at ms>_<deadline id>`: where the page ended.
+fn page_token(due_at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}_{}", due_at.timestamp_millis(), id.simple())
+}
+
+fn parse_page_token(token: &str) -> Result<(DateTime<Utc>, Uuid), QueueError> {
+    let bad = || QueueError::invalid("page_token", "not a token from this listing");
+    let (millis, id) = token.split_once('_').ok_or_else(bad)?;
+    let at = millis
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+        .ok_or_else(bad)?;
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_token_reads_back_as_written_and_junk_is_refused() {
+        let at = DateTime::from_timestamp_millis(1_790_000_000_123).unwrap_or_default();
+        let id = Uuid::now_v7();
+        assert_eq!(parse_page_token(&page_token(at, id)).ok(), Some((at, id)));
+        for junk in [
+            "",
+            "x",
+            "12_",
+            "_abc",
+            "12_not-a-uuid",
+            "x_0190f5e47a8b7c3d9e0f123456789abc",
+        ] {
+            assert!(
+                matches!(
+                    parse_page_token(junk),
+                    Err(QueueError::InvalidArgument {
+                        field: "page_token",
+                        ..
+                    })
+                ),
+                "{junk:?} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn instants_are_kept_to_the_millisecond() {
+        let at = DateTime::from_timestamp(1_790_000_000, 123_456_789).unwrap_or_default();
+        assert_eq!(
+            to_ms(at).timestamp_nanos_opt(),
+            Some(1_790_000_000_123_000_000)
+        );
+        assert_eq!(to_ms(to_ms(at)), to_ms(at));
+    }
+}

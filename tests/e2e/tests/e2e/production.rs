@@ -1,0 +1,157 @@
+//! The production shape: `case` and `intake` as separate processes on one
+//! Postgres database, intake calling the case service over gRPC with a
+//! service token it mints from the shared signing secret.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use complaints_auth::{AuthConfig, TokenIssuer};
+use complaints_domain::role::Role;
+use complaints_e2e::{
+    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, free_port,
+    wait_until_serving,
+};
+use complaints_proto::complaints::case::v1 as case_pb;
+use complaints_test_support::TestDb;
+use tonic::Code;
+
+use crate::support::{
+    assert_recorded, case, intake, one_on_each_channel, reflected_services, submit,
+    submit_raw_email, yesterday,
+};
+
+const INTAKE: &str = "complaints.intake.v1.IntakeService";
+const CASE: &str = "complaints.case.v1.CaseService";
+
+const SECRET: &str = "e2e-production-signing-secret-of-enough-bytes";
+const ISSUER: &str = "https://idp.e2e.example";
+const AUDIENCE: &str = "complaints-e2e";
+
+fn token(role: Role, subject: &str) -> String {
+    let config = AuthConfig::new(ISSUER, AUDIENCE).with_hs256_secret(SECRET);
+    TokenIssuer::new(&config)
+        .unwrap()
+        .issue(subject, role, Duration::from_secs(600))
+        .unwrap()
+}
+
+/// A production process's command: settings from the environment only.
+fn service(binary: &Path, folder: &Path, database_url: &str, listen: SocketAddr) -> Command {
+    let mut command = clean_command(binary);
+    command
+        .current_dir(folder)
+        .env("DATABASE_URL", database_url)
+        .env("COMPLAINTS_LISTEN", listen.to_string())
+        .env("COMPLAINTS_JWT_SECRET", SECRET)
+        .env("COMPLAINTS_JWT_ISSUER", ISSUER)
+        .env("COMPLAINTS_JWT_AUDIENCE", AUDIENCE);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_complaints() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let folder = TempDir::new("complaints-e2e-production").unwrap();
+    let case_address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
+        .parse()
+        .unwrap();
+    let intake_address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
+        .parse()
+        .unwrap();
+
+    let mut case_process = Process::spawn(
+        "case",
+        service(&binaries().case, folder.path(), &db.url, case_address),
+    )
+    .unwrap();
+    wait_until_serving(&mut case_process, case_address, CASE, START_TIMEOUT)
+        .await
+        .unwrap();
+    let mut intake_command = service(&binaries().intake, folder.path(), &db.url, intake_address);
+    intake_command.env("COMPLAINTS_CASE_URL", format!("http://{case_address}"));
+    let mut intake_process = Process::spawn("intake", intake_command).unwrap();
+    wait_until_serving(&mut intake_process, intake_address, INTAKE, START_TIMEOUT)
+        .await
+        .unwrap();
+
+    let to_intake = channel(intake_address).unwrap();
+    let to_case = channel(case_address).unwrap();
+    assert!(
+        reflected_services(&to_intake)
+            .await
+            .iter()
+            .any(|s| s == INTAKE)
+    );
+    assert!(reflected_services(&to_case).await.iter().any(|s| s == CASE));
+
+    // The public development key is refused in production.
+    let development = TokenIssuer::new(&AuthConfig::development())
+        .unwrap()
+        .issue("mallory", Role::Integration, Duration::from_secs(600))
+        .unwrap();
+    let requests = one_on_each_channel("prod", yesterday());
+    let refused = intake(&to_intake, &development)
+        .submit_complaint(requests[3].clone())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
+    // Submitted through intake, read back from the case service.
+    let mut adviser = intake(&to_intake, &token(Role::Adviser, "adviser-4471"));
+    let mut integration = intake(&to_intake, &token(Role::Integration, "crm"));
+    let mut cases = case(&to_case, &token(Role::ComplaintsHandler, "hana"));
+    let mut opened = Vec::new();
+    for request in &requests {
+        let response = submit(&mut adviser, &mut integration, request.clone()).await;
+        let case = assert_recorded(
+            &mut cases,
+            request,
+            &response.case_id,
+            &response.register_number,
+        )
+        .await;
+        opened.push(case);
+    }
+    // The intake service opened each case for its submitter.
+    let timeline = cases
+        .get_timeline(case_pb::GetTimelineRequest {
+            case_id: opened[0].case_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(timeline.events[0].actor, "adviser-4471");
+    submit_raw_email(&mut integration, &mut cases, "prod-email-1").await;
+
+    // A retried request is the same case; the same id for another
+    // complaint is refused.
+    let retried = integration
+        .submit_complaint(requests[3].clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(retried.replayed);
+    assert_eq!(retried.case_id, opened[3].case_id);
+    assert_eq!(retried.register_number, opened[3].register_number);
+    let mut other = requests[3].clone();
+    other.summary = "A different complaint".to_owned();
+    let clash = integration.submit_complaint(other).await.unwrap_err();
+    assert_eq!(clash.code(), Code::AlreadyExists, "{clash:?}");
+    let listed = cases
+        .list_cases(case_pb::ListCasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 5);
+
+    // Both stop cleanly on SIGTERM.
+    for process in [&mut intake_process, &mut case_process] {
+        let status = process.stop(Duration::from_secs(10)).unwrap();
+        assert!(status.success(), "exit {status}\n{}", process.output());
+        assert!(process.stderr().contains("stopped"), "{}", process.output());
+    }
+}
