@@ -47,6 +47,14 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// The case service's address, for intake in production (`COMPLAINTS_CASE_URL`).
     pub case_url: String,
+    /// The escalation service's address, for the case service's outbox
+    /// relay in production (`COMPLAINTS_ESCALATION_URL`).
+    pub escalation_url: String,
+    /// The notification service's address (`COMPLAINTS_NOTIFICATION_URL`).
+    pub notification_url: String,
+    /// Redis for the deadline queue's index (`REDIS_URL`); without it the
+    /// queue is served from the database alone.
+    pub redis_url: Option<String>,
     /// Token verification (`COMPLAINTS_JWT_*`).
     pub auth: AuthConfig,
     /// A token for calls between services (`COMPLAINTS_SERVICE_TOKEN`); when
@@ -71,6 +79,9 @@ struct FileSettings {
     database_url: Option<String>,
     data_dir: Option<PathBuf>,
     case_url: Option<String>,
+    escalation_url: Option<String>,
+    notification_url: Option<String>,
+    redis_url: Option<String>,
     policy_file: Option<PathBuf>,
     region: Option<String>,
     time_zone: Option<String>,
@@ -92,6 +103,9 @@ pub mod env {
     pub const DATABASE_URL: &str = "DATABASE_URL";
     pub const DATA_DIR: &str = "COMPLAINTS_DATA_DIR";
     pub const CASE_URL: &str = "COMPLAINTS_CASE_URL";
+    pub const ESCALATION_URL: &str = "COMPLAINTS_ESCALATION_URL";
+    pub const NOTIFICATION_URL: &str = "COMPLAINTS_NOTIFICATION_URL";
+    pub const REDIS_URL: &str = "REDIS_URL";
     pub const POLICY_FILE: &str = "COMPLAINTS_POLICY_FILE";
     pub const REGION: &str = "COMPLAINTS_REGION";
     pub const TIME_ZONE: &str = "COMPLAINTS_TIME_ZONE";
@@ -141,6 +155,14 @@ impl Settings {
         let case_url = var(env::CASE_URL)
             .or(file.case_url)
             .unwrap_or_else(|| "http://127.0.0.1:50052".to_owned());
+
+        let escalation_url = var(env::ESCALATION_URL)
+            .or(file.escalation_url)
+            .unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
+        let notification_url = var(env::NOTIFICATION_URL)
+            .or(file.notification_url)
+            .unwrap_or_else(|| "http://127.0.0.1:50054".to_owned());
+        let redis_url = var(env::REDIS_URL).or(file.redis_url);
 
         let policy = match var(env::POLICY_FILE)
             .map(PathBuf::from)
@@ -209,6 +231,9 @@ impl Settings {
             database_url,
             data_dir,
             case_url,
+            escalation_url,
+            notification_url,
+            redis_url,
             auth,
             service_token: var(env::SERVICE_TOKEN)
                 .or(file.service_token)

@@ -56,13 +56,13 @@ async fn a_warning_missed_until_the_deadline_is_due_is_not_sent(h: Harness) {
 
     assert_eq!(claimed.len(), 1);
     assert_eq!(claimed[0].work, Work::Fire);
-    assert!(!h.queue.complete_warn(id, &worker, now).await.unwrap());
     assert!(
         h.queue
             .complete_fire(id, &worker, FireOutcome::Breached, now)
             .await
             .unwrap()
     );
+    assert!(!h.queue.complete_warn(id, &worker, now).await.unwrap());
     assert_eq!(h.queue.deadline(id).await.unwrap().unwrap().warned_at, None);
 }
 

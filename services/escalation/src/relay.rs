@@ -1,0 +1,115 @@
+//! The escalation service's outbox: notices for the notification service
+//! (`escalation.notify`) and steps for the case service (`escalation.case`).
+
+use complaints_domain::policy::Stage;
+use complaints_domain::role::Role;
+use complaints_proto::complaints::case::v1 as case_pb;
+use complaints_proto::complaints::notification::v1 as notification_pb;
+use complaints_rpc::mapping::{role_to_proto, stage_to_proto};
+use complaints_rpc::peers::{CasePeer, NotificationPeer};
+use complaints_store::entity::outbox;
+use complaints_store::relay::Deliver;
+use serde::{Deserialize, Serialize};
+use tonic::Code;
+
+pub const NOTIFY_TOPIC: &str = "escalation.notify";
+pub const CASE_TOPIC: &str = "escalation.case";
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    ReferralUpdate,
+    InternalAlert,
+}
+
+/// A notification the escalation service asks for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AlertRequest {
+    pub case_id: String,
+    pub kind: NoticeKind,
+    pub stage: Stage,
+    pub to_role: Option<Role>,
+    pub reason: String,
+    pub dedupe_key: String,
+}
+
+/// A step the escalation service takes on a case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum CaseRequest {
+    /// Stage 2 clock broken: the review goes to the Operations Lead (R5).
+    EscalateWithinStage {
+        case_id: String,
+        request_id: String,
+        reason: String,
+    },
+}
+
+/// Delivers both topics.
+#[derive(Debug, Clone)]
+pub struct EscalationDelivery {
+    pub notification: NotificationPeer,
+    pub case: CasePeer,
+}
+
+#[async_trait::async_trait]
+impl Deliver for EscalationDelivery {
+    async fn deliver(&self, message: &outbox::Model) -> Result<(), String> {
+        match message.topic.as_str() {
+            NOTIFY_TOPIC => {
+                let alert: AlertRequest = serde_json::from_str(&message.payload)
+                    .map_err(|e| format!("unreadable notice request: {e}"))?;
+                let kind = match alert.kind {
+                    NoticeKind::ReferralUpdate => notification_pb::NotificationKind::ReferralUpdate,
+                    NoticeKind::InternalAlert => notification_pb::NotificationKind::InternalAlert,
+                };
+                self.notification
+                    .request_notification(notification_pb::RequestNotificationRequest {
+                        case_id: alert.case_id,
+                        kind: kind as i32,
+                        stage: stage_to_proto(alert.stage),
+                        to_role: alert.to_role.map(role_to_proto).unwrap_or_default(),
+                        reason: alert.reason,
+                        dedupe_key: alert.dedupe_key,
+                    })
+                    .await
+                    .map(drop)
+                    .map_err(|s| format!("notification: {}: {}", s.code(), s.message()))
+            }
+            CASE_TOPIC => {
+                let request: CaseRequest = serde_json::from_str(&message.payload)
+                    .map_err(|e| format!("unreadable case request: {e}"))?;
+                match request {
+                    CaseRequest::EscalateWithinStage {
+                        case_id,
+                        request_id,
+                        reason,
+                    } => {
+                        let result = self
+                            .case
+                            .escalate_within_stage(case_pb::EscalateWithinStageRequest {
+                                case_id,
+                                request_id,
+                                reason,
+                            })
+                            .await;
+                        match result {
+                            Ok(_) => Ok(()),
+                            // Already escalated, answered or closed meanwhile:
+                            // nothing left to do.
+                            Err(s) if s.code() == Code::FailedPrecondition => {
+                                tracing::info!(
+                                    reason = s.message(),
+                                    "automatic escalation not needed"
+                                );
+                                Ok(())
+                            }
+                            Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
+                        }
+                    }
+                }
+            }
+            other => Err(format!("unknown topic {other:?}")),
+        }
+    }
+}
