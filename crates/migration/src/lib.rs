@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_case_store;
 mod m20261201_000001_deadlines;
+mod m20261202_000001_notifications;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_case_store::Migration),
             Box::new(m20261201_000001_deadlines::Migration),
+            Box::new(m20261202_000001_notifications::Migration),
         ]
     }
 }

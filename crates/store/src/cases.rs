@@ -109,6 +109,10 @@ pub struct CaseChanged {
     pub deadlines: Vec<DueDate>,
     pub settle: Vec<(DeadlineKind, DeadlineOutcome)>,
     pub notify: Vec<NotifyRequest>,
+    /// The current stage's pending response deadline, for alerts that hand
+    /// the case to someone.
+    #[serde(default)]
+    pub respond_due: Option<DueDate>,
 }
 
 /// Whether a call created something or returned an earlier call's result.
@@ -632,6 +636,14 @@ async fn enqueue(
             .collect(),
         settle: transition.settle.clone(),
         notify: transition.notify.clone(),
+        respond_due: DeadlineKind::respond(stored.case.stage).and_then(|kind| {
+            stored
+                .due_dates
+                .iter()
+                .rev()
+                .find(|d| d.kind == kind && d.state == DueState::Pending)
+                .cloned()
+        }),
     };
     let message = OutboxMessage::json(CASE_EVENTS_TOPIC, stored.case.id.as_uuid(), &message)?;
     outbox::enqueue(db, &[message], now).await

@@ -82,6 +82,19 @@ pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotification
             reason: notice.reason.clone().unwrap_or_default(),
             // Alerts about the same stage and role but a different change
             // (a second escalation) are new notifications.
+            deadline_kind: change
+                .respond_due
+                .as_ref()
+                .map(|d| deadline_kind_to_proto(d.kind))
+                .unwrap_or_default(),
+            due_date: change
+                .respond_due
+                .as_ref()
+                .map(|d| date_to_proto(d.due_date)),
+            alert_level: match notice.kind {
+                NotifyKind::InternalAlert => notification_pb::AlertLevel::Assigned as i32,
+                _ => 0,
+            },
             dedupe_key: match notice.kind {
                 NotifyKind::InternalAlert => format!(
                     "{}/alert/{}/v{}",

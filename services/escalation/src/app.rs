@@ -292,6 +292,8 @@ impl EscalationApp {
         }
         let notice = AlertRequest {
             case_id: deadline.case_id.to_string(),
+            deadline: None,
+            breach: false,
             kind: NoticeKind::ReferralUpdate,
             stage: deadline.stage,
             to_role: None,
@@ -328,6 +330,8 @@ impl EscalationApp {
         };
         let alert = AlertRequest {
             case_id: deadline.case_id.to_string(),
+            deadline: Some((deadline.kind, deadline.due.date)),
+            breach: what == "breach",
             kind: NoticeKind::InternalAlert,
             stage: deadline.stage,
             to_role: Some(role),

@@ -26,6 +26,10 @@ pub enum NoticeKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AlertRequest {
     pub case_id: String,
+    #[serde(default)]
+    pub deadline: Option<(complaints_domain::case::DeadlineKind, chrono::NaiveDate)>,
+    #[serde(default)]
+    pub breach: bool,
     pub kind: NoticeKind,
     pub stage: Stage,
     pub to_role: Option<Role>,
@@ -71,6 +75,22 @@ impl Deliver for EscalationDelivery {
                         to_role: alert.to_role.map(role_to_proto).unwrap_or_default(),
                         reason: alert.reason,
                         dedupe_key: alert.dedupe_key,
+                        deadline_kind: alert
+                            .deadline
+                            .map(|(kind, _)| complaints_rpc::mapping::deadline_kind_to_proto(kind))
+                            .unwrap_or_default(),
+                        due_date: alert
+                            .deadline
+                            .map(|(_, due)| complaints_rpc::date_to_proto(due)),
+                        alert_level: match (alert.kind, alert.breach) {
+                            (NoticeKind::InternalAlert, true) => {
+                                notification_pb::AlertLevel::Breach as i32
+                            }
+                            (NoticeKind::InternalAlert, false) => {
+                                notification_pb::AlertLevel::Warning as i32
+                            }
+                            _ => 0,
+                        },
                     })
                     .await
                     .map(drop)

@@ -81,6 +81,25 @@ fn build_binaries() -> anyhow::Result<Binaries> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
 
     let mut build = Command::new(cargo);
+    // Cargo gives a running test the package's own variables (CARGO_PKG_NAME,
+    // CARGO_MANIFEST_DIR, ...). Build scripts such as ring's watch some of
+    // them, so passing them on would make this build, and every later build
+    // in the shared target directory, recompile half the dependency tree.
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let set_for_tests = [
+            "CARGO_PKG_",
+            "CARGO_MANIFEST_",
+            "CARGO_CRATE_",
+            "CARGO_BIN_",
+            "CARGO_PRIMARY_PACKAGE",
+            "CARGO_TARGET_TMPDIR",
+            "CARGO_RUSTC_CURRENT_DIR",
+        ];
+        if set_for_tests.iter().any(|prefix| name.starts_with(prefix)) {
+            build.env_remove(name);
+        }
+    }
     build
         .current_dir(&workspace)
         .env("CARGO_TARGET_DIR", target_dir)
