@@ -55,6 +55,8 @@ pub struct Settings {
     /// Redis for the deadline queue's index (`REDIS_URL`); without it the
     /// queue is served from the database alone.
     pub redis_url: Option<String>,
+    /// Where and how notifications are delivered.
+    pub delivery: DeliveryConfig,
     /// Token verification (`COMPLAINTS_JWT_*`).
     pub auth: AuthConfig,
     /// A token for calls between services (`COMPLAINTS_SERVICE_TOKEN`); when
@@ -69,6 +71,33 @@ pub struct Settings {
     pub log_filter: String,
     /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
     pub log_json: bool,
+}
+
+/// Delivery of emails and letters (the notification service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryConfig {
+    /// `smtp://host:port` (`COMPLAINTS_SMTP_URL`); unset, emails are written
+    /// as `.eml` files to the outbox folder instead.
+    pub smtp_url: Option<String>,
+    /// The From of every email (`COMPLAINTS_MAIL_FROM`).
+    pub mail_from: String,
+    /// Internal alerts go to `<role>@<domain>` (`COMPLAINTS_STAFF_EMAIL_DOMAIN`).
+    pub staff_email_domain: String,
+    /// Letters (`.pdf`) and, without SMTP, emails (`.eml`) are written here
+    /// (`COMPLAINTS_OUTBOX_DIR`, default `<data dir>/outbox`).
+    pub outbox_dir: PathBuf,
+    /// Company-edited templates (`COMPLAINTS_TEMPLATES_DIR`); unset, the
+    /// bundled ones.
+    pub templates_dir: Option<PathBuf>,
+    /// Attempts before a notification is FAILED (`COMPLAINTS_DELIVERY_ATTEMPTS`).
+    pub max_attempts: u32,
+    /// The letterhead: `COMPLAINTS_COMPANY_NAME`, `_ADDRESS` (lines separated
+    /// by `|`), `_PHONE`, `_EMAIL`, `_WEBSITE`.
+    pub company_name: String,
+    pub company_address: Vec<String>,
+    pub company_phone: String,
+    pub company_email: String,
+    pub company_website: String,
 }
 
 /// The file layout, every field optional; environment variables override it.
@@ -119,6 +148,17 @@ pub mod env {
     pub const LOG_FORMAT: &str = "COMPLAINTS_LOG_FORMAT";
     pub const RUST_LOG: &str = "RUST_LOG";
     pub const ALLOW_DEV_KEY: &str = "COMPLAINTS_ALLOW_DEV_KEY";
+    pub const SMTP_URL: &str = "COMPLAINTS_SMTP_URL";
+    pub const MAIL_FROM: &str = "COMPLAINTS_MAIL_FROM";
+    pub const STAFF_EMAIL_DOMAIN: &str = "COMPLAINTS_STAFF_EMAIL_DOMAIN";
+    pub const OUTBOX_DIR: &str = "COMPLAINTS_OUTBOX_DIR";
+    pub const TEMPLATES_DIR: &str = "COMPLAINTS_TEMPLATES_DIR";
+    pub const DELIVERY_ATTEMPTS: &str = "COMPLAINTS_DELIVERY_ATTEMPTS";
+    pub const COMPANY_NAME: &str = "COMPLAINTS_COMPANY_NAME";
+    pub const COMPANY_ADDRESS: &str = "COMPLAINTS_COMPANY_ADDRESS";
+    pub const COMPANY_PHONE: &str = "COMPLAINTS_COMPANY_PHONE";
+    pub const COMPANY_EMAIL: &str = "COMPLAINTS_COMPANY_EMAIL";
+    pub const COMPANY_WEBSITE: &str = "COMPLAINTS_COMPANY_WEBSITE";
 }
 
 impl Settings {
@@ -214,6 +254,45 @@ impl Settings {
             var(env::JWT_AUDIENCE).or(file.jwt_audience),
         )?;
 
+        let max_attempts = match var(env::DELIVERY_ATTEMPTS) {
+            Some(n) => n
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=50).contains(n))
+                .ok_or_else(|| {
+                    invalid(env::DELIVERY_ATTEMPTS, format!("{n:?}: expected 1 to 50"))
+                })?,
+            None => 5,
+        };
+        let delivery = DeliveryConfig {
+            smtp_url: var(env::SMTP_URL),
+            mail_from: var(env::MAIL_FROM)
+                .unwrap_or_else(|| "Customer Care <complaints@telecare.example>".to_owned()),
+            staff_email_domain: var(env::STAFF_EMAIL_DOMAIN)
+                .unwrap_or_else(|| "staff.telecare.example".to_owned()),
+            outbox_dir: var(env::OUTBOX_DIR)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| data_dir.join("outbox")),
+            templates_dir: var(env::TEMPLATES_DIR).map(PathBuf::from),
+            max_attempts,
+            company_name: var(env::COMPANY_NAME)
+                .unwrap_or_else(|| "Example Telecare Ltd".to_owned()),
+            company_address: var(env::COMPANY_ADDRESS)
+                .map(|a| a.split('|').map(|l| l.trim().to_owned()).collect())
+                .unwrap_or_else(|| {
+                    vec![
+                        "1 Example Street".to_owned(),
+                        "Leeds".to_owned(),
+                        "LS1 1AA".to_owned(),
+                    ]
+                }),
+            company_phone: var(env::COMPANY_PHONE).unwrap_or_else(|| "0800 000 0000".to_owned()),
+            company_email: var(env::COMPANY_EMAIL)
+                .unwrap_or_else(|| "complaints@telecare.example".to_owned()),
+            company_website: var(env::COMPANY_WEBSITE)
+                .unwrap_or_else(|| "https://telecare.example".to_owned()),
+        };
+
         let log_format = var(env::LOG_FORMAT).or(file.log_format);
         let log_json = match log_format.as_deref() {
             None | Some("text") => false,
@@ -234,6 +313,7 @@ impl Settings {
             escalation_url,
             notification_url,
             redis_url,
+            delivery,
             auth,
             service_token: var(env::SERVICE_TOKEN)
                 .or(file.service_token)

@@ -16,12 +16,10 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
-use sea_orm::sea_query::{
-    Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query, UpdateStatement,
-};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, UpdateStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
-    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
 };
 use uuid::Uuid;
 
@@ -296,7 +294,6 @@ fn claimable(now: DateTime<Utc>) -> Condition {
 }
 
 /// Claims up to `limit` rows whose `next_at` has passed, earliest first.
-/// On Postgres, rows another claim is taking are skipped, not waited for.
 pub(crate) async fn claim_next(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -305,20 +302,63 @@ pub(crate) async fn claim_next(
     until: DateTime<Utc>,
 ) -> Result<Vec<entity::Model>, QueueError> {
     let now = to_ms(now);
+    if db.get_database_backend() == DbBackend::Postgres {
+        return claim_next_postgres(db, now, limit, worker, to_ms(until)).await;
+    }
+    // SQLite runs one statement at a time: the subquery is the claim.
     let mut pick = Query::select();
     pick.column(Column::DeadlineId)
         .from(entity::Entity)
         .cond_where(claimable(now))
         .order_by(Column::NextAt, Order::Asc)
         .limit(limit);
-    if db.get_database_backend() == DbBackend::Postgres {
-        pick.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
     let mut update = take_lease(worker, until);
     update
         .and_where(Column::DeadlineId.in_subquery(pick))
         .cond_where(claimable(now));
     update_returning(db, update).await
+}
+
+/// On Postgres the rows are picked in a CTE, which runs once (a `LIMIT`ed
+/// `IN (subquery)` may be re-run by the plan and take more than `limit`),
+/// and rows another claim is taking are skipped, not waited for. The outer
+/// `WHERE` checks again what the pick saw.
+async fn claim_next_postgres(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+    worker: &WorkerId,
+    until: DateTime<Utc>,
+) -> Result<Vec<entity::Model>, QueueError> {
+    const SQL: &str = r#"
+        WITH picked AS (
+            SELECT deadline_id FROM deadlines
+            WHERE state = 'pending' AND next_at <= $1
+            ORDER BY next_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE deadlines
+        SET lease_owner = $3, lease_until = $4, next_at = $4
+        FROM picked
+        WHERE deadlines.deadline_id = picked.deadline_id
+          AND deadlines.state = 'pending' AND deadlines.next_at <= $1
+        RETURNING deadlines.*"#;
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        SQL,
+        [
+            now.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            worker.as_str().into(),
+            until.into(),
+        ],
+    );
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| entity::Model::from_query_result(row, "").map_err(QueueError::from))
+        .collect()
 }
 
 /// Claims those of `ids` that are claimable at `now`.

@@ -393,6 +393,10 @@ impl Case {
                     Stage::Stage2 | Stage::Stage3
                 )
         );
+        if kind == NotifyKind::ReferralUpdate && self.status != CaseStatus::Closed {
+            // R3 kept: the complainant has been told.
+            draft.settle(DeadlineKind::ReferralUpdate, DeadlineOutcome::Met);
+        }
         if acknowledges
             && stage == self.stage
             && self.acknowledged_at.is_none()

@@ -21,6 +21,7 @@ impl MigrationTrait for Migration {
                     .col(string_len("stage", 16))
                     .col(string_len_null("to_role", 32))
                     .col(text("reason"))
+                    .col(text("request"))
                     .col(string_len_null("channel", 16))
                     .col(text_null("recipient"))
                     .col(text_null("route_note"))

@@ -185,10 +185,10 @@ impl MessageContext {
             }),
             alert: Some(AlertDetails {
                 level: AlertLevel::Breach,
-                deadline_kind: DeadlineKind::Resolve,
+                deadline_kind: DeadlineKind::Stage2Respond,
                 due: date(2026, 12, 2),
-                role: Role::CxManager,
-                reason: "the stage 1 resolve deadline passed without a response".to_owned(),
+                role: Role::OpsLead,
+                reason: "the stage 2 response was due and has not been issued".to_owned(),
             }),
             ..Self::new(register_number, Stage::Stage2)
         }

@@ -198,8 +198,10 @@ pub struct SmtpSettings {
     pub security: SmtpSecurity,
     /// Sent only over TLS: refused with [`SmtpSecurity::None`].
     pub credentials: Option<SmtpCredentials>,
-    /// How long to wait for the server at each step before the attempt
-    /// counts as a transient failure.
+    /// The longest one attempt may take, connecting included; past it the
+    /// attempt is abandoned as a transient failure. (lettre's own timeout
+    /// covers only the connect, so a server that accepts and then says
+    /// nothing would otherwise hold the sender for ever.)
     pub timeout: Duration,
     /// The name given in `EHLO`; by default this machine's host name.
     pub hello_name: Option<String>,
@@ -224,6 +226,7 @@ impl SmtpSettings {
 #[derive(Debug, Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    timeout: Duration,
 }
 
 impl SmtpMailer {
@@ -256,6 +259,7 @@ impl SmtpMailer {
         }
         Ok(Self {
             transport: builder.build(),
+            timeout: settings.timeout,
         })
     }
 }
@@ -264,10 +268,13 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, email: &Email) -> Result<Delivered, SendError> {
         let message = email.message();
-        let response = self
-            .transport
-            .send_raw(message.envelope(), &message.formatted())
+        let formatted = message.formatted();
+        let attempt = self.transport.send_raw(message.envelope(), &formatted);
+        let response = tokio::time::timeout(self.timeout, attempt)
             .await
+            .map_err(|_| SendError::Transient {
+                reason: format!("the SMTP server did not finish within {:?}", self.timeout),
+            })?
             .map_err(|error| classify(&error))?;
         let words: Vec<&str> = response.message().collect();
         Ok(Delivered::Smtp {

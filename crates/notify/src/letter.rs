@@ -62,6 +62,7 @@ const FOOTER_Y: f32 = 12.0;
 
 const BODY_SIZE: f32 = 12.0;
 const BODY_LEADING: f32 = 6.0;
+const PARAGRAPH_GAP: f32 = 4.5;
 const SMALL_SIZE: f32 = 9.5;
 const SMALL_LEADING: f32 = 4.5;
 
@@ -180,36 +181,71 @@ fn layout(rendered: &Rendered, to: &LetterAddress, date: NaiveDate) -> Vec<PageL
     }
     y -= BODY_LEADING / 2.0;
 
-    // The text, page after page.
+    // The text, paragraph by paragraph, page after page.
+    let continued = format!(
+        "{}    Our reference: {}    (continued)",
+        company.name, rendered.register_number
+    );
+    let paragraphs = paragraphs(&rendered.text);
     let mut pages = Vec::new();
     let mut page = first;
-    for source in rendered.text.lines() {
-        if source.trim().is_empty() {
-            // A paragraph break; none at the top of a page.
-            if !page.lines.is_empty() && y < CONTINUATION_TOP {
-                y -= BODY_LEADING * 0.75;
-            }
-            continue;
+    for (index, paragraph) in paragraphs.iter().enumerate() {
+        // Lines that must start on the same page: a short paragraph whole,
+        // the closing (the last two paragraphs) together, else no single
+        // line left behind.
+        let (keep_lines, keep_gaps) = if index + 2 == paragraphs.len() {
+            (paragraph.len() + paragraphs.last().map_or(0, Vec::len), 1)
+        } else if paragraph.len() <= 4 {
+            (paragraph.len(), 0)
+        } else {
+            (2, 0)
+        };
+        let keep_height =
+            keep_lines.saturating_sub(1) as f32 * BODY_LEADING + keep_gaps as f32 * PARAGRAPH_GAP;
+        let after_gap = if index == 0 { y } else { y - PARAGRAPH_GAP };
+        if index == 0 || after_gap - keep_height >= BODY_BOTTOM {
+            y = after_gap;
+        } else {
+            pages.push(std::mem::take(&mut page));
+            page.lines
+                .push(small(LEFT, PAGE_HEIGHT - 18.0, continued.clone()));
+            y = CONTINUATION_TOP;
         }
-        for line in wrap(source, BODY_SIZE, false, TEXT_WIDTH) {
+        for line in paragraph {
             if y < BODY_BOTTOM {
                 pages.push(std::mem::take(&mut page));
-                page.lines.push(small(
-                    LEFT,
-                    PAGE_HEIGHT - 18.0,
-                    format!(
-                        "{}    Our reference: {}    (continued)",
-                        company.name, rendered.register_number
-                    ),
-                ));
+                page.lines
+                    .push(small(LEFT, PAGE_HEIGHT - 18.0, continued.clone()));
                 y = CONTINUATION_TOP;
             }
-            page.lines.push(body(LEFT, y, line, false));
+            // The reference on a line of its own stands out, as on the letterhead.
+            let emphasise = line.trim() == rendered.register_number.as_str();
+            page.lines.push(body(LEFT, y, line.clone(), emphasise));
             y -= BODY_LEADING;
         }
     }
     pages.push(page);
     pages
+}
+
+/// The text's paragraphs (separated by blank lines), each wrapped to the
+/// body width.
+fn paragraphs(text: &str) -> Vec<Vec<String>> {
+    let mut paragraphs = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    for source in text.lines() {
+        if source.trim().is_empty() {
+            if !current.is_empty() {
+                paragraphs.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        current.extend(wrap(source, BODY_SIZE, false, TEXT_WIDTH));
+    }
+    if !current.is_empty() {
+        paragraphs.push(current);
+    }
+    paragraphs
 }
 
 fn body(x: f32, y: f32, text: String, bold: bool) -> Placed {

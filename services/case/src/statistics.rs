@@ -79,6 +79,14 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
         stats.director_count += u64::from(case.director_request.is_some());
         stats.tsa_count += u64::from(case.tsa_reference.is_some());
         for due in &stored.due_dates {
+            if due.kind == DeadlineKind::ReferralUpdate && !referral_open_at(stored, due.due_at) {
+                // R3 promises a notice only while a referral is open at day
+                // 5; without one there was nothing to keep or break.
+                if due.state == DueState::Met {
+                    stats.sla.entry(due.kind).or_default().met += 1;
+                }
+                continue;
+            }
             let sla = stats.sla.entry(due.kind).or_default();
             if due.breached(now) {
                 sla.breached += 1;
@@ -99,6 +107,16 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
     stats.median_time_to_acknowledge = median(to_acknowledge);
     stats.median_time_to_resolve = median(to_resolve);
     stats
+}
+
+/// Whether a stage 1 referral was open at `at` (opened before it and not
+/// yet answered).
+fn referral_open_at(stored: &StoredCase, at: DateTime<Utc>) -> bool {
+    stored.case.referrals.iter().any(|referral| {
+        referral.stage == Stage::Stage1
+            && referral.opened_at <= at
+            && referral.responded_at.is_none_or(|answered| answered > at)
+    })
 }
 
 fn median(mut values: Vec<Duration>) -> Option<Duration> {

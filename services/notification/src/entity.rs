@@ -17,6 +17,8 @@ pub struct Model {
     pub stage: String,
     pub to_role: Option<String>,
     pub reason: String,
+    /// The request's further details (alert level, deadline) as JSON.
+    pub request: String,
     /// `email` or `post`, once routed.
     pub channel: Option<String>,
     pub recipient: Option<String>,

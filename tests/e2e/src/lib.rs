@@ -113,11 +113,9 @@ fn build_binaries() -> anyhow::Result<Binaries> {
             "--package",
             "complaints-intake",
         ]);
-    if profile_dir
-        .file_name()
-        .is_some_and(|name| name == "release")
-    {
-        build.arg("--release");
+    // `debug` is the folder of the `dev` profile; others share their name.
+    if let Some(profile) = profile_dir.file_name().filter(|name| *name != "debug") {
+        build.arg("--profile").arg(profile);
     }
     eprintln!("e2e: building the binaries under test ({build:?})");
     let output = run(build, BUILD_TIMEOUT).context("running cargo build")?;
@@ -454,12 +452,14 @@ pub async fn wait_until_serving(
         let request = HealthCheckRequest {
             service: service.to_owned(),
         };
-        match health.check(request).await {
-            Ok(response) if response.get_ref().status == ServingStatus::Serving as i32 => {
+        // Each check is bounded too, so the deadline holds even if a call hangs.
+        match tokio::time::timeout(Duration::from_secs(2), health.check(request)).await {
+            Ok(Ok(response)) if response.get_ref().status == ServingStatus::Serving as i32 => {
                 return Ok(());
             }
-            Ok(response) => last = format!("status {:?}", response.get_ref().status()),
-            Err(status) => last = format!("{status:?}"),
+            Ok(Ok(response)) => last = format!("status {:?}", response.get_ref().status()),
+            Ok(Err(status)) => last = format!("{status:?}"),
+            Err(_) => last = "no answer within 2s".to_owned(),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -77,7 +77,11 @@ async fn nothing_is_claimed_before_it_is_due(h: Harness) {
         .claim_due(now + hours(1) - minutes(1), 10, &worker, LEASE)
         .await
         .unwrap();
-    let due = h.queue.claim_due(now + hours(1), 10, &worker, LEASE).await.unwrap();
+    let due = h
+        .queue
+        .claim_due(now + hours(1), 10, &worker, LEASE)
+        .await
+        .unwrap();
 
     assert!(early.is_empty());
     assert_eq!(due.len(), 1);
@@ -101,16 +105,28 @@ async fn a_dead_workers_lease_is_taken_over_after_it_runs_out(h: Harness) {
     let lease_end = now + chrono::TimeDelta::from_std(LEASE).unwrap();
     assert!(
         h.queue
-            .claim_due(lease_end - chrono::TimeDelta::milliseconds(1), 10, &alive, LEASE)
+            .claim_due(
+                lease_end - chrono::TimeDelta::milliseconds(1),
+                10,
+                &alive,
+                LEASE
+            )
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(h.queue.next_due_at().await.unwrap(), Some(lease_end));
 
-    let taken = h.queue.claim_due(lease_end, 10, &alive, LEASE).await.unwrap();
+    let taken = h
+        .queue
+        .claim_due(lease_end, 10, &alive, LEASE)
+        .await
+        .unwrap();
 
-    assert_eq!(ids(&taken).into_iter().collect::<BTreeSet<_>>(), ids(&held).into_iter().collect());
+    assert_eq!(
+        ids(&taken).into_iter().collect::<BTreeSet<_>>(),
+        ids(&held).into_iter().collect()
+    );
     for claim in &taken {
         let id = claim.deadline.deadline_id;
         assert!(
@@ -141,7 +157,14 @@ async fn released_leases_are_claimable_again_at_once(h: Harness) {
         .unwrap();
     let leaving = worker("leaving");
     let staying = worker("staying");
-    assert_eq!(h.queue.claim_due(now, 3, &leaving, LEASE).await.unwrap().len(), 3);
+    assert_eq!(
+        h.queue
+            .claim_due(now, 3, &leaving, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
 
     assert_eq!(h.queue.release_leases(&leaving).await.unwrap(), 3);
     assert_eq!(h.queue.release_leases(&leaving).await.unwrap(), 0);

@@ -41,7 +41,11 @@ async fn losing_the_index_and_rebuilding_it_loses_nothing_and_fires_nothing_twic
     assert_eq!(h.queue.rebuild_index().await.unwrap(), 60);
 
     let rest = drain(h.queue.as_ref(), now, &after, 25).await;
-    assert_eq!(rest.len(), 50, "the 50 never claimed, and not the 10 still leased");
+    assert_eq!(
+        rest.len(),
+        50,
+        "the 50 never claimed, and not the 10 still leased"
+    );
     let lease_end = now + chrono::TimeDelta::from_std(LEASE).unwrap();
     let taken_over = drain(h.queue.as_ref(), lease_end, &after, 25).await;
     assert_eq!(
@@ -54,7 +58,11 @@ async fn losing_the_index_and_rebuilding_it_loses_nothing_and_fires_nothing_twic
     assert_eq!(fired.iter().collect::<BTreeSet<_>>().len(), 100);
     assert_eq!(fired.len(), 100);
     assert_eq!(h.queue.count_pending().await.unwrap(), 0);
-    assert!(drain(h.queue.as_ref(), now + hours(24), &after, 25).await.is_empty());
+    assert!(
+        drain(h.queue.as_ref(), now + hours(24), &after, 25)
+            .await
+            .is_empty()
+    );
 }
 
 async fn a_claim_after_redis_lost_the_index_rebuilds_it_first(h: Harness) {
@@ -80,11 +88,20 @@ async fn the_reconciler_restores_members_lost_from_the_index(h: Harness) {
     if let Some(redis) = &h.redis {
         assert!(matches!(
             redis.reconcile().await.unwrap(),
-            Reconciled::InLine { pending: 5, indexed: 5 }
+            Reconciled::InLine {
+                pending: 5,
+                indexed: 5
+            }
         ));
         h.lose_members().await;
         let worker = worker("w0");
-        assert!(h.queue.claim_due(now, 10, &worker, LEASE).await.unwrap().is_empty());
+        assert!(
+            h.queue
+                .claim_due(now, 10, &worker, LEASE)
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         assert!(matches!(
             redis.reconcile().await.unwrap(),
@@ -110,11 +127,22 @@ async fn a_rebuild_leaves_a_live_lease_alone(h: Harness) {
     h.lose_index().await;
     h.queue.rebuild_index().await.unwrap();
 
-    assert!(h.queue.claim_due(now, 10, &other, LEASE).await.unwrap().is_empty());
+    assert!(
+        h.queue
+            .claim_due(now, 10, &other, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for claim in held {
         assert!(
             h.queue
-                .complete_fire(claim.deadline.deadline_id, &holder, FireOutcome::Breached, now)
+                .complete_fire(
+                    claim.deadline.deadline_id,
+                    &holder,
+                    FireOutcome::Breached,
+                    now
+                )
                 .await
                 .unwrap()
         );

@@ -1,6 +1,4 @@
-use complaints_deadlines::{
-    DeadlineFilter, DeadlineState, FireOutcome, PageRequest, QueueError,
-};
+use complaints_deadlines::{DeadlineFilter, DeadlineState, FireOutcome, PageRequest, QueueError};
 use complaints_domain::case::DeadlineKind;
 use complaints_domain::role::Role;
 
@@ -99,7 +97,11 @@ async fn breaches_page_through_most_recent_first_and_filter_by_role(h: Harness) 
     }
     h.queue.schedule_many(due).await.unwrap();
     h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Acknowledge, now + hours(1)))
+        .schedule(deadline(
+            new_case(),
+            DeadlineKind::Acknowledge,
+            now + hours(1),
+        ))
         .await
         .unwrap();
     let worker = worker("w1");
@@ -152,7 +154,12 @@ async fn breaches_page_through_most_recent_first_and_filter_by_role(h: Harness) 
     assert!(all.windows(2).all(|pair| pair[0].due.at >= pair[1].due.at));
     assert!(all.iter().all(|d| d.state == DeadlineState::Breached));
     assert_eq!(ops_lead.deadlines.len(), 2);
-    assert!(ops_lead.deadlines.iter().all(|d| d.escalation_role == Role::OpsLead));
+    assert!(
+        ops_lead
+            .deadlines
+            .iter()
+            .all(|d| d.escalation_role == Role::OpsLead)
+    );
 }
 
 async fn a_page_token_from_elsewhere_is_refused(h: Harness) {
@@ -161,7 +168,12 @@ async fn a_page_token_from_elsewhere_is_refused(h: Harness) {
         page_token: Some("not-a-token".to_owned()),
     };
     assert!(matches!(
-        h.queue.list_breaches(&DeadlineFilter::default(), &page).await,
-        Err(QueueError::InvalidArgument { field: "page_token", .. })
+        h.queue
+            .list_breaches(&DeadlineFilter::default(), &page)
+            .await,
+        Err(QueueError::InvalidArgument {
+            field: "page_token",
+            ..
+        })
     ));
 }

@@ -12,7 +12,7 @@ use complaints_test_support::TestDb;
 use crate::support::*;
 
 const DEADLINES: usize = 100_000;
-const WORKERS_PER_PROCESS: usize = 3;
+const WORKERS_PER_PROCESS: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_thousand_deadlines_fire_exactly_once_across_two_processes() {
@@ -34,12 +34,23 @@ async fn a_hundred_thousand_deadlines_fire_exactly_once_across_two_processes() {
     }
 
     // Due over the last 1,000 seconds, scheduled half through each process.
+    let started = std::time::Instant::now();
     let now = t0();
-    let all = many(DEADLINES, |i| now - chrono::TimeDelta::milliseconds((i * 10) as i64));
+    let all = many(DEADLINES, |i| {
+        now - chrono::TimeDelta::milliseconds((i * 10) as i64)
+    });
     for (n, batch) in all.chunks(2_000).enumerate() {
-        processes[n % 2].schedule_many(batch.to_vec()).await.unwrap();
+        processes[n % 2]
+            .schedule_many(batch.to_vec())
+            .await
+            .unwrap();
     }
-    assert_eq!(processes[0].count_pending().await.unwrap(), DEADLINES as u64);
+    assert_eq!(
+        processes[0].count_pending().await.unwrap(),
+        DEADLINES as u64
+    );
+    eprintln!("scheduled {DEADLINES} in {:?}", started.elapsed());
+    let started = std::time::Instant::now();
 
     let mut workers = Vec::new();
     for (p, process) in processes.iter().enumerate() {
@@ -78,6 +89,11 @@ async fn a_hundred_thousand_deadlines_fire_exactly_once_across_two_processes() {
         fired.extend(got);
     }
 
+    eprintln!(
+        "fired {} in {:?}: {per_process:?}",
+        fired.len(),
+        started.elapsed()
+    );
     let unique: HashSet<_> = fired.iter().collect();
     assert_eq!(unique.len(), fired.len(), "a deadline fired twice");
     assert_eq!(fired.len(), DEADLINES, "every deadline fired");

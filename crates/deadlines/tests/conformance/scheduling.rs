@@ -65,8 +65,19 @@ async fn scheduling_again_after_firing_does_not_revive_the_deadline(h: Harness) 
     assert!(!again.created);
     assert_eq!(again.deadline_id, scheduled.deadline_id);
     let later = now + hours(1);
-    assert!(h.queue.claim_due(later, 10, &worker, LEASE).await.unwrap().is_empty());
-    let stored = h.queue.deadline(scheduled.deadline_id).await.unwrap().unwrap();
+    assert!(
+        h.queue
+            .claim_due(later, 10, &worker, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let stored = h
+        .queue
+        .deadline(scheduled.deadline_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(stored.state, DeadlineState::Breached);
     assert!(
         !h.queue

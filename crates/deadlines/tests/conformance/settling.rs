@@ -25,14 +25,23 @@ async fn a_deadline_settled_before_it_is_due_never_fires(h: Harness) {
         .unwrap();
     let again = h
         .queue
-        .settle(case, DeadlineKind::Acknowledge, DeadlineOutcome::Cancelled, now)
+        .settle(
+            case,
+            DeadlineKind::Acknowledge,
+            DeadlineOutcome::Cancelled,
+            now,
+        )
         .await
         .unwrap();
 
     assert!(settled);
     assert!(!again);
     let worker = worker("w1");
-    assert!(drain(h.queue.as_ref(), now + hours(2), &worker, 10).await.is_empty());
+    assert!(
+        drain(h.queue.as_ref(), now + hours(2), &worker, 10)
+            .await
+            .is_empty()
+    );
     let stored = h.queue.get(case).await.unwrap();
     assert_eq!(stored[0].state, DeadlineState::Met);
     assert_eq!(stored[0].settled_at, Some(now));
@@ -61,12 +70,24 @@ async fn a_deadline_settled_while_a_worker_holds_it_is_not_fired(h: Harness) {
 
     assert!(
         !h.queue
-            .complete_fire(claimed[0].deadline.deadline_id, &worker, FireOutcome::Breached, now)
+            .complete_fire(
+                claimed[0].deadline.deadline_id,
+                &worker,
+                FireOutcome::Breached,
+                now
+            )
             .await
             .unwrap()
     );
-    assert_eq!(h.queue.get(case).await.unwrap()[0].state, DeadlineState::Met);
-    assert!(drain(h.queue.as_ref(), now + hours(1), &worker, 10).await.is_empty());
+    assert_eq!(
+        h.queue.get(case).await.unwrap()[0].state,
+        DeadlineState::Met
+    );
+    assert!(
+        drain(h.queue.as_ref(), now + hours(1), &worker, 10)
+            .await
+            .is_empty()
+    );
 }
 
 async fn cancelling_a_case_cancels_only_its_pending_deadlines(h: Harness) {
@@ -83,7 +104,12 @@ async fn cancelling_a_case_cancels_only_its_pending_deadlines(h: Harness) {
         .await
         .unwrap();
     h.queue
-        .settle(closing, DeadlineKind::Acknowledge, DeadlineOutcome::Met, now)
+        .settle(
+            closing,
+            DeadlineKind::Acknowledge,
+            DeadlineOutcome::Met,
+            now,
+        )
         .await
         .unwrap();
 
@@ -124,7 +150,12 @@ async fn a_breached_deadline_stays_breached(h: Harness) {
 
     let met_late = h
         .queue
-        .settle(case, DeadlineKind::Acknowledge, DeadlineOutcome::Met, now + minutes(5))
+        .settle(
+            case,
+            DeadlineKind::Acknowledge,
+            DeadlineOutcome::Met,
+            now + minutes(5),
+        )
         .await
         .unwrap();
     let cancelled = h.queue.cancel_case(case, now + minutes(6)).await.unwrap();

@@ -235,7 +235,9 @@ pub async fn drain(
     }
 }
 
-pub fn ids<'a>(items: impl IntoIterator<Item = &'a complaints_deadlines::Claimed>) -> Vec<DeadlineId> {
+pub fn ids<'a>(
+    items: impl IntoIterator<Item = &'a complaints_deadlines::Claimed>,
+) -> Vec<DeadlineId> {
     items
         .into_iter()
         .map(|claim| claim.deadline.deadline_id)

@@ -56,7 +56,11 @@ async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness
     assert!(waiters.iter().all(|waiter| !waiter.is_finished()));
 
     h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Acknowledge, t0() + minutes(1)))
+        .schedule(deadline(
+            new_case(),
+            DeadlineKind::Acknowledge,
+            t0() + minutes(1),
+        ))
         .await
         .unwrap();
 
@@ -66,13 +70,20 @@ async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness
             .expect("the earlier deadline woke the worker")
             .unwrap();
     }
-    assert_eq!(h.queue.next_due_at().await.unwrap(), Some(t0() + minutes(1)));
+    assert_eq!(
+        h.queue.next_due_at().await.unwrap(),
+        Some(t0() + minutes(1))
+    );
 }
 
 async fn a_waiting_worker_returns_at_once_when_work_is_already_due(h: Harness) {
     let clock = Arc::new(ManualClock::new(t0()));
     h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() - minutes(1)))
+        .schedule(deadline(
+            new_case(),
+            DeadlineKind::Resolve,
+            t0() - minutes(1),
+        ))
         .await
         .unwrap();
 

@@ -17,20 +17,61 @@ async fn a_warning_is_handed_out_once_before_the_deadline_fires(h: Harness) {
     let first = worker("first");
     let second = worker("second");
 
-    assert!(h.queue.claim_due(now + hours(7), 10, &first, LEASE).await.unwrap().is_empty());
+    assert!(
+        h.queue
+            .claim_due(now + hours(7), 10, &first, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(h.queue.next_due_at().await.unwrap(), Some(now + hours(8)));
 
-    let warning = h.queue.claim_due(now + hours(8), 10, &first, LEASE).await.unwrap();
+    let warning = h
+        .queue
+        .claim_due(now + hours(8), 10, &first, LEASE)
+        .await
+        .unwrap();
     assert_eq!(warning.len(), 1);
     assert_eq!(warning[0].work, Work::Warn);
-    assert!(h.queue.claim_due(now + hours(8), 10, &second, LEASE).await.unwrap().is_empty());
-    assert!(!h.queue.complete_warn(id, &second, now + hours(8)).await.unwrap());
-    assert!(h.queue.complete_warn(id, &first, now + hours(8)).await.unwrap());
-    assert!(!h.queue.complete_warn(id, &first, now + hours(8)).await.unwrap());
+    assert!(
+        h.queue
+            .claim_due(now + hours(8), 10, &second, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !h.queue
+            .complete_warn(id, &second, now + hours(8))
+            .await
+            .unwrap()
+    );
+    assert!(
+        h.queue
+            .complete_warn(id, &first, now + hours(8))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !h.queue
+            .complete_warn(id, &first, now + hours(8))
+            .await
+            .unwrap()
+    );
 
     assert_eq!(h.queue.next_due_at().await.unwrap(), Some(now + hours(10)));
-    assert!(h.queue.claim_due(now + hours(9), 10, &second, LEASE).await.unwrap().is_empty());
-    let fire = h.queue.claim_due(now + hours(10), 10, &second, LEASE).await.unwrap();
+    assert!(
+        h.queue
+            .claim_due(now + hours(9), 10, &second, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let fire = h
+        .queue
+        .claim_due(now + hours(10), 10, &second, LEASE)
+        .await
+        .unwrap();
     assert_eq!(fire.len(), 1);
     assert_eq!(fire[0].work, Work::Fire);
     assert!(
@@ -73,14 +114,36 @@ async fn a_dead_workers_warning_is_taken_over_and_sent_once(h: Harness) {
     let id = h.queue.schedule(warned).await.unwrap().deadline_id;
     let dead = worker("dead");
     let alive = worker("alive");
-    assert_eq!(h.queue.claim_due(now, 10, &dead, LEASE).await.unwrap().len(), 1);
+    assert_eq!(
+        h.queue
+            .claim_due(now, 10, &dead, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let after_lease = now + minutes(1);
-    let taken = h.queue.claim_due(after_lease, 10, &alive, LEASE).await.unwrap();
+    let taken = h
+        .queue
+        .claim_due(after_lease, 10, &alive, LEASE)
+        .await
+        .unwrap();
 
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].work, Work::Warn);
     assert!(!h.queue.complete_warn(id, &dead, after_lease).await.unwrap());
-    assert!(h.queue.complete_warn(id, &alive, after_lease).await.unwrap());
-    assert!(h.queue.claim_due(now + hours(9), 10, &dead, LEASE).await.unwrap().is_empty());
+    assert!(
+        h.queue
+            .complete_warn(id, &alive, after_lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        h.queue
+            .claim_due(now + hours(9), 10, &dead, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

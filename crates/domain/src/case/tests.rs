@@ -1114,11 +1114,14 @@ fn r1_a_delivered_acknowledgement_marks_stage_1_acknowledged_once() {
 }
 
 #[test]
-fn a_delivered_referral_update_is_recorded_but_acknowledges_nothing() {
+fn r3_a_delivered_referral_update_keeps_the_day_5_promise_and_acknowledges_nothing() {
     let sent = notice("n-2", NotifyKind::ReferralUpdate, Stage::Stage1);
     let transition = apply(&new_case(), sent, &service()).unwrap();
     assert!(transition.case.acknowledged_at.is_none());
-    assert!(transition.settle.is_empty());
+    assert_eq!(
+        transition.settle,
+        vec![(DeadlineKind::ReferralUpdate, DeadlineOutcome::Met)]
+    );
     assert_eq!(transition.events.len(), 1);
 }
 

@@ -1,5 +1,8 @@
 //! The notify crate's integration tests: one binary, one module per area.
 
+// Test helpers outside #[test] functions may fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 #[path = "../smtp/mod.rs"]
 mod smtp;
 

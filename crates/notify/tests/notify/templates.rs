@@ -161,7 +161,9 @@ fn an_internal_alert_says_what_is_due_when_and_what_to_do_without_personal_data(
         .render(NotifyKind::InternalAlert, &sample())
         .unwrap();
     assert!(
-        breach.subject.starts_with("MISSED: Resolve the complaint"),
+        breach
+            .subject
+            .starts_with("MISSED: Respond to the review (stage 2)"),
         "{}",
         breach.subject
     );

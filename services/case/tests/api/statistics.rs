@@ -5,12 +5,18 @@ use complaints_proto::complaints::case::v1 as pb;
 use complaints_proto::complaints::common::v1 as common;
 use complaints_test_support::TestDb;
 
-use crate::helpers::{complaint, date, on_every_backend, spawn_app, timestamp, violated_fields};
+use complaints_domain::role::Role;
+use tonic::Code;
+
+use crate::helpers::{
+    complaint, date, on_every_backend, refused, spawn_app, timestamp, violated_fields,
+};
 
 on_every_backend!(
     statistics_count_the_cases_received_in_the_range,
     a_case_counts_on_the_local_date_it_was_received,
     statistics_need_a_valid_date_range,
+    an_acknowledgement_the_platform_delivered_in_time_counts_as_met,
 );
 
 fn count(counts: &[pb::Count], key: &str) -> i64 {
@@ -192,4 +198,55 @@ async fn statistics_need_a_valid_date_range(db: TestDb) {
         ),
         ["from_date"]
     );
+}
+
+async fn an_acknowledgement_the_platform_delivered_in_time_counts_as_met(db: TestDb) {
+    let app = spawn_app(db).await;
+    let case = app.open_case().await;
+    app.advance(Duration::hours(5));
+    let notice = pb::RecordNoticeRequest {
+        case_id: case.case_id.clone(),
+        notification_id: "notification-1".to_owned(),
+        kind: "NOTIFICATION_KIND_ACKNOWLEDGEMENT".to_owned(),
+        stage: common::Stage::Stage1 as i32,
+        channel: "email".to_owned(),
+        route_note: String::new(),
+        sent_at: Some(timestamp(app.now())),
+    };
+
+    refused(
+        app.handler().record_notice(notice.clone()).await,
+        Code::PermissionDenied,
+    );
+    let acknowledged = app
+        .platform()
+        .record_notice(notice.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .case
+        .unwrap();
+    assert_eq!(acknowledged.acknowledged_at, Some(timestamp(app.now())));
+    // The notification service may report a delivery twice.
+    app.client("notification", Role::Service)
+        .record_notice(notice)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.event_kinds(&case.case_id).await,
+        ["case.received", "case.notice_sent", "case.acknowledged"]
+    );
+
+    let stats = app
+        .handler()
+        .get_statistics(range((2026, 3, 2), (2026, 3, 2)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(sla(&stats, common::DeadlineKind::Acknowledge), (1, 0, 0));
+    assert_eq!(
+        stats.median_time_to_acknowledge.unwrap().seconds,
+        Duration::hours(5).num_seconds()
+    );
+    assert_eq!(sla(&stats, common::DeadlineKind::Resolve), (0, 0, 1));
 }

@@ -1,0 +1,268 @@
+//! `complaints.notification.v1.NotificationService` over gRPC.
+
+use std::sync::Arc;
+
+use complaints_domain::case::{NotifyKind, Step, authorize};
+use complaints_domain::clock::Clock;
+use complaints_domain::policy::Stage;
+use complaints_domain::role::Role;
+use complaints_domain::{DomainError, FieldViolation};
+use complaints_proto::complaints::notification::v1::{
+    self as pb, notification_service_server::NotificationService,
+};
+use complaints_rpc::mapping::{
+    deadline_kind_from_proto, role_from_proto, stage_from_proto, stage_to_proto,
+};
+use complaints_rpc::{AppError, date_from_proto, timestamp_to_proto};
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+use tonic::{Request, Response, Status};
+
+use crate::deliver::{RequestDetails, kind_from_str};
+use crate::entity;
+use crate::repo::{self, NewNotification};
+
+#[derive(Clone)]
+pub struct NotificationGrpc {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    /// Woken when a notification is queued, so delivery starts at once.
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for NotificationGrpc {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotificationGrpc").finish_non_exhaustive()
+    }
+}
+
+impl NotificationGrpc {
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, wake: Arc<Notify>) -> Self {
+        Self { db, clock, wake }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn db_status(error: sea_orm::DbErr) -> Status {
+    tracing::error!(%error, "notification store failure");
+    Status::unavailable("the notification store could not complete the call; it is safe to retry")
+}
+
+pub fn kind_to_proto(kind: NotifyKind) -> pb::NotificationKind {
+    match kind {
+        NotifyKind::Acknowledgement => pb::NotificationKind::Acknowledgement,
+        NotifyKind::ReferralUpdate => pb::NotificationKind::ReferralUpdate,
+        NotifyKind::StageResponse => pb::NotificationKind::StageResponse,
+        NotifyKind::ReviewAcknowledgement => pb::NotificationKind::ReviewAcknowledgement,
+        NotifyKind::FinalResponse => pb::NotificationKind::FinalResponse,
+        NotifyKind::InternalAlert => pb::NotificationKind::InternalAlert,
+    }
+}
+
+fn kind_from_proto(kind: i32) -> Option<NotifyKind> {
+    Some(match pb::NotificationKind::try_from(kind).ok()? {
+        pb::NotificationKind::Acknowledgement => NotifyKind::Acknowledgement,
+        pb::NotificationKind::ReferralUpdate => NotifyKind::ReferralUpdate,
+        pb::NotificationKind::StageResponse => NotifyKind::StageResponse,
+        pb::NotificationKind::ReviewAcknowledgement => NotifyKind::ReviewAcknowledgement,
+        pb::NotificationKind::FinalResponse => NotifyKind::FinalResponse,
+        pb::NotificationKind::InternalAlert => NotifyKind::InternalAlert,
+        pb::NotificationKind::Unspecified => return None,
+    })
+}
+
+fn to_proto(n: &entity::Model) -> pb::Notification {
+    let channel = match n.channel.as_deref() {
+        Some("email") => pb::NotificationChannel::Email,
+        Some("post") => pb::NotificationChannel::Post,
+        _ => pb::NotificationChannel::Unspecified,
+    };
+    let state = match n.state.as_str() {
+        repo::SENT => pb::NotificationState::Sent,
+        repo::FAILED => pb::NotificationState::Failed,
+        _ => pb::NotificationState::Queued,
+    };
+    pb::Notification {
+        notification_id: n.notification_id.clone(),
+        case_id: n.case_id.to_string(),
+        kind: kind_from_str(&n.kind)
+            .map(kind_to_proto)
+            .unwrap_or_default() as i32,
+        channel: channel as i32,
+        recipient: n.recipient.clone().unwrap_or_default(),
+        state: state as i32,
+        attempts: n.attempts,
+        last_error: n.last_error.clone().unwrap_or_default(),
+        created_at: Some(timestamp_to_proto(n.created_at)),
+        sent_at: n.sent_at.map(timestamp_to_proto),
+        stage: n
+            .stage
+            .parse::<Stage>()
+            .map(stage_to_proto)
+            .unwrap_or_default(),
+        subject: n.subject.clone().unwrap_or_default(),
+    }
+}
+
+fn case_id(raw: &str) -> Result<uuid::Uuid, Status> {
+    raw.trim().parse::<uuid::Uuid>().map_err(|_| {
+        AppError::from(FieldViolation::new("case_id", "must be a case id (a UUID)")).into()
+    })
+}
+
+#[tonic::async_trait]
+impl NotificationService for NotificationGrpc {
+    async fn list_notifications(
+        &self,
+        request: Request<pb::ListNotificationsRequest>,
+    ) -> Reply<pb::ListNotificationsResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        authorize(actor.role, Step::Read).map_err(AppError::from)?;
+        let m = request.into_inner();
+        let id = case_id(&m.case_id)?;
+        let size = complaints_rpc::page_size("page_size", m.page_size).map_err(AppError::from)?;
+        let after = (!m.page_token.is_empty()).then_some(m.page_token.as_str());
+        let mut found = repo::of_case(&self.db, id, after, size + 1)
+            .await
+            .map_err(db_status)?;
+        let next = if found.len() as u64 > size {
+            found.truncate(usize::try_from(size).unwrap_or(usize::MAX));
+            found.last().map(|n| n.notification_id.clone())
+        } else {
+            None
+        };
+        Ok(Response::new(pb::ListNotificationsResponse {
+            notifications: found.iter().map(to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn get_notification_content(
+        &self,
+        request: Request<pb::GetNotificationContentRequest>,
+    ) -> Reply<pb::GetNotificationContentResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        authorize(actor.role, Step::Read).map_err(AppError::from)?;
+        let id = request.into_inner().notification_id;
+        if id.trim().is_empty() {
+            return Err(
+                AppError::from(FieldViolation::new("notification_id", "is required")).into(),
+            );
+        }
+        let found = repo::get(&self.db, id.trim()).await.map_err(db_status)?;
+        let Some(n) = found else {
+            return Err(Status::not_found(format!("notification {id} not found")));
+        };
+        let Some(body) = n.body.clone() else {
+            return Err(Status::failed_precondition(format!(
+                "notification {id} has no content yet: it is {}",
+                n.state
+            )));
+        };
+        let extension = if n.content_type.as_deref() == Some("application/pdf") {
+            "pdf"
+        } else {
+            "txt"
+        };
+        Ok(Response::new(pb::GetNotificationContentResponse {
+            content_type: n.content_type.clone().unwrap_or_default(),
+            subject: n.subject.clone().unwrap_or_default(),
+            body,
+            file_name: format!("{}.{extension}", n.notification_id),
+        }))
+    }
+
+    async fn request_notification(
+        &self,
+        request: Request<pb::RequestNotificationRequest>,
+    ) -> Reply<pb::RequestNotificationResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        if actor.role != Role::Service {
+            return Err(AppError::from(DomainError::PermissionDenied(
+                "RequestNotification is internal to the platform".to_owned(),
+            ))
+            .into());
+        }
+        let m = request.into_inner();
+        let mut violations = Vec::new();
+        let case = m.case_id.trim().parse::<uuid::Uuid>().map_err(|_| {
+            violations.push(FieldViolation::new("case_id", "must be a case id (a UUID)"));
+        });
+        let kind = kind_from_proto(m.kind);
+        if kind.is_none() {
+            violations.push(FieldViolation::new("kind", "is required"));
+        }
+        let stage = stage_from_proto(m.stage);
+        if stage.is_none() {
+            violations.push(FieldViolation::new("stage", "is required"));
+        }
+        let to_role = role_from_proto(m.to_role);
+        if kind == Some(NotifyKind::InternalAlert) && to_role.is_none() {
+            violations.push(FieldViolation::new(
+                "to_role",
+                "is required for an internal alert",
+            ));
+        }
+        let due_date = m
+            .due_date
+            .as_ref()
+            .map(|d| date_from_proto("due_date", d))
+            .transpose()
+            .map_err(|v| violations.push(v))
+            .ok()
+            .flatten();
+        let (Ok(case), Some(kind), Some(stage), true) = (case, kind, stage, violations.is_empty())
+        else {
+            return Err(AppError::from(violations).into());
+        };
+        let dedupe_key = if m.dedupe_key.trim().is_empty() {
+            match to_role {
+                Some(role) if kind == NotifyKind::InternalAlert => {
+                    format!(
+                        "{case}/{}/{}/{}",
+                        kind.as_str(),
+                        stage.as_str(),
+                        role.as_str()
+                    )
+                }
+                _ => format!("{case}/{}/{}", kind.as_str(), stage.as_str()),
+            }
+        } else {
+            m.dedupe_key.trim().to_owned()
+        };
+        let alert_level = match pb::AlertLevel::try_from(m.alert_level) {
+            Ok(pb::AlertLevel::Breach) => Some("breach".to_owned()),
+            Ok(pb::AlertLevel::Warning) => Some("warning".to_owned()),
+            Ok(pb::AlertLevel::Assigned) => Some("assigned".to_owned()),
+            _ => None,
+        };
+        let details = RequestDetails {
+            deadline_kind: deadline_kind_from_proto(m.deadline_kind),
+            due_date,
+            alert_level,
+        };
+        let (notification_id, created) = repo::request(
+            &self.db,
+            NewNotification {
+                dedupe_key,
+                case_id: case,
+                kind: kind.as_str().to_owned(),
+                stage: stage.as_str().to_owned(),
+                to_role: to_role.map(|r| r.as_str().to_owned()),
+                reason: m.reason.clone(),
+                extra: serde_json::to_value(details).unwrap_or_default(),
+            },
+            self.clock.now(),
+        )
+        .await
+        .map_err(db_status)?;
+        if created {
+            self.wake.notify_one();
+        }
+        Ok(Response::new(pb::RequestNotificationResponse {
+            notification_id,
+            created,
+        }))
+    }
+}

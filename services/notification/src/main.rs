@@ -1,0 +1,19 @@
+//! `notification`: the notification service as its own process (production).
+
+use std::sync::Arc;
+
+use complaints_domain::clock::SystemClock;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = complaints_config::Settings::load()?;
+    let telemetry =
+        complaints_telemetry::init("notification", &settings.log_filter, settings.log_json);
+    let application =
+        complaints_notification::Application::build(settings, Arc::new(SystemClock)).await?;
+    application
+        .run_until_stopped(complaints_rpc::shutdown_signal())
+        .await?;
+    telemetry.shutdown();
+    Ok(())
+}

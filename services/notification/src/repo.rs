@@ -1,0 +1,230 @@
+//! The delivery log: notifications as rows, claimed for delivery under a
+//! lease so two replicas never send the same one at once.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use crate::entity::{self, Column, Entity};
+
+pub const QUEUED: &str = "queued";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+
+/// A notification to create.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub dedupe_key: String,
+    pub case_id: Uuid,
+    pub kind: String,
+    pub stage: String,
+    pub to_role: Option<String>,
+    pub reason: String,
+    /// Request details the delivery needs later (alert level, deadline), as JSON.
+    pub extra: serde_json::Value,
+}
+
+/// Creates the notification unless one with the same dedupe key exists;
+/// returns its id and whether this call created it.
+pub async fn request(
+    db: &impl ConnectionTrait,
+    new: NewNotification,
+    now: DateTime<Utc>,
+) -> Result<(String, bool), sea_orm::DbErr> {
+    let id = format!("ntf-{}", Uuid::now_v7().simple());
+    let inserted = Entity::insert(entity::ActiveModel {
+        notification_id: Set(id.clone()),
+        dedupe_key: Set(new.dedupe_key.clone()),
+        case_id: Set(new.case_id),
+        kind: Set(new.kind),
+        stage: Set(new.stage),
+        to_role: Set(new.to_role),
+        reason: Set(new.reason),
+        request: Set(new.extra.to_string()),
+        channel: Set(None),
+        recipient: Set(None),
+        route_note: Set(None),
+        state: Set(QUEUED.to_owned()),
+        attempts: Set(0),
+        last_error: Set(None),
+        next_attempt_at: Set(now),
+        created_at: Set(now),
+        sent_at: Set(None),
+        subject: Set(None),
+        content_type: Set(None),
+        body: Set(None),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+    })
+    .on_conflict(
+        OnConflict::column(Column::DedupeKey)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let existing = Entity::find()
+        .filter(Column::DedupeKey.eq(new.dedupe_key))
+        .one(db)
+        .await?
+        .ok_or_else(|| sea_orm::DbErr::RecordNotFound("notification after insert".to_owned()))?;
+    Ok((existing.notification_id, inserted == 1))
+}
+
+pub async fn get(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<entity::Model>, sea_orm::DbErr> {
+    Entity::find_by_id(id.to_owned()).one(db).await
+}
+
+/// A case's notifications, oldest first, after the given id.
+pub async fn of_case(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
+    let mut query = Entity::find().filter(Column::CaseId.eq(case_id));
+    if let Some(after) = after {
+        query = query.filter(Column::NotificationId.gt(after));
+    }
+    query
+        .order_by_asc(Column::NotificationId)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Claims up to `limit` queued notifications that are due, under a lease.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    worker: &str,
+    lease: Duration,
+    limit: u64,
+) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
+    let candidates = Entity::find()
+        .filter(Column::State.eq(QUEUED))
+        .filter(Column::NextAttemptAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(Column::LeaseUntil.is_null())
+                .add(Column::LeaseUntil.lt(now)),
+        )
+        .order_by_asc(Column::NextAttemptAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut claimed = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        let taken = Entity::update_many()
+            .col_expr(Column::LeaseOwner, Expr::value(worker.to_owned()))
+            .col_expr(Column::LeaseUntil, Expr::value(now + lease))
+            .filter(Column::NotificationId.eq(candidate.notification_id.clone()))
+            .filter(Column::State.eq(QUEUED))
+            .filter(
+                Condition::any()
+                    .add(Column::LeaseUntil.is_null())
+                    .add(Column::LeaseUntil.lt(now)),
+            )
+            .exec(db)
+            .await?;
+        if taken.rows_affected == 1 {
+            claimed.push(candidate);
+        }
+    }
+    Ok(claimed)
+}
+
+/// What was sent, and how.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub channel: String,
+    pub recipient: String,
+    pub route_note: Option<String>,
+    pub subject: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub at: DateTime<Utc>,
+}
+
+pub async fn mark_sent(
+    db: &impl ConnectionTrait,
+    id: &str,
+    worker: &str,
+    sent: Sent,
+) -> Result<bool, sea_orm::DbErr> {
+    let result = Entity::update_many()
+        .col_expr(Column::State, Expr::value(SENT))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::Channel, Expr::value(sent.channel))
+        .col_expr(Column::Recipient, Expr::value(sent.recipient))
+        .col_expr(Column::RouteNote, Expr::value(sent.route_note))
+        .col_expr(Column::Subject, Expr::value(sent.subject))
+        .col_expr(Column::ContentType, Expr::value(sent.content_type))
+        .col_expr(Column::Body, Expr::value(sent.body))
+        .col_expr(Column::SentAt, Expr::value(sent.at))
+        .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::NotificationId.eq(id))
+        .filter(Column::State.eq(QUEUED))
+        .filter(Column::LeaseOwner.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// A failed attempt: back to the queue at `retry_at`, or FAILED for good
+/// when `retry_at` is `None`.
+pub async fn mark_attempt_failed(
+    db: &impl ConnectionTrait,
+    id: &str,
+    worker: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+    route: Option<(String, String)>,
+) -> Result<bool, sea_orm::DbErr> {
+    let mut update = Entity::update_many()
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::LastError, Expr::value(error.to_owned()))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        );
+    if let Some((channel, recipient)) = route {
+        update = update
+            .col_expr(Column::Channel, Expr::value(channel))
+            .col_expr(Column::Recipient, Expr::value(recipient));
+    }
+    update = match retry_at {
+        Some(at) => update.col_expr(Column::NextAttemptAt, Expr::value(at)),
+        None => update.col_expr(Column::State, Expr::value(FAILED)),
+    };
+    let result = update
+        .filter(Column::NotificationId.eq(id))
+        .filter(Column::State.eq(QUEUED))
+        .filter(Column::LeaseOwner.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// When the next queued notification is due, if any.
+pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
+    Ok(Entity::find()
+        .filter(Column::State.eq(QUEUED))
+        .order_by_asc(Column::NextAttemptAt)
+        .one(db)
+        .await?
+        .map(|n| n.next_attempt_at))
+}
