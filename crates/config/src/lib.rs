@@ -461,4 +461,37 @@ mod tests {
             assert!(message.starts_with(named), "{name}: {message}");
         }
     }
+
+    #[test]
+    fn a_policy_file_with_a_zero_target_or_a_missing_stage_stops_the_start_naming_the_setting() {
+        let dir = std::env::temp_dir().join(format!("complaints-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = complaints_domain::policy::DEFAULT_POLICY_TOML;
+        let path = dir.join("policy.toml");
+        std::fs::write(&path, good).unwrap();
+        let loaded =
+            Settings::from_vars(&vars(&[(env::POLICY_FILE, path.to_str().unwrap())])).unwrap();
+        assert_eq!(loaded.policy, Policy::default());
+
+        let zero = good.replacen("respond_days = 10", "respond_days = 0", 1);
+        assert_ne!(zero, good, "the example policy names respond_days");
+        std::fs::write(&path, &zero).unwrap();
+        let err = Settings::from_vars(&vars(&[(env::POLICY_FILE, path.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(env::POLICY_FILE), "{err}");
+        assert!(err.contains("respond_days"), "{err}");
+
+        let start = good.find("[stages.stage_3]").unwrap();
+        let end = good[start + 1..]
+            .find("\n[")
+            .map_or(good.len(), |i| start + 1 + i + 1);
+        let missing = format!("{}{}", &good[..start], &good[end..]);
+        std::fs::write(&path, &missing).unwrap();
+        let err = Settings::from_vars(&vars(&[(env::POLICY_FILE, path.to_str().unwrap())]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("stage_3"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

@@ -137,25 +137,24 @@ impl Delivery {
                 let txn = self.db.begin().await?;
                 let channel = sent.channel.clone();
                 let at = sent.at;
-                if repo::mark_sent(&txn, &n.notification_id, &self.worker, sent).await? {
-                    if let (Some(kind), Ok(stage)) = (kind, n.stage.parse::<Stage>()) {
-                        if kind != NotifyKind::InternalAlert {
-                            let notice = NoticeDelivered {
-                                case_id: n.case_id.to_string(),
-                                notification_id: n.notification_id.clone(),
-                                kind,
-                                stage,
-                                channel,
-                                route_note: route_note.unwrap_or_default(),
-                                sent_at: at,
-                            };
-                            let message = OutboxMessage::json(CASE_TOPIC, n.case_id, &notice)
-                                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-                            outbox::enqueue(&txn, &[message], now)
-                                .await
-                                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-                        }
-                    }
+                let marked = repo::mark_sent(&txn, &n.notification_id, &self.worker, sent).await?;
+                if let (true, Some(kind), Ok(stage)) = (marked, kind, n.stage.parse::<Stage>())
+                    && kind != NotifyKind::InternalAlert
+                {
+                    let notice = NoticeDelivered {
+                        case_id: n.case_id.to_string(),
+                        notification_id: n.notification_id.clone(),
+                        kind,
+                        stage,
+                        channel,
+                        route_note: route_note.unwrap_or_default(),
+                        sent_at: at,
+                    };
+                    let message = OutboxMessage::json(CASE_TOPIC, n.case_id, &notice)
+                        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+                    outbox::enqueue(&txn, &[message], now)
+                        .await
+                        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
                 }
                 txn.commit().await?;
                 tracing::info!(notification_id = %n.notification_id, kind = %n.kind, "notification sent");

@@ -135,9 +135,10 @@ async fn run(options: &Options, database_url: &str, prefix: &str) -> BenchResult
     progress(format!("scheduling {} pending deadlines", options.pending));
     let memory_before = used_memory(&mut redis).await?;
     let started = Instant::now();
-    schedule_batched(&queue, options.pending, 4, |i| {
-        // Spread over 60 days from tomorrow: none falls due during the run.
-        now + TimeDelta::days(1) + TimeDelta::milliseconds((i as i64 * 5_184_000_000) / options.pending.max(1) as i64)
+    // Spread over 60 days from tomorrow: none falls due during the run.
+    let step_ms = TimeDelta::days(60).num_milliseconds() / options.pending.max(1) as i64;
+    schedule_batched(&queue, options.pending, 4, move |i| {
+        now + TimeDelta::days(1) + TimeDelta::milliseconds(i as i64 * step_ms)
     })
     .await?;
     let batched_rate = options.pending as f64 / started.elapsed().as_secs_f64();

@@ -1,0 +1,59 @@
+"""A real SMTP server for tests (aiosmtpd), copied from crates/notify/tests/smtp.
+
+Usage: python3 server.py --port PORT --outbox DIR
+
+Listens on 127.0.0.1:PORT and prints "ready" once it accepts connections.
+Every message it accepts is written to DIR as <uuid>.eml, exactly as
+received, before the 250 reply, so a test that saw the reply can read the
+file. Recipients starting with "refuse" get a permanent 550 and those
+starting with "later" a transient 451. It stops when its standard input
+closes, so a test that dies takes its server with it.
+"""
+
+import argparse
+import os
+import sys
+import uuid
+
+from aiosmtpd.controller import Controller
+
+
+class Handler:
+    def __init__(self, outbox):
+        self.outbox = outbox
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.lower()
+        if local.startswith("refuse"):
+            return f"550 5.1.1 <{address}>: recipient refused by the test server"
+        if local.startswith("later"):
+            return f"451 4.3.0 <{address}>: mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        name = f"{uuid.uuid4().hex}.eml"
+        partial = os.path.join(self.outbox, f".{name}.partial")
+        with open(partial, "wb") as file:
+            file.write(envelope.original_content or envelope.content)
+        os.replace(partial, os.path.join(self.outbox, name))
+        return "250 2.0.0 Message accepted for delivery"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--outbox", required=True)
+    args = parser.parse_args()
+    os.makedirs(args.outbox, exist_ok=True)
+    controller = Controller(Handler(args.outbox), hostname="127.0.0.1", port=args.port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
