@@ -1,8 +1,9 @@
 //! The project's task runner: one place for the checks that developers run
 //! and that `.ci/run` calls, so the two never drift apart.
 //!
-//! `cargo xtask <task>`; tasks: `fmt`, `lint`, `test`, `ci`. It only runs
-//! other tools (cargo, buf); it holds no project logic.
+//! `cargo xtask <task>`; tasks: `fmt`, `lint`, `test`, `ci`, `buf-lint`,
+//! `deploy-check`. It only runs other tools (cargo, buf, python3); it holds no
+//! project logic.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -13,10 +14,13 @@ usage: cargo xtask <task>
 
 tasks:
   fmt       format every crate
-  lint      cargo fmt --check, clippy with -D warnings, buf lint
+  lint      cargo fmt --check, clippy with -D warnings, buf lint, deploy-check
   test      the whole test suite (cargo test --workspace)
   ci        lint, then test: what .ci/run runs
-  buf-lint  buf lint on proto/ (installs buf from npm if it is missing)";
+  buf-lint  buf lint on proto/ (installs buf from npm if it is missing)
+  deploy-check
+            validate the Kubernetes manifests in deploy/k8s (installs the
+            PyPI package kubernetes-validate into the tools folder)";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_default();
@@ -26,6 +30,7 @@ fn main() -> ExitCode {
         "test" => test(),
         "ci" => lint().and_then(|()| test()),
         "buf-lint" => buf_lint(),
+        "deploy-check" => deploy_check(),
         _ => {
             eprintln!("{TASKS}");
             return ExitCode::from(2);
@@ -51,7 +56,8 @@ fn lint() -> Result<(), String> {
         "-D",
         "warnings",
     ])?;
-    buf_lint()
+    buf_lint()?;
+    deploy_check()
 }
 
 fn test() -> Result<(), String> {
@@ -88,6 +94,162 @@ fn find_buf() -> Result<PathBuf, String> {
             .current_dir(&tools))?;
     }
     Ok(buf)
+}
+
+/// The PyPI package that validates manifests against Kubernetes' schemas, and
+/// the versions it checks them for: the oldest cluster the manifests support
+/// (the preStop `sleep` action is on by default from 1.30) and the newest
+/// that this release of the package knows.
+const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.*";
+const KUBERNETES_VALIDATE_RELEASE: &str = "1.37.";
+const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
+
+/// Checks deploy/k8s without a cluster: (a) every manifest (every YAML file
+/// but the `kustomization.yaml`s and the files under a `patches/` folder,
+/// which are partial) against the Kubernetes schemas with kubernetes-validate
+/// in strict mode, unknown fields and unknown kinds being errors; (b) every
+/// kustomization with `deploy/k8s/check-kustomizations.py` (PyYAML): it
+/// parses, names only files that exist, lists every manifest beside it, and
+/// its resources are labelled and refer to each other consistently.
+fn deploy_check() -> Result<(), String> {
+    let root = root();
+    let k8s = root.join("deploy").join("k8s");
+    let mut manifests = Vec::new();
+    collect_manifests(&k8s, &mut manifests)?;
+    manifests.sort();
+    if manifests.is_empty() {
+        return Err(format!("no manifests under {}", k8s.display()));
+    }
+    let manifests: Vec<PathBuf> = manifests
+        .iter()
+        .map(|path| path.strip_prefix(&root).unwrap_or(path).to_path_buf())
+        .collect();
+    let python_path = python_tools()?;
+
+    let mut validate = python(&python_path);
+    validate
+        .args(["-m", "kubernetes_validate", "--strict"])
+        .args(KUBERNETES_VERSIONS.iter().flat_map(|v| ["-k", v]))
+        .args(&manifests)
+        .current_dir(&root);
+    eprintln!("xtask: running {validate:?}");
+    let output = validate
+        .output()
+        .map_err(|e| format!("could not start {validate:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let mut problems: Vec<String> = Vec::new();
+    let mut passed = std::collections::BTreeMap::<PathBuf, usize>::new();
+    for line in stdout.lines().filter(|line| !line.trim().is_empty()) {
+        // "INFO <file> passed for resource <kind>/<name> against version <v>";
+        // anything else (ERROR, WARN for an unknown kind, FATAL) is a problem.
+        match line
+            .strip_prefix("INFO ")
+            .and_then(|rest| rest.split_once(" passed for resource "))
+        {
+            Some((file, _)) => *passed.entry(PathBuf::from(file)).or_default() += 1,
+            None => problems.push(line.to_owned()),
+        }
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    problems.extend(stderr.lines().map(str::to_owned));
+    for manifest in &manifests {
+        if !passed.contains_key(manifest) {
+            problems.push(format!("{}: no resource validated", manifest.display()));
+        }
+    }
+    if !output.status.success() || !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        return Err(format!(
+            "Kubernetes manifests are not valid ({}; {} problem(s) above)",
+            output.status,
+            problems.len()
+        ));
+    }
+    eprintln!(
+        "xtask: {} resources in {} manifests valid (strict) for Kubernetes {}",
+        passed.values().sum::<usize>() / KUBERNETES_VERSIONS.len(),
+        manifests.len(),
+        KUBERNETES_VERSIONS.join(" and ")
+    );
+
+    run(python(&python_path)
+        .arg(k8s.join("check-kustomizations.py"))
+        .arg(Path::new("deploy").join("k8s"))
+        .current_dir(&root))
+}
+
+/// Every manifest under `dir`: YAML files, except kustomizations and patches.
+fn collect_manifests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("reading {}: {e}", dir.display()))?
+            .path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "patches" {
+                collect_manifests(&path, found)?;
+            }
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && !name.starts_with("kustomization.")
+        {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The tools folder's `python/`, holding kubernetes-validate (and PyYAML, one
+/// of its dependencies), installed there from PyPI on first use.
+fn python_tools() -> Result<PathBuf, String> {
+    let target = tools_dir().join("python");
+    let installed = python(&target)
+        .args([
+            "-c",
+            "import yaml, kubernetes_validate.version as v; print(v.__version__)",
+        ])
+        .output()
+        .is_ok_and(|output| {
+            output.status.success()
+                && String::from_utf8_lossy(&output.stdout)
+                    .trim()
+                    .starts_with(KUBERNETES_VALIDATE_RELEASE)
+        });
+    if !installed {
+        std::fs::create_dir_all(&target)
+            .map_err(|e| format!("creating {}: {e}", target.display()))?;
+        eprintln!(
+            "xtask: installing {KUBERNETES_VALIDATE} into {}",
+            target.display()
+        );
+        run(Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "--upgrade",
+                "--target",
+            ])
+            .arg(&target)
+            .arg(KUBERNETES_VALIDATE)
+            .env("PIP_ROOT_USER_ACTION", "ignore"))?;
+    }
+    Ok(target)
+}
+
+/// `python3` with only `python_path` added to the module path.
+fn python(python_path: &Path) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .env("PYTHONPATH", python_path)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    command
 }
 
 fn tools_dir() -> PathBuf {

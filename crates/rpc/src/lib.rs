@@ -17,4 +17,4 @@ pub use convert::{
     timestamp_from_proto, timestamp_to_proto,
 };
 pub use error::{AppError, invalid_field, status_from_domain, status_from_store};
-pub use server::{Served, reflection_services, shutdown_signal};
+pub use server::{Served, reflection_services, serve, shutdown_signal};

@@ -1,3 +1,8 @@
+use std::future::Future;
+
+use complaints_auth::{AuthLayer, TokenVerifier};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::RoutesBuilder;
 
 /// What a built application serves, for one tonic server.
@@ -46,4 +51,40 @@ pub async fn shutdown_signal() {
         () = ctrl_c => tracing::info!(signal = "SIGINT", "shutting down"),
         () = terminate => tracing::info!(signal = "SIGTERM", "shutting down"),
     }
+}
+
+/// Serves `routes` on `listener` behind the auth layer, with health (each of
+/// `service_names` SERVING until `shutdown` resolves, then NOT_SERVING so
+/// load balancers stop sending) and reflection. After `shutdown`, no new
+/// calls are taken and the calls in flight finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    verifier: TokenVerifier,
+    mut routes: RoutesBuilder,
+    service_names: &[&'static str],
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in service_names {
+        health
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
+    routes.add_service(health_service);
+    reflection_services(&mut routes)?;
+    let shutdown = async {
+        shutdown.await;
+        for name in service_names {
+            health
+                .set_service_status(*name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
+        tracing::info!("stopping: finishing calls in flight");
+    };
+    tonic::transport::Server::builder()
+        .layer(AuthLayer::new(verifier))
+        .add_routes(routes.routes())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
 }

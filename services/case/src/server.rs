@@ -3,12 +3,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use complaints_auth::{AuthLayer, TokenVerifier};
+use complaints_auth::TokenVerifier;
 use complaints_config::Settings;
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::case::v1::case_service_server::CaseServiceServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::{CaseApp, CaseGrpc, SERVICE_NAME};
 
@@ -46,27 +45,17 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops taking calls and lets
     /// the ones in flight finish.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
         let mut routes = tonic::service::RoutesBuilder::default();
-        routes
-            .add_service(health_service)
-            .add_service(CaseServiceServer::new(CaseGrpc::new(self.app)));
-        complaints_rpc::reflection_services(&mut routes)?;
+        routes.add_service(CaseServiceServer::new(CaseGrpc::new(self.app)));
         tracing::info!(port = self.port, "case service listening");
-        let shutdown = async {
-            shutdown.await;
-            health
-                .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
-                .await;
-        };
-        tonic::transport::Server::builder()
-            .layer(AuthLayer::new(self.verifier))
-            .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+        complaints_rpc::serve(
+            self.listener,
+            self.verifier,
+            routes,
+            &[SERVICE_NAME],
+            shutdown,
+        )
+        .await?;
         tracing::info!("case service stopped");
         Ok(())
     }

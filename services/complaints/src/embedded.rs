@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use complaints_auth::{AuthLayer, TokenVerifier};
+use complaints_auth::TokenVerifier;
 use complaints_case::relay::CaseChangeDelivery;
 use complaints_case::{CaseApp, CaseGrpc};
 use complaints_config::Settings;
@@ -31,7 +31,6 @@ use complaints_rpc::peers::{CasePeer, EscalationPeer, NotificationPeer};
 use complaints_store::relay::Relay;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::test_clock::TestClock;
 
@@ -230,15 +229,8 @@ impl Embedded {
     /// Serves until `shutdown` resolves; calls in flight finish first, then
     /// the workers stop and release their leases.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        for name in SERVICE_NAMES {
-            health
-                .set_service_status(name, tonic_health::ServingStatus::Serving)
-                .await;
-        }
         let mut routes = tonic::service::RoutesBuilder::default();
         routes
-            .add_service(health_service)
             .add_service(CaseServiceServer::new(CaseGrpc::new(self.case)))
             .add_service(complaints_intake::service(self.intake))
             .add_service(EscalationServiceServer::new(EscalationGrpc::new(
@@ -251,23 +243,16 @@ impl Embedded {
                 self.workers.clone(),
             )));
         }
-        complaints_rpc::reflection_services(&mut routes)?;
-
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let background = spawn_workers(&self.workers, &stopped);
-        let shutdown = async {
-            shutdown.await;
-            for name in SERVICE_NAMES {
-                health
-                    .set_service_status(name, tonic_health::ServingStatus::NotServing)
-                    .await;
-            }
-        };
-        tonic::transport::Server::builder()
-            .layer(AuthLayer::new(self.verifier))
-            .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+        complaints_rpc::serve(
+            self.listener,
+            self.verifier,
+            routes,
+            &SERVICE_NAMES,
+            shutdown,
+        )
+        .await?;
         let _ = stop.send(true);
         for task in background {
             let _ = task.await;

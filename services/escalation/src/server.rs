@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use complaints_auth::{AuthLayer, TokenVerifier};
+use complaints_auth::TokenVerifier;
 use complaints_config::Settings;
 use complaints_deadlines::{DeadlineQueue, RedisQueue, RedisQueueConfig, SqlQueue, SqlQueueConfig};
 use complaints_domain::clock::Clock;
@@ -13,7 +13,6 @@ use complaints_proto::complaints::escalation::v1::escalation_service_server::Esc
 use complaints_rpc::peers::{self, CasePeer, NotificationPeer};
 use complaints_store::relay::Relay;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::{
     CASE_TOPIC, EscalationApp, EscalationDelivery, EscalationGrpc, NOTIFY_TOPIC, SERVICE_NAME,
@@ -134,17 +133,14 @@ impl Application {
             .map(|redis| redis.spawn_reconciler(RECONCILE_EVERY, wait(stopped.clone())));
 
         tracing::info!(port = self.port, "escalation service listening");
-        let shutdown = async {
-            shutdown.await;
-            health
-                .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
-                .await;
-        };
-        tonic::transport::Server::builder()
-            .layer(AuthLayer::new(self.verifier))
-            .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+        complaints_rpc::serve(
+            self.listener,
+            self.verifier,
+            routes,
+            &[SERVICE_NAME],
+            shutdown,
+        )
+        .await?;
         let _ = stop.send(true);
         while background.join_next().await.is_some() {}
         if let Some(reconciler) = reconciler {

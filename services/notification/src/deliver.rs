@@ -401,7 +401,8 @@ impl Delivery {
         Ok(context)
     }
 
-    /// Waits for the next notification due, or `wake`, or a short re-check.
+    /// When the earliest queued notification falls due (it may be past), if
+    /// any: the delivery loop sleeps until then.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
         repo::next_due(&self.db).await
     }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use complaints_auth::{AuthLayer, TokenVerifier};
+use complaints_auth::TokenVerifier;
 use complaints_config::{DeliveryConfig, Settings};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::clock::Clock;
@@ -20,7 +20,6 @@ use complaints_store::relay::Relay;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::{CASE_TOPIC, Delivery, NoticeRelay, NotificationGrpc, SERVICE_NAME};
 
@@ -193,15 +192,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
         let mut routes = tonic::service::RoutesBuilder::default();
-        routes
-            .add_service(health_service)
-            .add_service(NotificationServiceServer::new(self.grpc));
-        complaints_rpc::reflection_services(&mut routes)?;
+        routes.add_service(NotificationServiceServer::new(self.grpc));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -214,17 +206,14 @@ impl Application {
         let done = wait(stopped.clone());
         let relaying = tokio::spawn(async move { relay.run(done).await });
         tracing::info!(port = self.port, "notification service listening");
-        let shutdown = async {
-            shutdown.await;
-            health
-                .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::NotServing)
-                .await;
-        };
-        tonic::transport::Server::builder()
-            .layer(AuthLayer::new(self.verifier))
-            .add_routes(routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
-            .await?;
+        complaints_rpc::serve(
+            self.listener,
+            self.verifier,
+            routes,
+            &[SERVICE_NAME],
+            shutdown,
+        )
+        .await?;
         let _ = stop.send(true);
         let _ = worker.await;
         let _ = relaying.await;

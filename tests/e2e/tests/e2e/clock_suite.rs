@@ -114,11 +114,13 @@ impl Suite {
     }
 
     pub fn intake(&mut self, role: &str, subject: &str) -> Intake {
-        intake(&self.channel, &self.token(role, subject))
+        let token = self.token(role, subject);
+        intake(&self.channel, &token)
     }
 
     pub fn cases(&mut self, role: &str, subject: &str) -> Case {
-        case(&self.channel, &self.token(role, subject))
+        let token = self.token(role, subject);
+        case(&self.channel, &token)
     }
 
     pub fn escalation(&mut self, role: &str, subject: &str) -> Escalation {
@@ -126,7 +128,10 @@ impl Suite {
     }
 
     pub fn notifications(&mut self, role: &str, subject: &str) -> Notifications {
-        NotificationServiceClient::with_interceptor(self.channel.clone(), self.bearer(role, subject))
+        NotificationServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.bearer(role, subject),
+        )
     }
 
     pub fn clock(&mut self, role: &str, subject: &str) -> Clock {
@@ -202,7 +207,9 @@ impl Clients {
     pub async fn case(&mut self, case_id: &str) -> case_pb::Case {
         self.handler
             .get_case(case_pb::GetCaseRequest {
-                lookup: Some(case_pb::get_case_request::Lookup::CaseId(case_id.to_owned())),
+                lookup: Some(case_pb::get_case_request::Lookup::CaseId(
+                    case_id.to_owned(),
+                )),
             })
             .await
             .unwrap_or_else(|status| panic!("GetCase {case_id}: {status:?}"))

@@ -5,10 +5,14 @@
 //! - `production`: the `case` and `intake` processes on Postgres, talking to
 //!   each other over gRPC (only when `DATABASE_URL` names a Postgres server;
 //!   always in CI).
+//! - `policy_clocks`: `complaints dev --test-clock`, time moved over gRPC,
+//!   every deadline, alert and letter of the policy checked (R1-R7).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod clock_suite;
 mod support;
 
 mod embedded;
+mod policy_clocks;
 mod production;
