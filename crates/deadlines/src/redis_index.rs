@@ -494,6 +494,17 @@ impl DeadlineQueue for RedisQueue {
         Ok(fired)
     }
 
+    async fn complete_fire_many(
+        &self,
+        fired: &[(DeadlineId, FireOutcome)],
+        worker: &WorkerId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeadlineId>, QueueError> {
+        let changed = rows::complete_fire_many(&self.db, fired, worker, at).await?;
+        self.index_remove(&changed).await?;
+        Ok(changed)
+    }
+
     async fn complete_warn(
         &self,
         deadline_id: DeadlineId,

@@ -216,6 +216,40 @@ pub async fn complete_fire(
     Ok(db.execute(&update).await?.rows_affected() == 1)
 }
 
+/// [`complete_fire`] for many deadlines `worker` claimed, one statement per
+/// outcome: answers those this call fired. Inside a transaction, the
+/// caller writes what the firings cause for exactly these.
+pub async fn complete_fire_many(
+    db: &impl ConnectionTrait,
+    fired: &[(DeadlineId, FireOutcome)],
+    worker: &WorkerId,
+    at: DateTime<Utc>,
+) -> Result<Vec<DeadlineId>, QueueError> {
+    let mut changed = Vec::with_capacity(fired.len());
+    for outcome in [
+        FireOutcome::Breached,
+        FireOutcome::Met,
+        FireOutcome::Cancelled,
+    ] {
+        let ids: Vec<Uuid> = fired
+            .iter()
+            .filter(|(_, o)| *o == outcome)
+            .map(|(id, _)| id.0)
+            .collect();
+        for chunk in ids.chunks(INSERT_CHUNK) {
+            let mut update = leave_pending(outcome.state(), at, true);
+            update
+                .and_where(Column::DeadlineId.is_in(chunk.iter().copied()))
+                .and_where(Column::LeaseOwner.eq(worker.as_str()))
+                .returning_col(Column::DeadlineId);
+            for row in db.query_all(&update).await? {
+                changed.push(DeadlineId(row.try_get_by_index::<Uuid>(0)?));
+            }
+        }
+    }
+    Ok(changed)
+}
+
 /// Records that `worker` sent the warning it claimed: true if this call
 /// changed the row, under the same conditions as [`complete_fire`]. The
 /// deadline stays pending, now waiting for its due instant.

@@ -118,6 +118,15 @@ impl DeadlineQueue for SqlQueue {
         rows::complete_fire(&self.db, deadline_id, worker, outcome, at).await
     }
 
+    async fn complete_fire_many(
+        &self,
+        fired: &[(DeadlineId, FireOutcome)],
+        worker: &WorkerId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<DeadlineId>, QueueError> {
+        rows::complete_fire_many(&self.db, fired, worker, at).await
+    }
+
     async fn complete_warn(
         &self,
         deadline_id: DeadlineId,

@@ -107,6 +107,9 @@ pub enum AlertLevel {
     Warning,
     /// Missed: the deadline has passed unmet.
     Breach,
+    /// A message to the complainant could not be delivered; staff must
+    /// reach them another way before the deadline.
+    DeliveryFailed,
 }
 
 impl AlertLevel {
@@ -114,6 +117,7 @@ impl AlertLevel {
         match self {
             AlertLevel::Warning => "warning",
             AlertLevel::Breach => "breach",
+            AlertLevel::DeliveryFailed => "delivery_failed",
         }
     }
 }

@@ -237,14 +237,26 @@ impl Embedded {
                 self.escalation,
             )))
             .add_service(NotificationServiceServer::new(self.notification));
-        if let Some(clock) = self.clock {
-            routes.add_service(ClockServiceServer::new(TestClock::new(
-                clock,
-                self.workers.clone(),
-            )));
+        let test_clock = self
+            .clock
+            .map(|clock| TestClock::new(clock, self.workers.clone()));
+        if let Some(test_clock) = &test_clock {
+            routes.add_service(ClockServiceServer::new(test_clock.clone()));
         }
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let background = spawn_workers(&self.workers, &stopped);
+        let background = match test_clock {
+            // One task, taking turns with Advance: see `TestClock`.
+            Some(test_clock) => {
+                let mut stopped = stopped.clone();
+                vec![tokio::spawn(async move {
+                    let done = async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    };
+                    test_clock.run_between_advances(done).await;
+                })]
+            }
+            None => spawn_workers(&self.workers, &stopped),
+        };
         complaints_rpc::serve(
             self.listener,
             self.verifier,

@@ -5,6 +5,11 @@
 //! each runs every worker until the suite is quiet, so every deadline on
 //! the way fires, in order, and its notices are sent, before the call
 //! returns.
+//!
+//! Between advances the same passes run from one background task, under the
+//! same lock ([`TestClock::run_between_advances`]), so a submission is still
+//! acknowledged without an advance, and no worker of the suite ever holds a
+//! lease while a walk looks for the next due instant.
 
 use std::sync::Arc;
 
@@ -17,6 +22,10 @@ use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
 use crate::embedded::Workers;
+
+/// How often work written between advances (a case change, a notice) is
+/// picked up when nothing wakes the background pass sooner.
+const BETWEEN_ADVANCES: std::time::Duration = std::time::Duration::from_millis(100);
 
 #[derive(Debug, Clone)]
 pub struct TestClock {
@@ -32,6 +41,30 @@ impl TestClock {
             clock,
             workers,
             moving: Arc::new(Mutex::new(())),
+        }
+    }
+
+    /// Runs every worker's pass until `shutdown`: at once when a
+    /// notification is queued, else every [`BETWEEN_ADVANCES`]. Each pass
+    /// holds the lock an advance holds: the separate workers of a suite on
+    /// the real clock would claim work under a lease in the middle of a
+    /// walk, which the walk cannot see finish, so it would stop early and
+    /// fire later deadlines at the wrong instant, or return before their
+    /// notices were sent.
+    pub async fn run_between_advances(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            {
+                let _one_at_a_time = self.moving.lock().await;
+                if let Err(error) = self.workers.drain().await {
+                    tracing::error!(error = %error, "test clock: a background pass failed");
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.workers.delivery_wake.notified() => {}
+                () = tokio::time::sleep(BETWEEN_ADVANCES) => {}
+            }
         }
     }
 

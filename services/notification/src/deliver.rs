@@ -195,12 +195,17 @@ impl Delivery {
                             stage: n.stage.clone(),
                             to_role: Some(Role::ComplaintsHandler.as_str().to_owned()),
                             reason: format!(
-                                "the {} could not be delivered ({reason}); please contact the complainant another way",
-                                n.kind.replace('_', " ")
+                                "the {} could not be delivered after {} attempt(s): {}",
+                                n.kind.replace('_', " "),
+                                n.attempts + 1,
+                                without_personal_data(&reason)
                             ),
                             extra: serde_json::to_value(RequestDetails {
-                                alert_level: Some("breach".to_owned()),
-                                ..RequestDetails::default()
+                                alert_level: Some("delivery_failed".to_owned()),
+                                deadline_kind: DeadlineKind::respond(
+                                    n.stage.parse::<Stage>().unwrap_or(Stage::Stage1),
+                                ),
+                                due_date: None,
                             })
                             .unwrap_or_default(),
                         },
@@ -338,6 +343,7 @@ impl Delivery {
                 .unwrap_or(Role::ComplaintsHandler);
             let level = match details.alert_level.as_deref() {
                 Some("breach") => AlertLevel::Breach,
+                Some("delivery_failed") => AlertLevel::DeliveryFailed,
                 _ => AlertLevel::Warning,
             };
             context.alert = Some(AlertDetails {
@@ -408,6 +414,23 @@ impl Delivery {
     }
 }
 
+/// A delivery error as staff may read it: alerts carry no personal data,
+/// and a server's reply often quotes the address it refused. Keeps the SMTP
+/// status code, if there is one, and the kind of failure.
+fn without_personal_data(reason: &str) -> String {
+    let code = reason
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 3 && matches!(part.as_bytes().first(), Some(b'4' | b'5')));
+    match code {
+        Some(code) if code.starts_with('5') => format!("the mail server refused it (SMTP {code})"),
+        Some(code) => format!("the mail server deferred it (SMTP {code})"),
+        None if reason.contains("connect") || reason.contains("timed out") => {
+            "the mail server could not be reached".to_owned()
+        }
+        None => "it could not be sent or written".to_owned(),
+    }
+}
+
 /// 30 s, 1 min, 2 min ... capped at an hour.
 fn backoff(attempts: i32) -> Duration {
     let exponent = u32::try_from(attempts.clamp(0, 7)).unwrap_or(7);
@@ -418,6 +441,20 @@ fn backoff(attempts: i32) -> Duration {
 #[derive(Debug, Clone)]
 pub struct NoticeRelay {
     pub case: CasePeer,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_personal_data;
+
+    #[test]
+    fn a_delivery_error_in_an_alert_keeps_the_code_and_drops_the_address() {
+        let refused = "550 5.1.1 <refuse@example.com>: recipient refused";
+        let said = without_personal_data(refused);
+        assert!(said.contains("550"), "{said}");
+        assert!(!said.contains("example.com"), "{said}");
+        assert!(without_personal_data("connection refused (connect)").contains("reached"));
+    }
 }
 
 #[async_trait::async_trait]

@@ -212,6 +212,16 @@ impl NotificationService for NotificationGrpc {
             .map_err(|v| violations.push(v))
             .ok()
             .flatten();
+        if matches!(
+            kind,
+            Some(NotifyKind::Acknowledgement | NotifyKind::ReviewAcknowledgement)
+        ) && m.due_date.is_none()
+        {
+            violations.push(FieldViolation::new(
+                "due_date",
+                "is required for an acknowledgement: it tells the complainant when we will respond",
+            ));
+        }
         let (Ok(case), Some(kind), Some(stage), true) = (case, kind, stage, violations.is_empty())
         else {
             return Err(AppError::from(violations).into());

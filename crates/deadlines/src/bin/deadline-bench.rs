@@ -6,9 +6,10 @@
 //! a time), Redis memory per pending deadline (`INFO memory` before and
 //! after), the index rebuild rate, and then `--bursts` bursts of `--burst`
 //! deadlines (default 3 x 10,000) all due within the same second, fired by
-//! `--workers` worker loops exactly as the escalation service runs them
-//! (`wait_for_work`, `claim_due`, `complete_fire`): fire rate and firing lag
-//! (fired minus due) p50/p99/max. `redis-benchmark -t zadd -n 200000 -q`
+//! `--workers` worker loops as the escalation service runs them
+//! (`wait_for_work`, `claim_due`, then `complete_fire` per deadline, and
+//! again with `complete_fire_many` per claimed batch): fire rate and firing
+//! lag (fired minus due) p50/p99/max for each. `redis-benchmark -t zadd -n 200000 -q`
 //! runs in the same run, when on PATH, as the ceiling; the table prints each
 //! rate as a ratio of it.
 //!
@@ -54,7 +55,7 @@ impl Options {
         let mut options = Options {
             pending: 1_000_000,
             burst: 10_000,
-            bursts: 3,
+            bursts: 2,
             workers: 8,
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
@@ -98,7 +99,12 @@ async fn main() -> BenchResult<()> {
         .await?;
     let prefix = format!("complaints-bench:{{{}}}:", Uuid::new_v4().simple());
 
-    let outcome = run(&options, &replace_database(&options.database_url, &name), &prefix).await;
+    let outcome = run(
+        &options,
+        &replace_database(&options.database_url, &name),
+        &prefix,
+    )
+    .await;
 
     let keys = complaints_deadlines::IndexKeys::with_prefix(&prefix);
     if let Ok(mut redis) = redis_connection(&options.redis_url).await {
@@ -160,7 +166,10 @@ async fn run(options: &Options, database_url: &str, prefix: &str) -> BenchResult
     let rebuilt = queue.rebuild_index().await?;
     let rebuild_rate = rebuilt as f64 / started.elapsed().as_secs_f64();
 
-    let bursts = fire_bursts(&queue, options).await?;
+    let mut bursts = Vec::new();
+    for mode in [FireMode::OneByOne, FireMode::PerBatch] {
+        bursts.push(fire_bursts(&queue, options, mode).await?);
+    }
 
     progress("running redis-benchmark -t zadd -n 200000 -q".to_owned());
     let ceiling = zadd_ceiling(&mut redis).await;
@@ -185,13 +194,32 @@ struct Figures {
     rebuild_rate: f64,
     rebuilt: u64,
     bytes_per_pending: f64,
-    bursts: Bursts,
+    bursts: Vec<Bursts>,
     ceiling: Option<f64>,
 }
 
 struct Bursts {
+    mode: FireMode,
     fire_rate: f64,
     lags_ms: Vec<f64>,
+}
+
+/// How the workers complete what they claimed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FireMode {
+    /// `complete_fire` per deadline: one commit each.
+    OneByOne,
+    /// `complete_fire_many` per claimed batch: one commit per batch.
+    PerBatch,
+}
+
+impl FireMode {
+    fn describe(self) -> &'static str {
+        match self {
+            FireMode::OneByOne => "`complete_fire` per deadline",
+            FireMode::PerBatch => "`complete_fire_many` per claimed batch",
+        }
+    }
 }
 
 fn report(options: &Options, figures: Figures) -> String {
@@ -199,18 +227,10 @@ fn report(options: &Options, figures: Figures) -> String {
         Some(ceiling) if ceiling > 0.0 => format!("{:.3}", rate / ceiling),
         _ => "n/a".to_owned(),
     };
-    let ceiling = figures
-        .ceiling
-        .map_or_else(|| "n/a (redis-benchmark not on PATH)".to_owned(), |c| format!("{c:.0}/s"));
-    let mut lags = figures.bursts.lags_ms.clone();
-    lags.sort_by(f64::total_cmp);
-    let percentile = |p: f64| -> f64 {
-        if lags.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((p / 100.0) * lags.len() as f64).ceil() as usize;
-        lags[rank.clamp(1, lags.len()) - 1]
-    };
+    let ceiling = figures.ceiling.map_or_else(
+        || "n/a (redis-benchmark not on PATH)".to_owned(),
+        |c| format!("{c:.0}/s"),
+    );
     let mut out = String::new();
     out.push_str(&format!(
         "\n## Deadline queue benchmark\n\n\
@@ -235,20 +255,21 @@ fn report(options: &Options, figures: Figures) -> String {
         figures.single_rate,
         ratio(figures.single_rate)
     ));
-    out.push_str(&format!(
-        "| fire (`claim_due` + `complete_fire` each, {} workers), {} x {} due in one second | {:.0}/s | {} |\n",
-        options.workers,
-        options.bursts,
-        options.burst,
-        figures.bursts.fire_rate,
-        ratio(figures.bursts.fire_rate)
-    ));
-    out.push_str(&format!(
-        "| firing lag (fired minus due) p50 / p99 / max | {:.0} / {:.0} / {:.0} ms | |\n",
-        percentile(50.0),
-        percentile(99.0),
-        percentile(100.0)
-    ));
+    for bursts in &figures.bursts {
+        out.push_str(&format!(
+            "| fire: `claim_due` (200) + {}, {} workers; {} bursts of {} due in one second | {:.0}/s | {} |\n",
+            bursts.mode.describe(),
+            options.workers,
+            options.bursts,
+            options.burst,
+            bursts.fire_rate,
+            ratio(bursts.fire_rate)
+        ));
+        let (p50, p99, max) = percentiles(&bursts.lags_ms);
+        out.push_str(&format!(
+            "| firing lag (fired minus due) p50 / p99 / max, same run | {p50:.0} / {p99:.0} / {max:.0} ms | |\n"
+        ));
+    }
     out.push_str(&format!(
         "| index rebuild from the database ({} pending) | {:.0}/s | {} |\n",
         figures.rebuilt,
@@ -260,6 +281,20 @@ fn report(options: &Options, figures: Figures) -> String {
         figures.bytes_per_pending
     ));
     out
+}
+
+/// p50, p99 and max of `values`.
+fn percentiles(values: &[f64]) -> (f64, f64, f64) {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let at = |p: f64| -> f64 {
+        if sorted.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+        sorted[rank.clamp(1, sorted.len()) - 1]
+    };
+    (at(50.0), at(99.0), at(100.0))
 }
 
 /// Schedules `count` deadlines due at `due_at(i)` in batches of 1,000
@@ -322,7 +357,11 @@ async fn schedule_singly(
 
 /// Runs the worker loops, schedules the bursts, and collects each firing's
 /// lag until every burst has fired.
-async fn fire_bursts(queue: &Arc<RedisQueue>, options: &Options) -> BenchResult<Bursts> {
+async fn fire_bursts(
+    queue: &Arc<RedisQueue>,
+    options: &Options,
+    mode: FireMode,
+) -> BenchResult<Bursts> {
     let (stop, stopped) = watch::channel(false);
     let (fired_tx, mut fired_rx) = mpsc::unbounded_channel::<(DateTime<Utc>, DateTime<Utc>)>();
     let mut workers = Vec::new();
@@ -344,13 +383,32 @@ async fn fire_bursts(queue: &Arc<RedisQueue>, options: &Options) -> BenchResult<
                     if claimed.is_empty() {
                         break;
                     }
-                    for claim in claimed {
-                        let id = claim.deadline.deadline_id;
-                        if queue
-                            .complete_fire(id, &worker, FireOutcome::Breached, Utc::now())
-                            .await?
-                        {
-                            let _ = fired.send((claim.deadline.due.at, Utc::now()));
+                    match mode {
+                        FireMode::OneByOne => {
+                            for claim in claimed {
+                                let id = claim.deadline.deadline_id;
+                                if queue
+                                    .complete_fire(id, &worker, FireOutcome::Breached, Utc::now())
+                                    .await?
+                                {
+                                    let _ = fired.send((claim.deadline.due.at, Utc::now()));
+                                }
+                            }
+                        }
+                        FireMode::PerBatch => {
+                            let batch: Vec<_> = claimed
+                                .iter()
+                                .map(|c| (c.deadline.deadline_id, FireOutcome::Breached))
+                                .collect();
+                            let done = queue
+                                .complete_fire_many(&batch, &worker, Utc::now())
+                                .await?;
+                            let at = Utc::now();
+                            for claim in &claimed {
+                                if done.contains(&claim.deadline.deadline_id) {
+                                    let _ = fired.send((claim.deadline.due.at, at));
+                                }
+                            }
                         }
                     }
                 }
@@ -371,7 +429,7 @@ async fn fire_bursts(queue: &Arc<RedisQueue>, options: &Options) -> BenchResult<
             .ok_or("clock out of range")?;
         let spread = options.burst as i64;
         progress(format!(
-            "burst {}/{}: {} deadlines due within {second}",
+            "{mode:?} burst {}/{}: {} deadlines due within {second}",
             burst + 1,
             options.bursts,
             options.burst
@@ -393,7 +451,11 @@ async fn fire_bursts(queue: &Arc<RedisQueue>, options: &Options) -> BenchResult<
         worker.await??;
     }
     let fire_rate = (options.burst * options.bursts) as f64 / firing_time.max(1e-9);
-    Ok(Bursts { fire_rate, lags_ms })
+    Ok(Bursts {
+        mode,
+        fire_rate,
+        lags_ms,
+    })
 }
 
 fn new_deadline(due_at: DateTime<Utc>) -> NewDeadline {

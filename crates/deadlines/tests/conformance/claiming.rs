@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use complaints_deadlines::{DeadlineState, FireOutcome, QueueError, Work};
-use complaints_domain::case::DeadlineKind;
+use complaints_domain::case::{DeadlineKind, DeadlineOutcome};
 
 use crate::support::*;
 
@@ -11,6 +11,7 @@ crate::conformance!(
     a_dead_workers_lease_is_taken_over_after_it_runs_out,
     released_leases_are_claimable_again_at_once,
     a_claim_refuses_a_zero_limit_and_an_empty_lease,
+    a_claimed_batch_fires_together_except_what_was_settled_meanwhile,
 );
 
 async fn due_deadlines_are_claimed_once_across_concurrent_workers(h: Harness) {
@@ -189,4 +190,70 @@ async fn a_claim_refuses_a_zero_limit_and_an_empty_lease(h: Harness) {
             .await,
         Err(QueueError::InvalidArgument { field: "lease", .. })
     ));
+}
+
+async fn a_claimed_batch_fires_together_except_what_was_settled_meanwhile(h: Harness) {
+    let now = t0();
+    let due = many(4, |i| now - minutes(i as i64));
+    let settled_case = due[0].case_id;
+    h.queue.schedule_many(due).await.unwrap();
+    let holder = worker("holder");
+    let other = worker("other");
+    let claimed = h.queue.claim_due(now, 10, &holder, LEASE).await.unwrap();
+    assert_eq!(claimed.len(), 4);
+    h.queue
+        .settle(
+            settled_case,
+            DeadlineKind::Acknowledge,
+            DeadlineOutcome::Met,
+            now,
+        )
+        .await
+        .unwrap();
+    let outcomes: Vec<_> = claimed
+        .iter()
+        .enumerate()
+        .map(|(n, claim)| {
+            let outcome = if n == 3 {
+                FireOutcome::Cancelled
+            } else {
+                FireOutcome::Breached
+            };
+            (claim.deadline.deadline_id, outcome)
+        })
+        .collect();
+
+    assert!(
+        h.queue
+            .complete_fire_many(&outcomes, &other, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let fired = h
+        .queue
+        .complete_fire_many(&outcomes, &holder, now)
+        .await
+        .unwrap();
+    let again = h
+        .queue
+        .complete_fire_many(&outcomes, &holder, now)
+        .await
+        .unwrap();
+
+    assert_eq!(fired.len(), 3);
+    assert!(again.is_empty());
+    for (id, outcome) in outcomes {
+        let stored = h.queue.deadline(id).await.unwrap().unwrap();
+        if stored.case_id == settled_case {
+            assert!(!fired.contains(&id));
+            assert_eq!(stored.state, DeadlineState::Met);
+            assert_eq!(stored.fired_at, None);
+        } else {
+            assert!(fired.contains(&id));
+            assert_eq!(stored.state, outcome.state());
+            assert_eq!(stored.fired_at, Some(now));
+        }
+    }
+    assert_eq!(h.queue.next_due_at().await.unwrap(), None);
 }
