@@ -443,20 +443,6 @@ pub struct NoticeRelay {
     pub case: CasePeer,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::without_personal_data;
-
-    #[test]
-    fn a_delivery_error_in_an_alert_keeps_the_code_and_drops_the_address() {
-        let refused = "550 5.1.1 <refuse@example.com>: recipient refused";
-        let said = without_personal_data(refused);
-        assert!(said.contains("550"), "{said}");
-        assert!(!said.contains("example.com"), "{said}");
-        assert!(without_personal_data("connection refused (connect)").contains("reached"));
-    }
-}
-
 #[async_trait::async_trait]
 impl complaints_store::relay::Deliver for NoticeRelay {
     async fn deliver(
@@ -491,5 +477,19 @@ impl complaints_store::relay::Deliver for NoticeRelay {
             }
             Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_personal_data;
+
+    #[test]
+    fn a_delivery_error_in_an_alert_keeps_the_code_and_drops_the_address() {
+        let refused = "550 5.1.1 <refuse@example.com>: recipient refused";
+        let said = without_personal_data(refused);
+        assert!(said.contains("550"), "{said}");
+        assert!(!said.contains("example.com"), "{said}");
+        assert!(without_personal_data("connection refused (connect)").contains("reached"));
     }
 }
