@@ -74,11 +74,15 @@ pub struct Settings {
 }
 
 /// Delivery of emails and letters (the notification service).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// `smtp://host:port` (`COMPLAINTS_SMTP_URL`); unset, emails are written
     /// as `.eml` files to the outbox folder instead.
     pub smtp_url: Option<String>,
+    /// SMTP login (`COMPLAINTS_SMTP_USERNAME`, `COMPLAINTS_SMTP_PASSWORD`);
+    /// only over TLS.
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<Secret>,
     /// The From of every email (`COMPLAINTS_MAIL_FROM`).
     pub mail_from: String,
     /// Internal alerts go to `<role>@<domain>` (`COMPLAINTS_STAFF_EMAIL_DOMAIN`).
@@ -149,6 +153,8 @@ pub mod env {
     pub const RUST_LOG: &str = "RUST_LOG";
     pub const ALLOW_DEV_KEY: &str = "COMPLAINTS_ALLOW_DEV_KEY";
     pub const SMTP_URL: &str = "COMPLAINTS_SMTP_URL";
+    pub const SMTP_USERNAME: &str = "COMPLAINTS_SMTP_USERNAME";
+    pub const SMTP_PASSWORD: &str = "COMPLAINTS_SMTP_PASSWORD";
     pub const MAIL_FROM: &str = "COMPLAINTS_MAIL_FROM";
     pub const STAFF_EMAIL_DOMAIN: &str = "COMPLAINTS_STAFF_EMAIL_DOMAIN";
     pub const OUTBOX_DIR: &str = "COMPLAINTS_OUTBOX_DIR";
@@ -266,6 +272,8 @@ impl Settings {
         };
         let delivery = DeliveryConfig {
             smtp_url: var(env::SMTP_URL),
+            smtp_username: var(env::SMTP_USERNAME),
+            smtp_password: var(env::SMTP_PASSWORD).map(Secret::new),
             mail_from: var(env::MAIL_FROM)
                 .unwrap_or_else(|| "Customer Care <complaints@telecare.example>".to_owned()),
             staff_email_domain: var(env::STAFF_EMAIL_DOMAIN)

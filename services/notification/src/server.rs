@@ -11,8 +11,8 @@ use complaints_domain::calendar::Calendar;
 use complaints_domain::clock::Clock;
 use complaints_domain::policy::Policy;
 use complaints_notify::{
-    CompanyDetails, EmailSettings, FileMailer, LetterWriter, Mailer, Renderer, SmtpMailer,
-    SmtpSecurity, SmtpSettings, TemplateSource,
+    CompanyDetails, EmailSettings, FileMailer, LetterWriter, Mailer, Renderer, SmtpCredentials,
+    SmtpMailer, SmtpSecurity, SmtpSettings, TemplateSource,
 };
 use complaints_proto::complaints::notification::v1::notification_service_server::NotificationServiceServer;
 use complaints_rpc::peers::{self, CasePeer};
@@ -59,7 +59,18 @@ impl DeliverySettings {
         let email = EmailSettings::new(&config.mail_from, None).context("COMPLAINTS_MAIL_FROM")?;
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
             Some(url) => {
-                Arc::new(SmtpMailer::new(smtp_settings(url)?).context("COMPLAINTS_SMTP_URL")?)
+                let mut smtp = smtp_settings(url)?;
+                smtp.credentials = match (&config.smtp_username, &config.smtp_password) {
+                    (Some(username), Some(password)) => Some(SmtpCredentials {
+                        username: username.clone(),
+                        password: password.expose().to_owned(),
+                    }),
+                    (None, None) => None,
+                    _ => anyhow::bail!(
+                        "COMPLAINTS_SMTP_USERNAME and COMPLAINTS_SMTP_PASSWORD go together"
+                    ),
+                };
+                Arc::new(SmtpMailer::new(smtp).context("COMPLAINTS_SMTP_URL")?)
             }
             None => Arc::new(FileMailer::new(config.outbox_dir.join("email"))),
         };
