@@ -55,6 +55,12 @@ pub struct Settings {
     /// Redis for the deadline queue's index (`REDIS_URL`); without it the
     /// queue is served from the database alone.
     pub redis_url: Option<String>,
+    /// The prefix of the deadline index's Redis keys
+    /// (`COMPLAINTS_REDIS_PREFIX`), so several deployments can share a Redis.
+    pub redis_prefix: String,
+    /// How long an escalation worker holds a claimed deadline before another
+    /// may take it over (`COMPLAINTS_DEADLINE_LEASE_SECONDS`, default 60).
+    pub deadline_lease: std::time::Duration,
     /// Where and how notifications are delivered.
     pub delivery: DeliveryConfig,
     /// Token verification (`COMPLAINTS_JWT_*`).
@@ -139,6 +145,8 @@ pub mod env {
     pub const ESCALATION_URL: &str = "COMPLAINTS_ESCALATION_URL";
     pub const NOTIFICATION_URL: &str = "COMPLAINTS_NOTIFICATION_URL";
     pub const REDIS_URL: &str = "REDIS_URL";
+    pub const REDIS_PREFIX: &str = "COMPLAINTS_REDIS_PREFIX";
+    pub const DEADLINE_LEASE_SECONDS: &str = "COMPLAINTS_DEADLINE_LEASE_SECONDS";
     pub const POLICY_FILE: &str = "COMPLAINTS_POLICY_FILE";
     pub const REGION: &str = "COMPLAINTS_REGION";
     pub const TIME_ZONE: &str = "COMPLAINTS_TIME_ZONE";
@@ -209,6 +217,22 @@ impl Settings {
             .or(file.notification_url)
             .unwrap_or_else(|| "http://127.0.0.1:50054".to_owned());
         let redis_url = var(env::REDIS_URL).or(file.redis_url);
+        let redis_prefix =
+            var(env::REDIS_PREFIX).unwrap_or_else(|| "complaints:{deadlines}:".to_owned());
+        let deadline_lease = match var(env::DEADLINE_LEASE_SECONDS) {
+            Some(n) => n
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=3600).contains(n))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| {
+                    invalid(
+                        env::DEADLINE_LEASE_SECONDS,
+                        format!("{n:?}: expected 1 to 3600"),
+                    )
+                })?,
+            None => std::time::Duration::from_secs(60),
+        };
 
         let policy = match var(env::POLICY_FILE)
             .map(PathBuf::from)
@@ -321,6 +345,8 @@ impl Settings {
             escalation_url,
             notification_url,
             redis_url,
+            redis_prefix,
+            deadline_lease,
             delivery,
             auth,
             service_token: var(env::SERVICE_TOKEN)

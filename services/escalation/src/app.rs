@@ -18,8 +18,10 @@ use tokio::sync::Notify;
 
 use crate::relay::{AlertRequest, CASE_TOPIC, CaseRequest, NOTIFY_TOPIC, NoticeKind};
 
-/// How long a worker holds a claimed deadline before another may take it.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a worker holds a claimed deadline before another may take it,
+/// by default: long enough for a slow peer call, short enough that a crashed
+/// worker's deadlines are taken over within a minute.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 const CLAIM_BATCH: usize = 100;
 
 /// What one firing pass did.
@@ -57,6 +59,7 @@ pub struct EscalationApp {
     clock: Arc<dyn Clock>,
     case: CasePeer,
     worker: WorkerId,
+    lease: Duration,
     outbox_wake: Arc<Notify>,
 }
 
@@ -84,8 +87,15 @@ impl EscalationApp {
             clock,
             case,
             worker: WorkerId::unique("escalation"),
+            lease: DEFAULT_LEASE,
             outbox_wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// The same service with another lease length.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
     }
 
     pub fn queue(&self) -> &Arc<dyn DeadlineQueue> {
@@ -184,7 +194,7 @@ impl EscalationApp {
             let now = self.clock.now();
             let claimed = self
                 .queue
-                .claim_due(now, CLAIM_BATCH, &self.worker, LEASE)
+                .claim_due(now, CLAIM_BATCH, &self.worker, self.lease)
                 .await?;
             if claimed.is_empty() {
                 return Ok(fired);

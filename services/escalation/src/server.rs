@@ -38,9 +38,11 @@ impl Application {
         let db = complaints_store::db::connect(&settings.database_url).await?;
         let (queue, redis): (Arc<dyn DeadlineQueue>, _) = match &settings.redis_url {
             Some(url) => {
-                let queue = Arc::new(
-                    RedisQueue::connect(db.clone(), url, RedisQueueConfig::default()).await?,
-                );
+                let config = RedisQueueConfig {
+                    key_prefix: settings.redis_prefix.clone(),
+                    ..RedisQueueConfig::default()
+                };
+                let queue = Arc::new(RedisQueue::connect(db.clone(), url, config).await?);
                 (queue.clone(), Some(queue))
             }
             None => {
@@ -70,7 +72,8 @@ impl Application {
             settings.policy.warn_before_working_days,
             clock.clone(),
             case.clone(),
-        );
+        )
+        .with_lease(settings.deadline_lease);
         let delivery = Arc::new(EscalationDelivery { notification, case });
         let relays = [NOTIFY_TOPIC, CASE_TOPIC]
             .into_iter()

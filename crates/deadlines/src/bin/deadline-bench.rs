@@ -4,14 +4,15 @@
 //! With `--pending N` deadlines pending (default 1,000,000) in the Redis
 //! backend over Postgres, it measures the schedule rate (batched and one at
 //! a time), Redis memory per pending deadline (`INFO memory` before and
-//! after), the index rebuild rate, and then `--bursts` bursts of `--burst`
-//! deadlines (default 3 x 10,000) all due within the same second, fired by
-//! `--workers` worker loops as the escalation service runs them
-//! (`wait_for_work`, `claim_due`, then `complete_fire` per deadline, and
-//! again with `complete_fire_many` per claimed batch): fire rate and firing
-//! lag (fired minus due) p50/p99/max for each. `redis-benchmark -t zadd -n 200000 -q`
-//! runs in the same run, when on PATH, as the ceiling; the table prints each
-//! rate as a ratio of it.
+//! after), the index rebuild rate, and then `--bursts` bursts (default 2)
+//! of `--burst` deadlines (default 10,000) all due within the same second,
+//! fired by `--workers` worker loops (default 8) as the escalation service
+//! runs them: `wait_for_work`, `claim_due`, then `complete_fire` per
+//! deadline, and again with `complete_fire_many` per claimed batch. For each
+//! it reports the fire rate and the firing lag (fired minus due) p50, p99
+//! and max. `redis-benchmark -t zadd -n 200000 -q` runs in the same run,
+//! when on PATH, as the machine's ceiling; each rate is printed as a ratio
+//! of it.
 //!
 //! ```text
 //! cargo run --release -p complaints-deadlines --bin deadline-bench -- --pending 1000000
