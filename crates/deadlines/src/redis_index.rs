@@ -91,7 +91,7 @@ pub enum Reconciled {
 /// with a conditional `UPDATE`. Index entries are hints: one whose row is no
 /// longer pending is removed when claimed, one whose row is leased by
 /// another worker is re-scored to that lease's end. Each pending deadline
-/// costs about 100 bytes of Redis (see the `deadline-bench` binary).
+/// costs about 130 bytes of Redis (measured by the `deadline-bench` binary).
 pub struct RedisQueue {
     db: DatabaseConnection,
     /// Reconnects by itself; a clone shares the one multiplexed connection.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use complaints_deadlines::{
-    Claimed, Deadline, DeadlineQueue, FireOutcome, NewDeadline, QueueError, Work, WorkerId,
+    Deadline, DeadlineQueue, FireOutcome, NewDeadline, QueueError, Work, WorkerId, rows,
 };
 use complaints_domain::calendar::{Calendar, Due};
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
@@ -14,6 +14,7 @@ use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
 use complaints_rpc::peers::CasePeer;
 use complaints_store::outbox::{self, OutboxMessage};
+use sea_orm::TransactionTrait;
 use tokio::sync::Notify;
 
 use crate::relay::{AlertRequest, CASE_TOPIC, CaseRequest, NOTIFY_TOPIC, NoticeKind};
@@ -187,7 +188,8 @@ impl EscalationApp {
 
     /// Fires everything due at `now`: breaches, day-5 referral notices,
     /// warnings. Returns what it did. Each deadline fires at most once in
-    /// effect, whichever worker claims it.
+    /// effect, whichever worker claims it: the row's conditional update and
+    /// the outbox rows it causes commit in one transaction.
     pub async fn fire_due(&self) -> Result<Fired, QueueError> {
         let mut fired = Fired::default();
         loop {
@@ -199,96 +201,103 @@ impl EscalationApp {
             if claimed.is_empty() {
                 return Ok(fired);
             }
+            let mut breaches = Vec::new();
             for item in claimed {
-                if let Err(error) = self.handle(item, now, &mut fired).await {
+                let deadline = item.deadline;
+                let result = match item.work {
+                    Work::Warn => self.warn(&deadline, now, &mut fired).await,
+                    Work::Fire if deadline.kind == DeadlineKind::ReferralUpdate => {
+                        self.referral_update(&deadline, now, &mut fired).await
+                    }
+                    Work::Fire => {
+                        breaches.push(deadline);
+                        Ok(())
+                    }
+                };
+                if let Err(error) = result {
                     // The lease runs out and the deadline is tried again.
                     tracing::error!(%error, "firing a deadline failed; it will be retried");
                 }
             }
+            if let Err(error) = self.breach(&breaches, now, &mut fired).await {
+                tracing::error!(%error, count = breaches.len(), "recording breaches failed; they will be retried");
+            }
+            self.outbox_wake.notify_one();
         }
     }
 
-    async fn handle(
+    /// Marks the batch BREACHED and, in the same transaction, asks for the
+    /// alerts to the owner and the escalation role, and for a broken stage 2
+    /// clock hands the review to the Operations Lead (R5).
+    async fn breach(
         &self,
-        item: Claimed,
+        batch: &[Deadline],
         now: DateTime<Utc>,
         fired: &mut Fired,
     ) -> Result<(), QueueError> {
-        let deadline = item.deadline;
-        match item.work {
-            Work::Warn => {
-                self.enqueue_alert(&deadline, deadline.owner_role, "warning", now)
-                    .await?;
-                if self
-                    .queue
-                    .complete_warn(deadline.deadline_id, &self.worker, now)
-                    .await?
-                {
-                    fired.warned += 1;
-                }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcomes: Vec<_> = batch
+            .iter()
+            .map(|d| (d.deadline_id, FireOutcome::Breached))
+            .collect();
+        let txn = self.queue.database().begin().await?;
+        let changed = rows::complete_fire_many(&txn, &outcomes, &self.worker, now).await?;
+        let mut messages = Vec::new();
+        for deadline in batch.iter().filter(|d| changed.contains(&d.deadline_id)) {
+            messages.push(alert(deadline, deadline.owner_role, "breach")?);
+            if deadline.escalation_role != deadline.owner_role {
+                messages.push(alert(deadline, deadline.escalation_role, "breach")?);
             }
-            Work::Fire if deadline.kind == DeadlineKind::ReferralUpdate => {
-                let outcome = self.referral_update(&deadline, now).await?;
-                if self
-                    .queue
-                    .complete_fire(deadline.deadline_id, &self.worker, outcome, now)
-                    .await?
-                {
-                    match outcome {
-                        FireOutcome::Met => fired.referral_updates += 1,
-                        _ => fired.settled_quietly += 1,
-                    }
-                }
-            }
-            Work::Fire => {
-                // Work for others is queued before the deadline is marked,
-                // so a crash in between repeats it (receivers deduplicate)
-                // rather than losing it.
-                self.enqueue_alert(&deadline, deadline.owner_role, "breach", now)
-                    .await?;
-                if deadline.escalation_role != deadline.owner_role {
-                    self.enqueue_alert(&deadline, deadline.escalation_role, "breach", now)
-                        .await?;
-                }
-                if deadline.stage == Stage::Stage2 && deadline.kind == DeadlineKind::Stage2Respond {
-                    self.enqueue_case(
-                        CaseRequest::EscalateWithinStage {
-                            case_id: deadline.case_id.to_string(),
-                            request_id: format!("breach-{}", deadline.deadline_id.0),
-                            reason: format!(
-                                "the stage 2 response was due by {} and was not issued",
-                                deadline.due.date
-                            ),
-                        },
-                        now,
-                    )
-                    .await?;
-                }
-                if self
-                    .queue
-                    .complete_fire(
-                        deadline.deadline_id,
-                        &self.worker,
-                        FireOutcome::Breached,
-                        now,
-                    )
-                    .await?
-                {
-                    fired.breached += 1;
-                }
+            if deadline.kind == DeadlineKind::Stage2Respond {
+                let request = CaseRequest::EscalateWithinStage {
+                    case_id: deadline.case_id.to_string(),
+                    request_id: format!("breach-{}", deadline.deadline_id.0),
+                    reason: format!(
+                        "the stage 2 response was due by {} and was not issued",
+                        deadline.due.date
+                    ),
+                };
+                messages.push(message(CASE_TOPIC, deadline.case_id, &request)?);
             }
         }
-        self.outbox_wake.notify_one();
+        outbox::enqueue(&txn, &messages, now)
+            .await
+            .map_err(store_error)?;
+        txn.commit().await?;
+        self.queue.tidy(&changed).await?;
+        fired.breached += changed.len();
         Ok(())
     }
 
+    async fn warn(
+        &self,
+        deadline: &Deadline,
+        now: DateTime<Utc>,
+        fired: &mut Fired,
+    ) -> Result<(), QueueError> {
+        let txn = self.queue.database().begin().await?;
+        if rows::complete_warn(&txn, deadline.deadline_id, &self.worker, now).await? {
+            let warning = alert(deadline, deadline.owner_role, "warning")?;
+            outbox::enqueue(&txn, &[warning], now)
+                .await
+                .map_err(store_error)?;
+            fired.warned += 1;
+        }
+        txn.commit().await?;
+        self.queue.tidy(&[deadline.deadline_id]).await
+    }
+
     /// R3: at day 5, if a referral to another department is still open, the
-    /// complainant is told; otherwise there is nothing to say.
+    /// complainant is told (MET); otherwise there is nothing to say
+    /// (CANCELLED).
     async fn referral_update(
         &self,
         deadline: &Deadline,
         now: DateTime<Utc>,
-    ) -> Result<FireOutcome, QueueError> {
+        fired: &mut Fired,
+    ) -> Result<(), QueueError> {
         let case = self
             .case
             .get_case(&deadline.case_id.to_string())
@@ -297,86 +306,38 @@ impl EscalationApp {
         let open_referral = case.referrals.iter().any(|r| r.responded_at.is_none());
         let closed =
             case.status == complaints_proto::complaints::case::v1::CaseStatus::Closed as i32;
-        if !open_referral || closed {
-            return Ok(FireOutcome::Cancelled);
+        let outcome = if open_referral && !closed {
+            FireOutcome::Met
+        } else {
+            FireOutcome::Cancelled
+        };
+        let txn = self.queue.database().begin().await?;
+        if rows::complete_fire(&txn, deadline.deadline_id, &self.worker, outcome, now).await? {
+            if outcome == FireOutcome::Met {
+                let notice = AlertRequest {
+                    case_id: deadline.case_id.to_string(),
+                    deadline: None,
+                    breach: false,
+                    kind: NoticeKind::ReferralUpdate,
+                    stage: deadline.stage,
+                    to_role: None,
+                    reason: String::new(),
+                    dedupe_key: String::new(),
+                };
+                outbox::enqueue(
+                    &txn,
+                    &[message(NOTIFY_TOPIC, deadline.case_id, &notice)?],
+                    now,
+                )
+                .await
+                .map_err(store_error)?;
+                fired.referral_updates += 1;
+            } else {
+                fired.settled_quietly += 1;
+            }
         }
-        let notice = AlertRequest {
-            case_id: deadline.case_id.to_string(),
-            deadline: None,
-            breach: false,
-            kind: NoticeKind::ReferralUpdate,
-            stage: deadline.stage,
-            to_role: None,
-            reason: String::new(),
-            dedupe_key: String::new(),
-        };
-        self.enqueue(NOTIFY_TOPIC, deadline.case_id, &notice, now)
-            .await?;
-        Ok(FireOutcome::Met)
-    }
-
-    async fn enqueue_alert(
-        &self,
-        deadline: &Deadline,
-        role: Role,
-        what: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), QueueError> {
-        let reason = match what {
-            "warning" => format!(
-                "{} {} is due by the end of {} ({}); {}",
-                deadline.register_number,
-                kind_words(deadline.kind),
-                deadline.due.date.format("%A %-d %B %Y"),
-                deadline.stage,
-                deadline.reason
-            ),
-            _ => format!(
-                "{}: {} was due by the end of {} and is now breached",
-                deadline.register_number,
-                kind_words(deadline.kind),
-                deadline.due.date.format("%A %-d %B %Y"),
-            ),
-        };
-        let alert = AlertRequest {
-            case_id: deadline.case_id.to_string(),
-            deadline: Some((deadline.kind, deadline.due.date)),
-            breach: what == "breach",
-            kind: NoticeKind::InternalAlert,
-            stage: deadline.stage,
-            to_role: Some(role),
-            reason,
-            dedupe_key: format!("{}/{what}/{}", deadline.deadline_id.0, role.as_str()),
-        };
-        self.enqueue(NOTIFY_TOPIC, deadline.case_id, &alert, now)
-            .await
-    }
-
-    async fn enqueue_case(
-        &self,
-        request: CaseRequest,
-        now: DateTime<Utc>,
-    ) -> Result<(), QueueError> {
-        let case_id = match &request {
-            CaseRequest::EscalateWithinStage { case_id, .. } => case_id
-                .parse::<CaseId>()
-                .map_err(|_| QueueError::Corrupt("bad case id".to_owned()))?,
-        };
-        self.enqueue(CASE_TOPIC, case_id, &request, now).await
-    }
-
-    async fn enqueue(
-        &self,
-        topic: &str,
-        case_id: CaseId,
-        payload: &impl serde::Serialize,
-        now: DateTime<Utc>,
-    ) -> Result<(), QueueError> {
-        let message = OutboxMessage::json(topic, case_id.as_uuid(), payload)
-            .map_err(|e| QueueError::Corrupt(e.to_string()))?;
-        outbox::enqueue(self.queue.database(), &[message], now)
-            .await
-            .map_err(|e| QueueError::Corrupt(e.to_string()))
+        txn.commit().await?;
+        self.queue.tidy(&[deadline.deadline_id]).await
     }
 
     /// Runs firing passes until `shutdown`: sleeps until the next deadline
@@ -427,4 +388,46 @@ fn kind_words(kind: DeadlineKind) -> &'static str {
         DeadlineKind::Stage3Acknowledge => "the stage 3 acknowledgement",
         DeadlineKind::Stage3Respond => "the stage 3 response",
     }
+}
+
+/// An alert about `deadline` for `role`'s mailbox: a warning ahead of it or
+/// a breach. Its dedupe key makes a repeat the same notification.
+fn alert(deadline: &Deadline, role: Role, what: &str) -> Result<OutboxMessage, QueueError> {
+    let due = deadline.due.date.format("%A %-d %B %Y");
+    let reason = match what {
+        "warning" => format!(
+            "{} {} is due by the end of {due}; {}",
+            deadline.register_number,
+            kind_words(deadline.kind),
+            deadline.reason
+        ),
+        _ => format!(
+            "{}: {} was due by the end of {due} and is now breached",
+            deadline.register_number,
+            kind_words(deadline.kind),
+        ),
+    };
+    let request = AlertRequest {
+        case_id: deadline.case_id.to_string(),
+        deadline: Some((deadline.kind, deadline.due.date)),
+        breach: what == "breach",
+        kind: NoticeKind::InternalAlert,
+        stage: deadline.stage,
+        to_role: Some(role),
+        reason,
+        dedupe_key: format!("{}/{what}/{}", deadline.deadline_id.0, role.as_str()),
+    };
+    message(NOTIFY_TOPIC, deadline.case_id, &request)
+}
+
+fn message(
+    topic: &str,
+    case_id: CaseId,
+    payload: &impl serde::Serialize,
+) -> Result<OutboxMessage, QueueError> {
+    OutboxMessage::json(topic, case_id.as_uuid(), payload).map_err(store_error)
+}
+
+fn store_error(error: complaints_store::StoreError) -> QueueError {
+    QueueError::Corrupt(error.to_string())
 }
