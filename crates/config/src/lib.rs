@@ -77,6 +77,10 @@ pub struct Settings {
     pub log_filter: String,
     /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
     pub log_json: bool,
+    /// Where Prometheus scrapes `/metrics` (`COMPLAINTS_METRICS_LISTEN`).
+    /// Unset by default, so several processes on one machine do not fight
+    /// over a port; the Kubernetes config sets it.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Delivery of emails and letters (the notification service).
@@ -133,6 +137,7 @@ struct FileSettings {
     jwt_audience: Option<String>,
     service_token: Option<String>,
     log_format: Option<String>,
+    metrics_listen: Option<String>,
 }
 
 /// The names of the environment variables, as the README's table lists them.
@@ -158,6 +163,7 @@ pub mod env {
     pub const JWT_AUDIENCE: &str = "COMPLAINTS_JWT_AUDIENCE";
     pub const SERVICE_TOKEN: &str = "COMPLAINTS_SERVICE_TOKEN";
     pub const LOG_FORMAT: &str = "COMPLAINTS_LOG_FORMAT";
+    pub const METRICS_LISTEN: &str = "COMPLAINTS_METRICS_LISTEN";
     pub const RUST_LOG: &str = "RUST_LOG";
     pub const ALLOW_DEV_KEY: &str = "COMPLAINTS_ALLOW_DEV_KEY";
     pub const SMTP_URL: &str = "COMPLAINTS_SMTP_URL";
@@ -337,6 +343,15 @@ impl Settings {
             }
         };
 
+        let metrics_listen = match var(env::METRICS_LISTEN).or(file.metrics_listen) {
+            Some(address) => Some(
+                address
+                    .parse()
+                    .map_err(|e| invalid(env::METRICS_LISTEN, format!("{address:?}: {e}")))?,
+            ),
+            None => None,
+        };
+
         Ok(Settings {
             listen,
             database_url,
@@ -356,6 +371,7 @@ impl Settings {
             calendar,
             log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             log_json,
+            metrics_listen,
         })
     }
 }
@@ -457,6 +473,7 @@ mod tests {
         assert!(settings.auth.is_development());
         assert_eq!(settings.policy, Policy::default());
         assert_eq!(settings.calendar, Calendar::default());
+        assert_eq!(settings.metrics_listen, None);
     }
 
     #[test]
@@ -481,6 +498,7 @@ mod tests {
             (env::TIME_ZONE, "Mars/Olympus"),
             (env::EXTRA_HOLIDAYS, "29/12/2026"),
             (env::LOG_FORMAT, "xml"),
+            (env::METRICS_LISTEN, "9090"),
             (
                 env::JWT_SECRET,
                 "a-secret-without-issuer-and-audience-set-alongside",

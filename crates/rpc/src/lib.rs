@@ -1,6 +1,7 @@
 //! The gRPC edge shared by every service: the one mapping from domain and
 //! storage errors to `tonic::Status`, the conversions of instants and dates,
-//! health and reflection, and the shutdown signal.
+//! health and reflection, the shutdown signal, and each call's span and
+//! metrics.
 //!
 //! Handlers are adapters: they decode, call one application function, and
 //! encode. This crate gives them the common pieces; it must not hold policy
@@ -9,6 +10,7 @@
 mod convert;
 mod error;
 pub mod mapping;
+mod observe;
 pub mod peers;
 mod server;
 
@@ -17,4 +19,5 @@ pub use convert::{
     timestamp_from_proto, timestamp_to_proto,
 };
 pub use error::{AppError, invalid_field, status_from_domain, status_from_store};
+pub use observe::GrpcMetricsLayer;
 pub use server::{Served, reflection_services, serve, shutdown_signal};

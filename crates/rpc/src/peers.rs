@@ -18,11 +18,13 @@ use complaints_proto::complaints::escalation::v1::escalation_service_server::Esc
 use complaints_proto::complaints::notification::v1 as notification_pb;
 use complaints_proto::complaints::notification::v1::notification_service_client::NotificationServiceClient;
 use complaints_proto::complaints::notification::v1::notification_service_server::NotificationService;
+use complaints_telemetry::WithTraceContext;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
-type Authed = InterceptedService<Channel, BearerToken>;
+/// A service token on every call, and the caller's trace context.
+type Authed = InterceptedService<Channel, WithTraceContext<BearerToken>>;
 
 /// How long a minted service token lasts. Processes restart far more often.
 const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -108,12 +110,15 @@ macro_rules! peer {
                 }
             }
 
-            /// Calls over gRPC, presenting `token`.
+            /// Calls over gRPC, presenting `token` and the current trace context.
             pub fn remote(subject: &'static str, channel: Channel, token: BearerToken) -> Self {
                 Self {
                     subject,
                     route: Route::Remote,
-                    client: Some($client::with_interceptor(channel, token)),
+                    client: Some($client::with_interceptor(
+                        channel,
+                        WithTraceContext::new(token),
+                    )),
                 }
             }
         }

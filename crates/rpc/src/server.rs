@@ -5,6 +5,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::RoutesBuilder;
 
+use crate::observe::GrpcMetricsLayer;
+
 /// What a built application serves, for one tonic server.
 #[derive(Debug)]
 pub struct Served {
@@ -53,7 +55,8 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Serves `routes` on `listener` behind the auth layer, with health (each of
+/// Serves `routes` on `listener` behind the auth layer, each call in its
+/// own span (joined to the caller's trace) and counted, with health (each of
 /// `service_names` SERVING until `shutdown` resolves, then NOT_SERVING so
 /// load balancers stop sending) and reflection. After `shutdown`, no new
 /// calls are taken and the calls in flight finish before this returns.
@@ -82,6 +85,8 @@ pub async fn serve(
         tracing::info!("stopping: finishing calls in flight");
     };
     tonic::transport::Server::builder()
+        .trace_fn(complaints_telemetry::grpc_server_span)
+        .layer(GrpcMetricsLayer)
         .layer(AuthLayer::new(verifier))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -155,8 +155,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn dev(listen: SocketAddr, data_dir: PathBuf, test_clock: bool) -> anyhow::Result<()> {
     let settings = complaints_config::Settings::load().context("settings")?;
-    let telemetry =
-        complaints_telemetry::init("complaints", &settings.log_filter, settings.log_json);
+    let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
+        service: "complaints",
+        log_filter: &settings.log_filter,
+        log_json: settings.log_json,
+        metrics_listen: settings.metrics_listen,
+    })?;
     let development_key = settings.auth.is_development();
     let suite = Embedded::build(
         DevOptions {

@@ -199,6 +199,7 @@ impl EscalationApp {
                 .claim_due(now, CLAIM_BATCH, &self.worker, self.lease)
                 .await?;
             if claimed.is_empty() {
+                self.record_pending().await;
                 return Ok(fired);
             }
             let mut breaches = Vec::new();
@@ -266,6 +267,14 @@ impl EscalationApp {
             .await
             .map_err(store_error)?;
         txn.commit().await?;
+        for deadline in batch.iter().filter(|d| changed.contains(&d.deadline_id)) {
+            metrics::counter!(
+                "complaints_deadlines_breached_total",
+                "kind" => deadline.kind.as_str(),
+            )
+            .increment(1);
+            record_firing_lag(deadline, now);
+        }
         self.queue.tidy(&changed).await?;
         fired.breached += changed.len();
         Ok(())
@@ -313,6 +322,7 @@ impl EscalationApp {
         };
         let txn = self.queue.database().begin().await?;
         if rows::complete_fire(&txn, deadline.deadline_id, &self.worker, outcome, now).await? {
+            record_firing_lag(deadline, now);
             if outcome == FireOutcome::Met {
                 let notice = AlertRequest {
                     case_id: deadline.case_id.to_string(),
@@ -338,6 +348,15 @@ impl EscalationApp {
         }
         txn.commit().await?;
         self.queue.tidy(&[deadline.deadline_id]).await
+    }
+
+    /// Sets the `complaints_deadlines_pending` gauge: one count per firing
+    /// pass, not per call. A failed count leaves the last value.
+    async fn record_pending(&self) {
+        match self.queue.count_pending().await {
+            Ok(pending) => metrics::gauge!("complaints_deadlines_pending").set(pending as f64),
+            Err(error) => tracing::warn!(%error, "counting pending deadlines failed"),
+        }
     }
 
     /// Runs firing passes until `shutdown`: sleeps until the next deadline
@@ -376,6 +395,12 @@ impl EscalationApp {
         self.calendar
             .end_of_day(self.calendar.add_working_days(today, 1))
     }
+}
+
+/// How long after its due instant `deadline` fired at `now`.
+fn record_firing_lag(deadline: &Deadline, now: DateTime<Utc>) {
+    let lag = (now - deadline.due.at).to_std().unwrap_or_default();
+    metrics::histogram!("complaints_deadline_firing_lag_seconds").record(lag.as_secs_f64());
 }
 
 fn kind_words(kind: DeadlineKind) -> &'static str {

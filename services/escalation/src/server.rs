@@ -104,17 +104,11 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let (health, health_service) = tonic_health::server::health_reporter();
-        health
-            .set_service_status(SERVICE_NAME, tonic_health::ServingStatus::Serving)
-            .await;
+        // Health and reflection are added by `complaints_rpc::serve`.
         let mut routes = tonic::service::RoutesBuilder::default();
-        routes
-            .add_service(health_service)
-            .add_service(EscalationServiceServer::new(EscalationGrpc::new(
-                self.app.clone(),
-            )));
-        complaints_rpc::reflection_services(&mut routes)?;
+        routes.add_service(EscalationServiceServer::new(EscalationGrpc::new(
+            self.app.clone(),
+        )));
 
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -11,6 +11,7 @@ use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_telemetry::WithTraceContext;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
@@ -39,8 +40,9 @@ pub struct CaseGateway {
 enum Route {
     /// The case service's handler itself, called without a network hop.
     InProcess(Arc<dyn CaseService>),
-    /// A gRPC client sending intake's service token with every call.
-    Remote(CaseServiceClient<InterceptedService<Channel, BearerToken>>),
+    /// A gRPC client sending intake's service token, and the complaint's
+    /// trace context, with every call.
+    Remote(CaseServiceClient<InterceptedService<Channel, WithTraceContext<BearerToken>>>),
 }
 
 /// Why a gateway could not be set up from the settings.
@@ -70,7 +72,10 @@ impl CaseGateway {
     /// `authorization: Bearer`.
     pub fn remote(channel: Channel, token: BearerToken) -> Self {
         Self {
-            route: Route::Remote(CaseServiceClient::with_interceptor(channel, token)),
+            route: Route::Remote(CaseServiceClient::with_interceptor(
+                channel,
+                WithTraceContext::new(token),
+            )),
         }
     }
 

@@ -7,7 +7,12 @@ use complaints_intake::Application;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
-    let telemetry = complaints_telemetry::init("intake", &settings.log_filter, settings.log_json);
+    let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
+        service: "intake",
+        log_filter: &settings.log_filter,
+        log_json: settings.log_json,
+        metrics_listen: settings.metrics_listen,
+    })?;
     let result = match Application::build(settings).await {
         Ok(application) => {
             application

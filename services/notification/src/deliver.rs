@@ -104,6 +104,11 @@ pub fn kind_from_str(name: &str) -> Option<NotifyKind> {
     .find(|kind| kind.as_str() == name)
 }
 
+/// A notification's kind as a metric label: one of a closed set.
+fn kind_label(kind: &str) -> &'static str {
+    kind_from_str(kind).map_or("unknown", NotifyKind::as_str)
+}
+
 impl Delivery {
     /// Delivers every notification due now; returns how many were handled.
     pub async fn deliver_due(&self) -> Result<usize, sea_orm::DbErr> {
@@ -146,7 +151,7 @@ impl Delivery {
                         notification_id: n.notification_id.clone(),
                         kind,
                         stage,
-                        channel,
+                        channel: channel.clone(),
                         route_note: route_note.unwrap_or_default(),
                         sent_at: at,
                     };
@@ -157,6 +162,14 @@ impl Delivery {
                         .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
                 }
                 txn.commit().await?;
+                if marked {
+                    metrics::counter!(
+                        "complaints_notifications_sent_total",
+                        "kind" => kind_label(&n.kind),
+                        "channel" => channel,
+                    )
+                    .increment(1);
+                }
                 tracing::info!(notification_id = %n.notification_id, kind = %n.kind, "notification sent");
             }
             Err(Failure::Transient(reason)) if n.attempts + 1 < self.max_attempts => {
@@ -214,6 +227,13 @@ impl Delivery {
                     .await?;
                 }
                 txn.commit().await?;
+                if failed {
+                    metrics::counter!(
+                        "complaints_notifications_failed_total",
+                        "kind" => kind_label(&n.kind),
+                    )
+                    .increment(1);
+                }
             }
         }
         Ok(())

@@ -7,8 +7,12 @@ use complaints_domain::clock::SystemClock;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = complaints_config::Settings::load()?;
-    let telemetry =
-        complaints_telemetry::init("notification", &settings.log_filter, settings.log_json);
+    let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
+        service: "notification",
+        log_filter: &settings.log_filter,
+        log_json: settings.log_json,
+        metrics_listen: settings.metrics_listen,
+    })?;
     let application =
         complaints_notification::Application::build(settings, Arc::new(SystemClock)).await?;
     application
