@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_case_store;
 mod m20261201_000001_deadlines;
 mod m20261202_000001_notifications;
+mod m20261203_000001_outbox_trace;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_case_store::Migration),
             Box::new(m20261201_000001_deadlines::Migration),
             Box::new(m20261202_000001_notifications::Migration),
+            Box::new(m20261203_000001_outbox_trace::Migration),
         ]
     }
 }

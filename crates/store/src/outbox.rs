@@ -47,6 +47,7 @@ pub async fn enqueue(
     if messages.is_empty() {
         return Ok(());
     }
+    let trace_context = complaints_telemetry::current_trace_context();
     let rows = messages.iter().map(|message| outbox::ActiveModel {
         id: NotSet,
         topic: Set(message.topic.clone()),
@@ -57,6 +58,7 @@ pub async fn enqueue(
         attempts: Set(0),
         delivered_at: Set(None),
         last_error: Set(None),
+        trace_context: Set(trace_context.clone()),
     });
     outbox::Entity::insert_many(rows)
         .exec_without_returning(db)

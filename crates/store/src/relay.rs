@@ -10,6 +10,7 @@ use std::time::Duration;
 use complaints_domain::clock::Clock;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::StoreError;
 use crate::entity::outbox as row;
@@ -71,7 +72,11 @@ impl Relay {
             }
             let mut progressed = false;
             for message in &batch {
-                match self.deliver.deliver(message).await {
+                let span = complaints_telemetry::queued_work_span(
+                    "outbox.deliver",
+                    message.trace_context.as_deref(),
+                );
+                match self.deliver.deliver(message).instrument(span).await {
                     Ok(()) => {
                         outbox::mark_delivered(&self.db, message.id, self.clock.now()).await?;
                         delivered += 1;

@@ -21,7 +21,10 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-pub use propagation::{WithTraceContext, extract_context, grpc_server_span, inject_context};
+pub use propagation::{
+    WithTraceContext, current_trace_context, extract_context, grpc_server_span, inject_context,
+    queued_work_span,
+};
 
 /// The standard OpenTelemetry variable: where spans go (OTLP over gRPC,
 /// e.g. `http://otel-collector:4317`). Unset, nothing is exported.

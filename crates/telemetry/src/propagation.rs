@@ -46,6 +46,44 @@ pub fn inject_context(span: &tracing::Span, metadata: &mut MetadataMap) {
     });
 }
 
+/// The current span's trace context as a W3C `traceparent` (and
+/// `tracestate`) text, for work handed on through a queue such as the
+/// outbox; `None` outside a traced span.
+pub fn current_trace_context() -> Option<String> {
+    let context = tracing::Span::current().context();
+    if !context.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut carrier);
+    });
+    let traceparent = carrier.get("traceparent")?.clone();
+    Some(match carrier.get("tracestate").filter(|s| !s.is_empty()) {
+        Some(state) => format!("{traceparent};{state}"),
+        None => traceparent,
+    })
+}
+
+/// A span for work taken from a queue, continuing the trace recorded with
+/// [`current_trace_context`] when the work was queued.
+pub fn queued_work_span(name: &'static str, trace_context: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!("queued work", otel.name = name);
+    if let Some(text) = trace_context {
+        let (traceparent, tracestate) = text.split_once(';').unwrap_or((text, ""));
+        let mut carrier = std::collections::HashMap::new();
+        carrier.insert("traceparent".to_owned(), traceparent.to_owned());
+        if !tracestate.is_empty() {
+            carrier.insert("tracestate".to_owned(), tracestate.to_owned());
+        }
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+            propagator.extract(&carrier)
+        });
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
 /// The trace context a caller sent in `headers`; an empty context when
 /// there is none (or it is malformed).
 pub fn extract_context(headers: &http::HeaderMap) -> opentelemetry::Context {
@@ -141,6 +179,27 @@ mod tests {
             TraceState::default(),
         );
         opentelemetry::Context::new().with_remote_span_context(span_context)
+    }
+
+    #[test]
+    fn work_queued_inside_a_trace_is_delivered_inside_the_same_trace() {
+        let (queued, delivered_trace) = with_otel_subscriber(|| {
+            let request = tracing::info_span!("request");
+            let _ = request.set_parent(remote_context());
+            let queued = request.in_scope(current_trace_context);
+            let delivery = queued_work_span("outbox.deliver", queued.as_deref());
+            let trace = delivery
+                .context()
+                .span()
+                .span_context()
+                .trace_id()
+                .to_string();
+            (queued, trace)
+        });
+        let queued = queued.expect("a trace context inside a traced span");
+        assert!(queued.starts_with(&format!("00-{TRACE_ID}-")), "{queued}");
+        assert_eq!(delivered_trace, TRACE_ID);
+        assert_eq!(with_otel_subscriber(current_trace_context), None);
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Model {
     pub attempts: i32,
     pub delivered_at: Option<DateTimeUtc>,
     pub last_error: Option<String>,
+    /// The W3C trace context of the change that queued the message.
+    pub trace_context: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
