@@ -110,6 +110,9 @@ pub enum AlertLevel {
     /// A message to the complainant could not be delivered; staff must
     /// reach them another way before the deadline.
     DeliveryFailed,
+    /// The case was handed to the role (a review, an escalation); the
+    /// deadline is theirs now.
+    Assigned,
 }
 
 impl AlertLevel {
@@ -118,6 +121,7 @@ impl AlertLevel {
             AlertLevel::Warning => "warning",
             AlertLevel::Breach => "breach",
             AlertLevel::DeliveryFailed => "delivery_failed",
+            AlertLevel::Assigned => "assigned",
         }
     }
 }

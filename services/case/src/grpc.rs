@@ -46,6 +46,7 @@ fn case_id(raw: &str) -> Result<CaseId, AppError> {
 /// content is refused.
 fn step_key<M: Message + Clone>(
     rpc: &str,
+    case_id: CaseId,
     request_id: &str,
     request: &M,
     clear: impl FnOnce(&mut M),
@@ -61,7 +62,13 @@ fn step_key<M: Message + Clone>(
     content
         .encode(&mut bytes)
         .map_err(|e| Status::internal(e.to_string()))?;
-    Ok(Some(RequestKey::new("case.step", request_id, &bytes)))
+    // Keys are the caller's per case: the same key on another case is
+    // another request.
+    Ok(Some(RequestKey::new(
+        "case.step",
+        format!("{case_id}/{request_id}"),
+        &bytes,
+    )))
 }
 
 fn validate_request_id(request_id: &str) -> Result<(), FieldViolation> {
@@ -87,6 +94,7 @@ impl CaseGrpc {
         let case_id = case_id(message.case_id())?;
         let key = step_key(
             rpc,
+            case_id,
             message.request_id(),
             &message,
             StepRequest::clear_request_id,

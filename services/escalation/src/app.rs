@@ -139,7 +139,12 @@ impl EscalationApp {
                 kind: s.kind,
                 stage: s.stage,
                 working_days: s.working_days,
-                warn_at: self.warn_at(s.due),
+                // The day-5 notice is the platform's own to send: nobody
+                // needs warning about it.
+                warn_at: match s.kind {
+                    DeadlineKind::ReferralUpdate => None,
+                    _ => self.warn_at(s.due),
+                },
                 due: s.due,
                 reason: s.reason,
                 policy_version: policy_version.to_owned(),

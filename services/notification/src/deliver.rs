@@ -364,6 +364,7 @@ impl Delivery {
             let level = match details.alert_level.as_deref() {
                 Some("breach") => AlertLevel::Breach,
                 Some("delivery_failed") => AlertLevel::DeliveryFailed,
+                Some("assigned") => AlertLevel::Assigned,
                 _ => AlertLevel::Warning,
             };
             context.alert = Some(AlertDetails {

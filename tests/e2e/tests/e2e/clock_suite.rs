@@ -110,7 +110,7 @@ impl Suite {
     }
 
     fn bearer(&mut self, role: &str, subject: &str) -> BearerToken {
-        BearerToken::new(&self.token(role, subject)).unwrap()
+        BearerToken::new(self.token(role, subject)).unwrap()
     }
 
     pub fn intake(&mut self, role: &str, subject: &str) -> Intake {

@@ -38,621 +38,678 @@ const POSTCODE: &str = "HX1 2AB";
 const A_MINUTE: Duration = Duration::minutes(1);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_complaint_is_acknowledged_updated_escalated_through_every_stage_and_closed_on_the_policys_clocks()
- {
-    let mut suite = Suite::start(true);
-    let mut c = Clients::new(&mut suite);
-    let mut reviewer = suite.cases("cx_manager", "cara");
-    let mut ops_lead = suite.cases("ops_lead", "olu");
-    let mut director = suite.cases("director", "dee");
-    // The stage 1 handler holding an operations lead's role: R5 keeps them
-    // out of the stage 2 decision.
-    let mut handler_as_ops_lead = suite.cases("ops_lead", "hana");
-    let calendar = Calendar::default();
+async fn every_clock_and_message_of_the_policy_runs_on_time_from_receipt_to_closing() {
+    let mut story = Story::begin().await;
+    story
+        .each_complaint_is_acknowledged_by_its_own_route()
+        .await;
+    story
+        .a_referral_is_reported_to_the_complainant_at_day_5()
+        .await;
+    story.stage_1_unanswered_is_breached_after_a_warning().await;
+    story.the_late_stage_1_response_is_sent().await;
+    story
+        .an_unanswered_review_is_escalated_to_the_operations_lead()
+        .await;
+    story
+        .a_directors_final_response_names_the_tsa_and_the_case_closes()
+        .await;
+    story
+        .closed_cases_keep_no_clock_running_however_far_time_moves()
+        .await;
+    story
+        .every_message_went_in_policy_order_to_the_right_person()
+        .await;
+    story.suite.process.ensure_running().unwrap();
+}
 
-    // -- Receipt (R1, R9, R10) ---------------------------------------------
-    let received_at = whole_second(c.now().await);
-    let email_request = complaint("email", common::Channel::Email, received_at);
-    let post_request = complaint("post", common::Channel::Post, received_at);
-    let email = submit(&mut c, &email_request).await;
-    let post = submit(&mut c, &post_request).await;
+/// One run of the policy: an email complaint taken through every stage, a
+/// posted one left unanswered at stage 1, and a third closed early.
+struct Story {
+    suite: Suite,
+    c: Clients,
+    calendar: Calendar,
+    received_at: DateTime<Utc>,
+    /// Grace's complaint by email: referred, breached, reviewed, escalated,
+    /// answered by a director, taken to the TSA and closed.
+    email: SubmitComplaintResponse,
+    /// Arthur's letter: acknowledged by post, never referred, never answered.
+    post: SubmitComplaintResponse,
+    /// The referral of Grace's complaint to another department.
+    referral_id: String,
+    /// Closed while its stage 1 clocks still ran.
+    web: Option<SubmitComplaintResponse>,
+}
 
-    // Acknowledgements go out as soon as anything runs; a minute is plenty.
-    c.advance(A_MINUTE).await;
-    let email_ack = the_one(&complainant_notices(&mut c, &email.case_id).await);
-    assert_notice(
-        &email_ack,
-        NotificationKind::Acknowledgement,
-        common::Stage::Stage1,
-    );
-    assert_eq!(email_ack.channel, NotificationChannel::Email as i32);
-    assert_eq!(email_ack.recipient, GRACE);
-    let text = String::from_utf8(c.content(&email_ack.notification_id).await.body).unwrap();
-    assert!(
-        text.contains(&email.register_number),
-        "R1: the acknowledgement quotes the register number:\n{text}"
-    );
-
-    let post_ack = the_one(&complainant_notices(&mut c, &post.case_id).await);
-    assert_notice(
-        &post_ack,
-        NotificationKind::Acknowledgement,
-        common::Stage::Stage1,
-    );
-    assert_eq!(
-        post_ack.channel,
-        NotificationChannel::Post as i32,
-        "R9: a letter is acknowledged by post"
-    );
-    assert!(
-        post_ack.recipient.contains(POSTCODE),
-        "{}",
-        post_ack.recipient
-    );
-    let letter = c.content(&post_ack.notification_id).await;
-    assert_eq!(letter.content_type, "application/pdf");
-    assert!(letter.body.starts_with(b"%PDF"), "the letter is a PDF");
-    let printed = suite
-        .letter_outbox()
-        .join(format!("{}.pdf", post_ack.notification_id));
-    assert_eq!(
-        std::fs::read(&printed).unwrap_or_else(|e| panic!("{}: {e}", printed.display())),
-        letter.body,
-        "the letter in the outbox folder is the one recorded"
-    );
-    if let Some(text) = pdf_text(&letter.body, &suite.data_dir()) {
-        assert!(text.contains(&post.register_number), "{text}");
-        assert!(text.contains(POSTCODE), "{text}");
-    }
-
-    for (case, ack) in [(&email, &email_ack), (&post, &post_ack)] {
-        let events = c.timeline(&case.case_id).await;
-        let notice = events
-            .iter()
-            .find(|e| e.kind == "case.notice_sent")
-            .unwrap_or_else(|| panic!("no case.notice_sent in {events:#?}"));
-        assert!(
-            notice.details_json.contains(&ack.notification_id),
-            "the notice names its notification: {notice:?}"
-        );
-        assert!(events.iter().any(|e| e.kind == "case.acknowledged"));
-        assert!(c.case(&case.case_id).await.acknowledged_at.is_some());
-
-        let acknowledge = c.deadline(&case.case_id, Kind::Acknowledge).await;
-        assert_clock(&acknowledge, &calendar, received_at, 3, DeadlineState::Met);
-        assert_eq!(acknowledge.due_date, case.acknowledge_by);
-        assert_eq!(acknowledge.due_at, case.acknowledge_by_at);
-        assert!(acknowledge.fired_at.is_none(), "met before it fell due");
-        let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
-        assert_clock(&resolve, &calendar, received_at, 10, DeadlineState::Pending);
-        assert_eq!(resolve.due_date, case.resolve_by);
-        let update = c.deadline(&case.case_id, Kind::ReferralUpdate).await;
-        assert_clock(&update, &calendar, received_at, 5, DeadlineState::Pending);
-        for deadline in [&acknowledge, &resolve, &update] {
-            assert_eq!(deadline.stage, common::Stage::Stage1 as i32);
-            assert_eq!(deadline.owner_role, common::Role::ComplaintsHandler as i32);
-            assert_eq!(deadline.escalation_role, common::Role::CxManager as i32);
+impl Story {
+    /// Starts `complaints dev --test-clock` and submits both complaints at
+    /// the clock's time.
+    async fn begin() -> Story {
+        let mut suite = Suite::start(true);
+        let mut c = Clients::new(&mut suite);
+        let received_at = whole_second(c.now().await);
+        let email = submit(
+            &mut c,
+            &complaint("email", common::Channel::Email, received_at),
+        )
+        .await;
+        let post = submit(
+            &mut c,
+            &complaint("post", common::Channel::Post, received_at),
+        )
+        .await;
+        Story {
+            suite,
+            c,
+            calendar: Calendar::default(),
+            received_at,
+            email,
+            post,
+            referral_id: String::new(),
+            web: None,
         }
     }
 
-    // -- The referral and the day-5 update (R3) ----------------------------
-    let referral = c
-        .handler
-        .refer_to_department(case_pb::ReferToDepartmentRequest {
-            case_id: email.case_id.clone(),
-            request_id: "refer-installations".to_owned(),
-            department: "Installations".to_owned(),
-            question: "Was the pendant's base unit tested at the last visit?".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .referral_id;
-    c.advance(A_MINUTE).await;
-    assert_eq!(
-        kinds(&complainant_notices(&mut c, &email.case_id).await),
-        [NotificationKind::Acknowledgement],
-        "R3: before day 5 the referral is not reported yet"
-    );
-
-    let day_5 = c.deadline(&email.case_id, Kind::ReferralUpdate).await;
-    let day_5_at = instant(day_5.due_at.as_ref().unwrap());
-    c.advance_to(day_5_at + A_MINUTE).await;
-
-    let update = c.deadline(&email.case_id, Kind::ReferralUpdate).await;
-    assert_eq!(update.state, DeadlineState::Met as i32, "{update:#?}");
-    assert_eq!(update.fired_at, day_5.due_at, "it fired when it fell due");
-    let notices = complainant_notices(&mut c, &email.case_id).await;
-    assert_eq!(
-        kinds(&notices),
-        [
+    /// R1, R9, R10: an acknowledgement quoting the register number, by email
+    /// to the one who emailed and by letter to the one who wrote; the stage
+    /// 1 clocks as the calendar says.
+    async fn each_complaint_is_acknowledged_by_its_own_route(&mut self) {
+        let (c, email, post) = (&mut self.c, &self.email, &self.post);
+        // Acknowledgements go out as soon as anything runs; a minute is plenty.
+        c.advance(A_MINUTE).await;
+        let email_ack = the_one(&complainant_notices(c, &email.case_id).await);
+        assert_notice(
+            &email_ack,
             NotificationKind::Acknowledgement,
-            NotificationKind::ReferralUpdate
-        ]
-    );
-    let update_notice = &notices[1];
-    assert_notice(
-        update_notice,
-        NotificationKind::ReferralUpdate,
-        common::Stage::Stage1,
-    );
-    assert_eq!(update_notice.recipient, GRACE);
-    assert!(instant(update_notice.created_at.as_ref().unwrap()) >= day_5_at);
-    assert!(
-        c.timeline(&email.case_id)
-            .await
-            .iter()
-            .any(|e| e.kind == "case.notice_sent"
-                && e.details_json.contains(&update_notice.notification_id)),
-        "the update is on the timeline"
-    );
+            common::Stage::Stage1,
+        );
+        assert_eq!(email_ack.channel, NotificationChannel::Email as i32);
+        assert_eq!(email_ack.recipient, GRACE);
+        let text = String::from_utf8(c.content(&email_ack.notification_id).await.body).unwrap();
+        assert!(
+            text.contains(&email.register_number),
+            "R1: the acknowledgement quotes the register number:\n{text}"
+        );
 
-    let no_referral = c.deadline(&post.case_id, Kind::ReferralUpdate).await;
-    assert_eq!(
-        no_referral.state,
-        DeadlineState::Cancelled as i32,
-        "without a referral there is nothing to tell: {no_referral:#?}"
-    );
-    assert!(
-        !kinds(&complainant_notices(&mut c, &post.case_id).await)
-            .contains(&NotificationKind::ReferralUpdate)
-    );
+        let post_ack = the_one(&complainant_notices(c, &post.case_id).await);
+        assert_notice(
+            &post_ack,
+            NotificationKind::Acknowledgement,
+            common::Stage::Stage1,
+        );
+        assert_eq!(
+            post_ack.channel,
+            NotificationChannel::Post as i32,
+            "R9: a letter is acknowledged by post"
+        );
+        assert!(post_ack.recipient.contains(POSTCODE), "{post_ack:#?}");
+        let letter = c.content(&post_ack.notification_id).await;
+        assert_eq!(letter.content_type, "application/pdf");
+        assert!(letter.body.starts_with(b"%PDF"), "the letter is a PDF");
+        let printed = self
+            .suite
+            .letter_outbox()
+            .join(format!("{}.pdf", post_ack.notification_id));
+        assert_eq!(
+            std::fs::read(&printed).unwrap_or_else(|e| panic!("{}: {e}", printed.display())),
+            letter.body,
+            "the letter in the outbox folder is the one recorded"
+        );
+        if let Some(text) = pdf_text(&letter.body, &self.suite.data_dir()) {
+            assert!(text.contains(&post.register_number), "{text}");
+            assert!(text.contains(POSTCODE), "{text}");
+        }
 
-    // -- Stage 1 breached (R2) ---------------------------------------------
-    for case in [&email, &post] {
-        let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
-        assert_eq!(resolve.state, DeadlineState::Pending as i32);
+        for (case, ack) in [(email, &email_ack), (post, &post_ack)] {
+            let events = c.timeline(&case.case_id).await;
+            assert!(
+                events.iter().any(|e| e.kind == "case.notice_sent"
+                    && e.details_json.contains(&ack.notification_id)),
+                "the notice is on the timeline, naming its notification: {events:#?}"
+            );
+            assert!(events.iter().any(|e| e.kind == "case.acknowledged"));
+            assert!(c.case(&case.case_id).await.acknowledged_at.is_some());
+
+            let (calendar, received_at) = (&self.calendar, self.received_at);
+            let acknowledge = c.deadline(&case.case_id, Kind::Acknowledge).await;
+            assert_clock(&acknowledge, calendar, received_at, 3, DeadlineState::Met);
+            assert_eq!(acknowledge.due_date, case.acknowledge_by);
+            assert_eq!(acknowledge.due_at, case.acknowledge_by_at);
+            assert!(acknowledge.fired_at.is_none(), "met before it fell due");
+            let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
+            assert_clock(&resolve, calendar, received_at, 10, DeadlineState::Pending);
+            assert_eq!(resolve.due_date, case.resolve_by);
+            let update = c.deadline(&case.case_id, Kind::ReferralUpdate).await;
+            assert_clock(&update, calendar, received_at, 5, DeadlineState::Pending);
+            for deadline in [&acknowledge, &resolve, &update] {
+                assert_eq!(deadline.stage, common::Stage::Stage1 as i32);
+                assert_eq!(deadline.owner_role, common::Role::ComplaintsHandler as i32);
+                assert_eq!(deadline.escalation_role, common::Role::CxManager as i32);
+            }
+        }
     }
-    let resolve = c.deadline(&email.case_id, Kind::Resolve).await;
-    let resolve_at = instant(resolve.due_at.as_ref().unwrap());
-    c.advance_to(resolve_at + A_MINUTE).await;
-    // The warning falls at the end of the working day before the due date.
-    let warn_at = calendar.due(received_at, 9).at;
-    for case in [&email, &post] {
-        let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
+
+    /// R3: a complaint referred on day 1 is reported at day 5; one never
+    /// referred has nothing to report, and its day-5 clock is cancelled.
+    async fn a_referral_is_reported_to_the_complainant_at_day_5(&mut self) {
+        let (c, email, post) = (&mut self.c, &self.email, &self.post);
+        self.referral_id = c
+            .handler
+            .refer_to_department(case_pb::ReferToDepartmentRequest {
+                case_id: email.case_id.clone(),
+                request_id: "refer-installations".to_owned(),
+                department: "Installations".to_owned(),
+                question: "Was the pendant's base unit tested at the last visit?".to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .referral_id;
+        c.advance(A_MINUTE).await;
+        assert_eq!(
+            kinds(&complainant_notices(c, &email.case_id).await),
+            [NotificationKind::Acknowledgement],
+            "before day 5 the referral is not reported yet"
+        );
+
+        let day_5 = c.deadline(&email.case_id, Kind::ReferralUpdate).await;
+        let day_5_at = instant(day_5.due_at.as_ref().unwrap());
+        c.advance_to(day_5_at + A_MINUTE).await;
+
+        let update = c.deadline(&email.case_id, Kind::ReferralUpdate).await;
+        assert_eq!(update.state, DeadlineState::Met as i32, "{update:#?}");
+        assert_eq!(update.fired_at, day_5.due_at, "it fired when it fell due");
+        let notices = complainant_notices(c, &email.case_id).await;
+        assert_eq!(
+            kinds(&notices),
+            [
+                NotificationKind::Acknowledgement,
+                NotificationKind::ReferralUpdate
+            ]
+        );
+        let update_notice = &notices[1];
+        assert_notice(
+            update_notice,
+            NotificationKind::ReferralUpdate,
+            common::Stage::Stage1,
+        );
+        assert_eq!(update_notice.recipient, GRACE);
+        assert!(created(update_notice) >= day_5_at);
+        assert!(
+            c.timeline(&email.case_id)
+                .await
+                .iter()
+                .any(|e| e.kind == "case.notice_sent"
+                    && e.details_json.contains(&update_notice.notification_id)),
+            "the update is on the timeline"
+        );
+
+        let no_referral = c.deadline(&post.case_id, Kind::ReferralUpdate).await;
+        assert_eq!(
+            no_referral.state,
+            DeadlineState::Cancelled as i32,
+            "without a referral there is nothing to tell: {no_referral:#?}"
+        );
+        assert!(
+            !kinds(&complainant_notices(c, &post.case_id).await)
+                .contains(&NotificationKind::ReferralUpdate)
+        );
+    }
+
+    /// R2: ten working days without a response. The owner is warned one
+    /// working day ahead; at the due instant the deadline is breached and
+    /// both the owner and the escalation role are alerted.
+    async fn stage_1_unanswered_is_breached_after_a_warning(&mut self) {
+        let (c, email, post) = (&mut self.c, &self.email, &self.post);
+        for case in [email, post] {
+            let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
+            assert_eq!(resolve.state, DeadlineState::Pending as i32);
+        }
+        let resolve = c.deadline(&email.case_id, Kind::Resolve).await;
+        let resolve_at = instant(resolve.due_at.as_ref().unwrap());
+        c.advance_to(resolve_at + A_MINUTE).await;
+        // The end of the working day before the due date.
+        let warn_at = self.calendar.due(self.received_at, 9).at;
+        let words = "Resolve the complaint (stage 1)";
+        for case in [email, post] {
+            let resolve = c.deadline(&case.case_id, Kind::Resolve).await;
+            assert_eq!(
+                resolve.state,
+                DeadlineState::Breached as i32,
+                "{resolve:#?}"
+            );
+            assert_eq!(resolve.fired_at, resolve.due_at);
+            assert!(
+                c.case(&case.case_id).await.overdue,
+                "the case shows overdue"
+            );
+
+            let alerts = alerts(c, &case.case_id).await;
+            let breach = about(&alerts, &subject("MISSED", words, case, &resolve));
+            assert_eq!(
+                recipients(&breach),
+                BTreeSet::from([staff("complaints_handler"), staff("cx_manager")]),
+                "a breach alerts the owner and the escalation role: {alerts:#?}"
+            );
+            assert!(breach.iter().all(|alert| created(alert) >= resolve_at));
+            let warning = about(&alerts, &subject("Due soon", words, case, &resolve));
+            assert_eq!(
+                recipients(&warning),
+                BTreeSet::from([staff("complaints_handler")]),
+                "the owner is warned first: {alerts:#?}"
+            );
+            let warned_at = created(&warning[0]);
+            assert!(
+                (warn_at..resolve_at).contains(&warned_at),
+                "warned at {warned_at}: one working day ahead is {warn_at}"
+            );
+        }
+        let breaches = c
+            .escalation
+            .list_breaches(escalation_pb::ListBreachesRequest {
+                kind: Kind::Resolve as i32,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .deadlines;
+        let breached: BTreeSet<&str> = breaches.iter().map(|d| d.case_id.as_str()).collect();
+        assert_eq!(
+            breached,
+            BTreeSet::from([email.case_id.as_str(), post.case_id.as_str()])
+        );
+        assert!(
+            breaches
+                .iter()
+                .all(|d| d.state == DeadlineState::Breached as i32)
+        );
+    }
+
+    /// The department answers and the handler responds, late: the response
+    /// is sent, and the breach stays on the record.
+    async fn the_late_stage_1_response_is_sent(&mut self) {
+        let (c, email) = (&mut self.c, &self.email);
+        c.handler
+            .record_department_response(case_pb::RecordDepartmentResponseRequest {
+                case_id: email.case_id.clone(),
+                request_id: "installations-answer".to_owned(),
+                referral_id: self.referral_id.clone(),
+                response: "The base unit was not tested; its battery was flat.".to_owned(),
+            })
+            .await
+            .unwrap();
+        c.handler
+            .issue_stage_response(response_request(
+                &email.case_id,
+                "stage-1-response",
+                case_pb::Finding::PartlyUpheld,
+            ))
+            .await
+            .unwrap();
+        c.advance(A_MINUTE).await;
+        let response = latest_notice(c, &email.case_id).await;
+        assert_notice(
+            &response,
+            NotificationKind::StageResponse,
+            common::Stage::Stage1,
+        );
+        let resolve = c.deadline(&email.case_id, Kind::Resolve).await;
         assert_eq!(
             resolve.state,
             DeadlineState::Breached as i32,
-            "{resolve:#?}"
+            "a breach stays a breach"
         );
-        assert_eq!(resolve.fired_at, resolve.due_at);
-        assert!(
-            c.case(&case.case_id).await.overdue,
-            "the case shows overdue"
-        );
+        assert!(!c.case(&email.case_id).await.overdue);
+    }
 
-        let alerts = alerts(&mut c, &case.case_id).await;
-        let breach = about(
-            &alerts,
-            &subject("MISSED", "Resolve the complaint (stage 1)", case, &resolve),
+    /// R4, R5: the review goes to the CX Manager, is acknowledged, and when
+    /// nobody answers it in time the platform hands it to the Operations
+    /// Lead, who answers it; the stage 1 handler may not.
+    async fn an_unanswered_review_is_escalated_to_the_operations_lead(&mut self) {
+        let mut reviewer = self.suite.cases("cx_manager", "cara");
+        let mut ops_lead = self.suite.cases("ops_lead", "olu");
+        // The stage 1 handler, holding an operations lead's role.
+        let mut stage_1_handler = self.suite.cases("ops_lead", "hana");
+        let (c, email, calendar) = (&mut self.c, &self.email, &self.calendar);
+
+        let review_at = c.now().await;
+        let case = c
+            .on_behalf
+            .request_review(case_pb::RequestReviewRequest {
+                case_id: email.case_id.clone(),
+                request_id: "review".to_owned(),
+                desired_outcome: "An apology and a new pendant".to_owned(),
+                unsatisfied_with: "Nobody explained why the call was missed".to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap();
+        assert_eq!(case.stage, common::Stage::Stage2 as i32);
+        assert_eq!(case.status, case_pb::CaseStatus::Open as i32);
+        assert_eq!(case.owner_role, common::Role::CxManager as i32);
+        c.advance(A_MINUTE).await;
+        let acknowledgement = latest_notice(c, &email.case_id).await;
+        assert_notice(
+            &acknowledgement,
+            NotificationKind::ReviewAcknowledgement,
+            common::Stage::Stage2,
         );
+        let acknowledge = c.deadline(&email.case_id, Kind::Stage2Acknowledge).await;
+        assert_clock(&acknowledge, calendar, review_at, 3, DeadlineState::Met);
+        let respond = c.deadline(&email.case_id, Kind::Stage2Respond).await;
+        assert_clock(&respond, calendar, review_at, 10, DeadlineState::Pending);
+        for deadline in [&acknowledge, &respond] {
+            assert_eq!(deadline.stage, common::Stage::Stage2 as i32);
+            assert_eq!(deadline.owner_role, common::Role::CxManager as i32);
+            assert_eq!(deadline.escalation_role, common::Role::OpsLead as i32);
+        }
+
+        let respond_at = instant(respond.due_at.as_ref().unwrap());
+        c.advance_to(respond_at + A_MINUTE).await;
+        let respond = c.deadline(&email.case_id, Kind::Stage2Respond).await;
+        assert_eq!(
+            respond.state,
+            DeadlineState::Breached as i32,
+            "{respond:#?}"
+        );
+        let alerts = alerts(c, &email.case_id).await;
+        let words = "Respond to the review (stage 2)";
+        let breach = about(&alerts, &subject("MISSED", words, email, &respond));
         assert_eq!(
             recipients(&breach),
-            BTreeSet::from([staff("complaints_handler"), staff("cx_manager")]),
-            "a breach alerts the owner and the escalation role: {alerts:#?}"
+            BTreeSet::from([staff("cx_manager"), staff("ops_lead")]),
+            "{alerts:#?}"
         );
-        for alert in &breach {
-            assert!(alert.subject.contains(&case.register_number));
-            assert!(instant(alert.created_at.as_ref().unwrap()) >= resolve_at);
-        }
-        let warning = about(
-            &alerts,
-            &subject(
-                "Due soon",
-                "Resolve the complaint (stage 1)",
-                case,
-                &resolve,
-            ),
-        );
+        // The warning, one working day ahead. The alerts that hand the case
+        // to a role carry the same subject (see the report on
+        // ALERT_LEVEL_ASSIGNED), so the warning is told apart by its time.
+        let warn_at = calendar.due(review_at, 9).at;
+        let warning: Vec<_> = about(&alerts, &subject("Due soon", words, email, &respond))
+            .into_iter()
+            .filter(|n| (warn_at..respond_at).contains(&created(n)))
+            .collect();
         assert_eq!(
             recipients(&warning),
-            BTreeSet::from([staff("complaints_handler")]),
-            "the owner is warned first: {alerts:#?}"
+            BTreeSet::from([staff("cx_manager")]),
+            "the owner is warned at {warn_at}: {alerts:#?}"
         );
-        let warned_at = instant(warning[0].created_at.as_ref().unwrap());
-        assert!(
-            warn_at <= warned_at && warned_at < resolve_at,
-            "warned at {warned_at}, one working day ahead ({warn_at}), before {resolve_at}"
+        // The review was handed to the CX Manager when requested, and to
+        // the Operations Lead when the platform escalated it.
+        let handed_over = |role: &str, at: DateTime<Utc>| {
+            alerts.iter().any(|n| {
+                n.recipient == staff(role)
+                    && (at..at + A_MINUTE).contains(&created(n))
+                    && !breach.contains(n)
+            })
+        };
+        assert!(handed_over("cx_manager", review_at), "{alerts:#?}");
+        assert!(handed_over("ops_lead", respond_at), "{alerts:#?}");
+
+        let case = c.case(&email.case_id).await;
+        assert_eq!(case.stage, common::Stage::Stage2 as i32);
+        assert_eq!(case.status, case_pb::CaseStatus::Open as i32);
+        assert_eq!(
+            case.owner_role,
+            common::Role::OpsLead as i32,
+            "escalated within the stage"
         );
-    }
-    let breaches = c
-        .escalation
-        .list_breaches(escalation_pb::ListBreachesRequest {
-            kind: Kind::Resolve as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .deadlines;
-    let breached_cases: BTreeSet<&str> = breaches.iter().map(|d| d.case_id.as_str()).collect();
-    assert_eq!(
-        breached_cases,
-        BTreeSet::from([email.case_id.as_str(), post.case_id.as_str()])
-    );
-    assert!(
-        breaches
+        let events = c.timeline(&email.case_id).await;
+        let escalated = events
             .iter()
-            .all(|d| d.state == DeadlineState::Breached as i32)
-    );
+            .find(|e| e.kind == "case.escalated_within_stage")
+            .unwrap_or_else(|| panic!("no case.escalated_within_stage in {events:#?}"));
+        assert_eq!(
+            escalated.actor_role,
+            common::Role::Service as i32,
+            "the platform escalated it: {escalated:?}"
+        );
+        assert!(instant(escalated.at.as_ref().unwrap()) >= respond_at);
+        let again = reviewer
+            .escalate_within_stage(case_pb::EscalateWithinStageRequest {
+                case_id: email.case_id.clone(),
+                request_id: "escalate-again".to_owned(),
+                reason: "Still no answer".to_owned(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::FailedPrecondition, "{again:?}");
 
-    // -- The stage 1 response, late ----------------------------------------
-    c.handler
-        .record_department_response(case_pb::RecordDepartmentResponseRequest {
-            case_id: email.case_id.clone(),
-            request_id: "installations-answer".to_owned(),
-            referral_id: referral,
-            response: "The base unit was not tested; its battery was flat.".to_owned(),
-        })
-        .await
-        .unwrap();
-    c.handler
-        .issue_stage_response(response_request(
-            &email.case_id,
-            "stage-1-response",
-            case_pb::Finding::PartlyUpheld,
-        ))
-        .await
-        .unwrap();
-    c.advance(A_MINUTE).await;
-    let stage_1_response = complainant_notices(&mut c, &email.case_id)
-        .await
-        .pop()
-        .unwrap();
-    assert_notice(
-        &stage_1_response,
-        NotificationKind::StageResponse,
-        common::Stage::Stage1,
-    );
-    let resolve = c.deadline(&email.case_id, Kind::Resolve).await;
-    assert_eq!(
-        resolve.state,
-        DeadlineState::Breached as i32,
-        "a breach stays a breach"
-    );
-
-    // -- Stage 2: the review (R4, R5) --------------------------------------
-    let review_at = c.now().await;
-    let case = c
-        .on_behalf
-        .request_review(case_pb::RequestReviewRequest {
-            case_id: email.case_id.clone(),
-            request_id: "review".to_owned(),
-            desired_outcome: "An apology and a new pendant".to_owned(),
-            unsatisfied_with: "Nobody explained why the call was missed".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
-    assert_eq!(case.stage, common::Stage::Stage2 as i32);
-    assert_eq!(case.status, case_pb::CaseStatus::Open as i32);
-    assert_eq!(case.owner_role, common::Role::CxManager as i32);
-    c.advance(A_MINUTE).await;
-    let review_ack = complainant_notices(&mut c, &email.case_id)
-        .await
-        .pop()
-        .unwrap();
-    assert_notice(
-        &review_ack,
-        NotificationKind::ReviewAcknowledgement,
-        common::Stage::Stage2,
-    );
-    let acknowledge = c.deadline(&email.case_id, Kind::Stage2Acknowledge).await;
-    assert_clock(&acknowledge, &calendar, review_at, 3, DeadlineState::Met);
-    let respond = c.deadline(&email.case_id, Kind::Stage2Respond).await;
-    assert_clock(&respond, &calendar, review_at, 10, DeadlineState::Pending);
-    for deadline in [&acknowledge, &respond] {
-        assert_eq!(deadline.stage, common::Stage::Stage2 as i32);
-        assert_eq!(deadline.owner_role, common::Role::CxManager as i32);
-        assert_eq!(deadline.escalation_role, common::Role::OpsLead as i32);
+        let refused = stage_1_handler
+            .issue_stage_response(response_request(
+                &email.case_id,
+                "stage-2-by-hana",
+                case_pb::Finding::NotUpheld,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Code::PermissionDenied,
+            "whoever handled stage 1 does not decide stage 2: {refused:?}"
+        );
+        ops_lead
+            .issue_stage_response(response_request(
+                &email.case_id,
+                "stage-2-response",
+                case_pb::Finding::NotUpheld,
+            ))
+            .await
+            .unwrap();
+        c.advance(A_MINUTE).await;
+        let response = latest_notice(c, &email.case_id).await;
+        assert_notice(
+            &response,
+            NotificationKind::StageResponse,
+            common::Stage::Stage2,
+        );
     }
 
-    // Nobody answers the review: the Operations Lead takes it over (R5).
-    let respond_at = instant(respond.due_at.as_ref().unwrap());
-    c.advance_to(respond_at + A_MINUTE).await;
-    let respond = c.deadline(&email.case_id, Kind::Stage2Respond).await;
-    assert_eq!(
-        respond.state,
-        DeadlineState::Breached as i32,
-        "{respond:#?}"
-    );
-    let alerts = alerts(&mut c, &email.case_id).await;
-    let words = "Respond to the review (stage 2)";
-    let breach = about(&alerts, &subject("MISSED", words, &email, &respond));
-    assert_eq!(
-        recipients(&breach),
-        BTreeSet::from([staff("cx_manager"), staff("ops_lead")]),
-        "{alerts:#?}"
-    );
-    // The warning, one working day ahead. (The alerts that hand the case
-    // to a role carry the same subject: see `handed_over` below.)
-    let warn_at = calendar.due(review_at, 9).at;
-    let warning: Vec<_> = about(&alerts, &subject("Due soon", words, &email, &respond))
-        .into_iter()
-        .filter(|n| (warn_at..respond_at).contains(&created(n)))
-        .collect();
-    assert_eq!(
-        recipients(&warning),
-        BTreeSet::from([staff("cx_manager")]),
-        "the owner is warned at {warn_at}: {alerts:#?}"
-    );
-    // The review was handed to the CX Manager when requested, and to the
-    // Operations Lead when the platform escalated it.
-    let handed_over = |role: &str, from: DateTime<Utc>| {
-        alerts.iter().any(|n| {
-            n.recipient == staff(role)
-                && (from..from + A_MINUTE).contains(&created(n))
-                && !breach.contains(n)
-        })
-    };
-    assert!(handed_over("cx_manager", review_at), "{alerts:#?}");
-    assert!(handed_over("ops_lead", respond_at), "{alerts:#?}");
-    let case = c.case(&email.case_id).await;
-    assert_eq!(case.stage, common::Stage::Stage2 as i32);
-    assert_eq!(case.status, case_pb::CaseStatus::Open as i32);
-    assert_eq!(
-        case.owner_role,
-        common::Role::OpsLead as i32,
-        "escalated within the stage"
-    );
-    let events = c.timeline(&email.case_id).await;
-    let escalated = events
-        .iter()
-        .find(|e| e.kind == "case.escalated_within_stage")
-        .unwrap_or_else(|| panic!("no case.escalated_within_stage in {events:#?}"));
-    assert_eq!(
-        escalated.actor_role,
-        common::Role::Service as i32,
-        "the platform escalated it: {escalated:?}"
-    );
-    assert!(instant(escalated.at.as_ref().unwrap()) >= respond_at);
+    /// R6, R7: a director takes the escalation, with stage 3 clocks; the
+    /// final response names the TSA; the referral to the TSA is recorded,
+    /// and closing cancels whatever still ran.
+    async fn a_directors_final_response_names_the_tsa_and_the_case_closes(&mut self) {
+        let mut director = self.suite.cases("director", "dee");
+        let (c, email, calendar) = (&mut self.c, &self.email, &self.calendar);
 
-    let refused = handler_as_ops_lead
-        .issue_stage_response(response_request(
-            &email.case_id,
-            "stage-2-by-hana",
-            case_pb::Finding::NotUpheld,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        refused.code(),
-        Code::PermissionDenied,
-        "R5: whoever handled stage 1 does not decide stage 2: {refused:?}"
-    );
-    let refused = reviewer
-        .escalate_within_stage(case_pb::EscalateWithinStageRequest {
-            case_id: email.case_id.clone(),
-            request_id: "escalate-again".to_owned(),
-            reason: "again".to_owned(),
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
-    ops_lead
-        .issue_stage_response(response_request(
-            &email.case_id,
-            "stage-2-response",
-            case_pb::Finding::NotUpheld,
-        ))
-        .await
-        .unwrap();
-    c.advance(A_MINUTE).await;
-    let stage_2_response = complainant_notices(&mut c, &email.case_id)
-        .await
-        .pop()
-        .unwrap();
-    assert_notice(
-        &stage_2_response,
-        NotificationKind::StageResponse,
-        common::Stage::Stage2,
-    );
+        let escalated_at = c.now().await;
+        let case = c
+            .on_behalf
+            .escalate_to_director(case_pb::EscalateToDirectorRequest {
+                case_id: email.case_id.clone(),
+                request_id: "director".to_owned(),
+                desired_outcome: "A refund of three months' fees".to_owned(),
+                unsatisfied_with: "The review did not address the missed call".to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap();
+        assert_eq!(case.stage, common::Stage::Stage3 as i32);
+        assert_eq!(case.owner_role, common::Role::Director as i32);
+        c.advance(A_MINUTE).await;
+        let acknowledgement = latest_notice(c, &email.case_id).await;
+        assert_notice(
+            &acknowledgement,
+            NotificationKind::ReviewAcknowledgement,
+            common::Stage::Stage3,
+        );
+        let acknowledge = c.deadline(&email.case_id, Kind::Stage3Acknowledge).await;
+        assert_clock(&acknowledge, calendar, escalated_at, 3, DeadlineState::Met);
+        let respond = c.deadline(&email.case_id, Kind::Stage3Respond).await;
+        assert_clock(&respond, calendar, escalated_at, 10, DeadlineState::Pending);
+        assert_eq!(respond.owner_role, common::Role::Director as i32);
 
-    // -- Stage 3: a director (R6) ------------------------------------------
-    let escalated_at = c.now().await;
-    let case = c
-        .on_behalf
-        .escalate_to_director(case_pb::EscalateToDirectorRequest {
-            case_id: email.case_id.clone(),
-            request_id: "director".to_owned(),
-            desired_outcome: "A refund of three months' fees".to_owned(),
-            unsatisfied_with: "The review did not address the missed call".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
-    assert_eq!(case.stage, common::Stage::Stage3 as i32);
-    assert_eq!(case.owner_role, common::Role::Director as i32);
-    c.advance(A_MINUTE).await;
-    let director_ack = complainant_notices(&mut c, &email.case_id)
-        .await
-        .pop()
-        .unwrap();
-    assert_notice(
-        &director_ack,
-        NotificationKind::ReviewAcknowledgement,
-        common::Stage::Stage3,
-    );
-    let acknowledge = c.deadline(&email.case_id, Kind::Stage3Acknowledge).await;
-    assert_clock(&acknowledge, &calendar, escalated_at, 3, DeadlineState::Met);
-    let respond = c.deadline(&email.case_id, Kind::Stage3Respond).await;
-    assert_clock(
-        &respond,
-        &calendar,
-        escalated_at,
-        10,
-        DeadlineState::Pending,
-    );
-    assert_eq!(respond.owner_role, common::Role::Director as i32);
+        director
+            .issue_stage_response(response_request(
+                &email.case_id,
+                "final-response",
+                case_pb::Finding::Upheld,
+            ))
+            .await
+            .unwrap();
+        c.advance(A_MINUTE).await;
+        let final_response = latest_notice(c, &email.case_id).await;
+        assert_notice(
+            &final_response,
+            NotificationKind::FinalResponse,
+            common::Stage::Stage3,
+        );
+        let text =
+            String::from_utf8(c.content(&final_response.notification_id).await.body).unwrap();
+        assert!(
+            text.contains("Telecare Services Association"),
+            "the final response names the TSA:\n{text}"
+        );
+        let respond = c.deadline(&email.case_id, Kind::Stage3Respond).await;
+        assert_eq!(respond.state, DeadlineState::Met as i32);
 
-    director
-        .issue_stage_response(response_request(
-            &email.case_id,
-            "final-response",
-            case_pb::Finding::Upheld,
-        ))
-        .await
-        .unwrap();
-    c.advance(A_MINUTE).await;
-    let final_response = complainant_notices(&mut c, &email.case_id)
-        .await
-        .pop()
-        .unwrap();
-    assert_notice(
-        &final_response,
-        NotificationKind::FinalResponse,
-        common::Stage::Stage3,
-    );
-    let text = String::from_utf8(c.content(&final_response.notification_id).await.body).unwrap();
-    assert!(
-        text.contains("Telecare Services Association"),
-        "R7: the final response names the TSA:\n{text}"
-    );
-    let respond = c.deadline(&email.case_id, Kind::Stage3Respond).await;
-    assert_eq!(respond.state, DeadlineState::Met as i32);
-
-    // -- External (R7), and closing ----------------------------------------
-    let case = c
-        .handler
-        .record_tsa_referral(case_pb::RecordTsaReferralRequest {
-            case_id: email.case_id.clone(),
-            request_id: "tsa".to_owned(),
-            reference: "TSA-E2E-0042".to_owned(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .case
-        .unwrap();
-    assert_eq!(case.stage, common::Stage::External as i32);
-    assert_eq!(case.tsa_reference, "TSA-E2E-0042");
-    close(&mut c, &email.case_id).await;
-
-    // A third complaint, closed while its stage 1 clocks still run: they are
-    // cancelled, not breached.
-    let web_received_at = whole_second(c.now().await);
-    let web = submit(
-        &mut c,
-        &complaint("web", common::Channel::Web, web_received_at),
-    )
-    .await;
-    c.advance(A_MINUTE).await;
-    let running: Vec<i32> = c
-        .deadlines(&web.case_id)
-        .await
-        .iter()
-        .filter(|d| d.state == DeadlineState::Pending as i32)
-        .map(|d| d.kind)
-        .collect();
-    assert_eq!(running, [Kind::ReferralUpdate as i32, Kind::Resolve as i32]);
-    close(&mut c, &web.case_id).await;
-
-    // Nothing is left to fire, for any case, however far time moves.
-    let mut before = Vec::new();
-    for case in [&email, &post, &web] {
-        before.push((
-            c.deadlines(&case.case_id).await,
-            c.notifications(&case.case_id).await,
-        ));
-    }
-    let (_, fired) = c.advance(Duration::days(60)).await;
-    assert_eq!(fired, 0, "nothing fires after closing");
-    for (case, (deadlines, notifications)) in [&email, &post, &web].into_iter().zip(before) {
-        assert_eq!(c.deadlines(&case.case_id).await, deadlines);
-        assert_eq!(c.notifications(&case.case_id).await, notifications);
+        let case = c
+            .handler
+            .record_tsa_referral(case_pb::RecordTsaReferralRequest {
+                case_id: email.case_id.clone(),
+                request_id: "tsa".to_owned(),
+                reference: "TSA-E2E-0042".to_owned(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .case
+            .unwrap();
+        assert_eq!(case.stage, common::Stage::External as i32);
+        assert_eq!(case.tsa_reference, "TSA-E2E-0042");
+        close(c, &email.case_id).await;
     }
 
-    // -- Every message in policy order, to the right person ----------------
-    let notices = complainant_notices(&mut c, &email.case_id).await;
-    let in_order: Vec<(NotificationKind, common::Stage)> = notices
-        .iter()
-        .map(|n| (n.kind(), common::Stage::try_from(n.stage).unwrap()))
-        .collect();
-    assert_eq!(
-        in_order,
-        [
-            (NotificationKind::Acknowledgement, common::Stage::Stage1),
-            (NotificationKind::ReferralUpdate, common::Stage::Stage1),
-            (NotificationKind::StageResponse, common::Stage::Stage1),
-            (
-                NotificationKind::ReviewAcknowledgement,
-                common::Stage::Stage2
-            ),
-            (NotificationKind::StageResponse, common::Stage::Stage2),
-            (
-                NotificationKind::ReviewAcknowledgement,
-                common::Stage::Stage3
-            ),
-            (NotificationKind::FinalResponse, common::Stage::Stage3),
-        ]
-    );
-    let sent_at: Vec<DateTime<Utc>> = notices
-        .iter()
-        .map(|n| instant(n.sent_at.as_ref().unwrap()))
-        .collect();
-    assert!(sent_at.is_sorted(), "sent in that order: {sent_at:?}");
+    /// A third complaint, closed while its stage 1 clocks still run: they
+    /// are cancelled, not breached. Then nothing fires, for any case, and
+    /// nobody is told anything more, however far time moves.
+    async fn closed_cases_keep_no_clock_running_however_far_time_moves(&mut self) {
+        let c = &mut self.c;
+        let received_at = whole_second(c.now().await);
+        let web = submit(c, &complaint("web", common::Channel::Web, received_at)).await;
+        c.advance(A_MINUTE).await;
+        let running: Vec<i32> = c
+            .deadlines(&web.case_id)
+            .await
+            .iter()
+            .filter(|d| d.state == DeadlineState::Pending as i32)
+            .map(|d| d.kind)
+            .collect();
+        assert_eq!(running, [Kind::ReferralUpdate as i32, Kind::Resolve as i32]);
+        close(c, &web.case_id).await;
 
-    let mut emailed = BTreeSet::new();
-    let mut posted = BTreeSet::new();
-    for case in [&email, &post, &web] {
-        for n in c.notifications(&case.case_id).await {
-            assert_eq!(n.state, NotificationState::Sent as i32, "{n:#?}");
-            assert_eq!(n.attempts, 1, "{n:#?}");
-            if n.kind() == NotificationKind::InternalAlert {
-                assert_eq!(n.channel, NotificationChannel::Email as i32);
-                let role = n
-                    .recipient
-                    .strip_suffix(&format!("@{STAFF_DOMAIN}"))
-                    .unwrap_or_else(|| panic!("an alert to a staff mailbox: {n:#?}"));
-                assert!(
-                    ["complaints_handler", "cx_manager", "ops_lead", "director"].contains(&role),
-                    "{n:#?}"
-                );
-            } else if case.case_id == post.case_id {
-                assert_eq!(n.channel, NotificationChannel::Post as i32, "{n:#?}");
-                assert!(n.recipient.contains(POSTCODE), "{n:#?}");
-            } else {
-                assert_eq!(n.channel, NotificationChannel::Email as i32, "{n:#?}");
-                assert_eq!(n.recipient, GRACE, "{n:#?}");
-            }
-            if n.channel == NotificationChannel::Email as i32 {
-                emailed.insert(n.notification_id);
-            } else {
-                posted.insert(n.notification_id);
+        let cases = [&self.email, &self.post, &web];
+        let mut before = Vec::new();
+        for case in cases {
+            before.push((
+                c.deadlines(&case.case_id).await,
+                c.notifications(&case.case_id).await,
+            ));
+        }
+        let (_, fired) = c.advance(Duration::days(60)).await;
+        assert_eq!(fired, 0, "nothing fires after closing");
+        for (case, (deadlines, notifications)) in cases.into_iter().zip(before) {
+            assert_eq!(c.deadlines(&case.case_id).await, deadlines);
+            assert_eq!(c.notifications(&case.case_id).await, notifications);
+        }
+        self.web = Some(web);
+    }
+
+    /// The complainant heard from us at every step, in the policy's order;
+    /// every message went to the complainant's address or a staff
+    /// mailbox; every email and letter is in the outbox folder, each email
+    /// with the notification's id as its `Message-ID`.
+    async fn every_message_went_in_policy_order_to_the_right_person(&mut self) {
+        let (c, email, post) = (&mut self.c, &self.email, &self.post);
+        let notices = complainant_notices(c, &email.case_id).await;
+        let in_order: Vec<(NotificationKind, common::Stage)> =
+            notices.iter().map(|n| (n.kind(), n.stage())).collect();
+        use NotificationKind::{
+            Acknowledgement, FinalResponse, ReferralUpdate, ReviewAcknowledgement, StageResponse,
+        };
+        use common::Stage::{Stage1, Stage2, Stage3};
+        assert_eq!(
+            in_order,
+            [
+                (Acknowledgement, Stage1),
+                (ReferralUpdate, Stage1),
+                (StageResponse, Stage1),
+                (ReviewAcknowledgement, Stage2),
+                (StageResponse, Stage2),
+                (ReviewAcknowledgement, Stage3),
+                (FinalResponse, Stage3),
+            ]
+        );
+        let sent_at: Vec<DateTime<Utc>> = notices
+            .iter()
+            .map(|n| instant(n.sent_at.as_ref().unwrap()))
+            .collect();
+        assert!(sent_at.is_sorted(), "sent in that order: {sent_at:?}");
+
+        let mut emailed = BTreeSet::new();
+        let mut posted = BTreeSet::new();
+        for case in [email, post, self.web.as_ref().unwrap()] {
+            for n in c.notifications(&case.case_id).await {
+                assert_eq!(n.state(), NotificationState::Sent, "{n:#?}");
+                assert_eq!(n.attempts, 1, "{n:#?}");
+                if n.kind() == NotificationKind::InternalAlert {
+                    assert_eq!(n.channel(), NotificationChannel::Email, "{n:#?}");
+                    let role = n
+                        .recipient
+                        .strip_suffix(&format!("@{STAFF_DOMAIN}"))
+                        .unwrap_or_else(|| panic!("an alert to a staff mailbox: {n:#?}"));
+                    assert!(
+                        ["complaints_handler", "cx_manager", "ops_lead", "director"]
+                            .contains(&role),
+                        "{n:#?}"
+                    );
+                } else if case.case_id == post.case_id {
+                    assert_eq!(n.channel(), NotificationChannel::Post, "{n:#?}");
+                    assert!(n.recipient.contains(POSTCODE), "{n:#?}");
+                } else {
+                    assert_eq!(n.channel(), NotificationChannel::Email, "{n:#?}");
+                    assert_eq!(n.recipient, GRACE, "{n:#?}");
+                }
+                if n.channel() == NotificationChannel::Email {
+                    emailed.insert(n.notification_id);
+                } else {
+                    posted.insert(n.notification_id);
+                }
             }
         }
-    }
-    assert_eq!(
-        files(&suite.email_outbox(), "eml"),
-        emailed,
-        "one .eml per email sent"
-    );
-    assert_eq!(
-        files(&suite.letter_outbox(), "pdf"),
-        posted,
-        "one .pdf per letter"
-    );
-    let eml = std::fs::read_to_string(
-        suite
-            .email_outbox()
-            .join(format!("{}.eml", email_ack.notification_id)),
-    )
-    .unwrap();
-    let message_id = header(&eml, "Message-ID").unwrap_or_else(|| panic!("no Message-ID:\n{eml}"));
-    assert!(
-        message_id.starts_with(&format!("<{}@", email_ack.notification_id))
-            && message_id.ends_with('>'),
-        "the Message-ID is the notification id: {message_id}"
-    );
-    assert!(email_ack.notification_id.starts_with("ntf-"));
-    assert!(header(&eml, "To").unwrap().contains(GRACE), "{eml}");
-    assert!(eml.contains(&email.register_number), "{eml}");
+        assert_eq!(
+            files(&self.suite.email_outbox(), "eml"),
+            emailed,
+            "one .eml per email sent"
+        );
+        assert_eq!(
+            files(&self.suite.letter_outbox(), "pdf"),
+            posted,
+            "one .pdf per letter"
+        );
 
-    suite.process.ensure_running().unwrap();
+        let acknowledgement = &notices[0];
+        let eml = std::fs::read_to_string(
+            self.suite
+                .email_outbox()
+                .join(format!("{}.eml", acknowledgement.notification_id)),
+        )
+        .unwrap();
+        let message_id =
+            header(&eml, "Message-ID").unwrap_or_else(|| panic!("no Message-ID:\n{eml}"));
+        assert!(
+            acknowledgement.notification_id.starts_with("ntf-")
+                && message_id.starts_with(&format!("<{}@", acknowledgement.notification_id))
+                && message_id.ends_with('>'),
+            "the Message-ID is the notification id: {message_id}"
+        );
+        assert!(header(&eml, "To").unwrap().contains(GRACE), "{eml}");
+        assert!(eml.contains(&email.register_number), "{eml}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -926,6 +983,14 @@ async fn complainant_notices(c: &mut Clients, case_id: &str) -> Vec<notification
         .into_iter()
         .filter(|n| n.kind() != NotificationKind::InternalAlert)
         .collect()
+}
+
+/// The case's latest notification to the complainant.
+async fn latest_notice(c: &mut Clients, case_id: &str) -> notification_pb::Notification {
+    complainant_notices(c, case_id)
+        .await
+        .pop()
+        .unwrap_or_else(|| panic!("nothing was sent to the complainant of {case_id}"))
 }
 
 async fn alerts(c: &mut Clients, case_id: &str) -> Vec<notification_pb::Notification> {
