@@ -144,6 +144,29 @@ where
     if let Some(outcome) = replay(db, key).await? {
         return Ok(outcome);
     }
+    match write_new_case(db, calendar, received_at, actor, now, key, build).await {
+        // A concurrent call with the same key won the race: its record
+        // refused ours, and its case is the answer.
+        Err(StoreError::Database(error)) if key.is_some() => match replay(db, key).await? {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Database(error)),
+        },
+        result => result,
+    }
+}
+
+async fn write_new_case<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    received_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    build: F,
+) -> Result<Outcome, StoreError>
+where
+    F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
+{
     let txn = db.begin().await?;
     let year = calendar.local_date(received_at).year();
     let number = register::next_register_number(&txn, year).await?;
@@ -181,7 +204,7 @@ where
     if let Some(key) = key {
         idempotency::record(&txn, key, &resource_id, Vec::new(), now).await?;
     }
-    commit_or_replay(txn, db, key).await?;
+    txn.commit().await?;
     Ok(Outcome {
         stored,
         resource_id,
@@ -546,22 +569,6 @@ async fn replay(
         resource_id,
         replayed: true,
     }))
-}
-
-async fn commit_or_replay(
-    txn: sea_orm::DatabaseTransaction,
-    db: &DatabaseConnection,
-    key: Option<&RequestKey>,
-) -> Result<(), StoreError> {
-    match txn.commit().await {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if replay(db, key).await?.is_some() {
-                return Err(StoreError::Conflict);
-            }
-            Err(e.into())
-        }
-    }
 }
 
 async fn append_events(

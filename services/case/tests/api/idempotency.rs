@@ -15,6 +15,7 @@ on_every_backend!(
     a_retried_stage_response_is_not_refused_as_a_second_response,
     the_same_request_id_with_other_content_is_already_exists,
     reopening_with_the_same_request_id_returns_the_same_case,
+    the_same_request_sent_twice_at_once_opens_one_case,
     a_malformed_request_id_is_an_invalid_argument,
 );
 
@@ -197,6 +198,28 @@ async fn reopening_with_the_same_request_id_returns_the_same_case(db: TestDb) {
         app.event_kinds(&first_case.case_id).await,
         ["case.received"]
     );
+}
+
+async fn the_same_request_sent_twice_at_once_opens_one_case(db: TestDb) {
+    let app = spawn_app(db).await;
+    for round in 0..5 {
+        let request = complaint(&format!("intake-race-{round}"));
+        let (mut a, mut b) = (app.platform(), app.platform());
+        let (first, second) = tokio::join!(a.open_case(request.clone()), b.open_case(request));
+        let (first, second) = (first.unwrap().into_inner(), second.unwrap().into_inner());
+        assert_eq!(
+            first.case.unwrap().case_id,
+            second.case.unwrap().case_id,
+            "round {round}: both calls answer with the one case"
+        );
+    }
+    let listed = app
+        .handler()
+        .list_cases(pb::ListCasesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 5);
 }
 
 async fn a_malformed_request_id_is_an_invalid_argument(db: TestDb) {
