@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests, which start the platform's real
-//! binaries (`complaints`, `case`, `intake`) as child processes and talk to
-//! them over gRPC like any client.
+//! binaries (`complaints`, `case`, `intake`, `escalation`) as child
+//! processes and talk to them over gRPC like any client.
 //!
 //! - [`binaries`] builds the binaries once per test process (with the cargo
 //!   that runs the tests, into the same target directory) and says where
@@ -43,6 +43,8 @@ pub struct Binaries {
     pub case: PathBuf,
     /// The production intake service.
     pub intake: PathBuf,
+    /// The production escalation service.
+    pub escalation: PathBuf,
 }
 
 /// Builds the binaries the first time it is called in this process and
@@ -50,7 +52,7 @@ pub struct Binaries {
 /// built: no end-to-end test can run without them.
 ///
 /// Cargo only hands a test the binaries of its own package, so this runs
-/// `cargo build --bins` for the three packages, into the target directory
+/// `cargo build --bins` for the four packages, into the target directory
 /// this test binary lives in (`<target>/<profile>/deps/`).
 pub fn binaries() -> &'static Binaries {
     static BUILT: OnceLock<Result<Binaries, String>> = OnceLock::new();
@@ -112,6 +114,8 @@ fn build_binaries() -> anyhow::Result<Binaries> {
             "complaints-case",
             "--package",
             "complaints-intake",
+            "--package",
+            "complaints-escalation",
         ]);
     // `debug` is the folder of the `dev` profile; others share their name.
     if let Some(profile) = profile_dir.file_name().filter(|name| *name != "debug") {
@@ -137,6 +141,7 @@ fn build_binaries() -> anyhow::Result<Binaries> {
         complaints: binary("complaints")?,
         case: binary("case")?,
         intake: binary("intake")?,
+        escalation: binary("escalation")?,
     })
 }
 
@@ -356,6 +361,20 @@ impl Process {
             bail!("kill -TERM {} failed ({status})", self.id());
         }
         Ok(())
+    }
+
+    /// Sends SIGKILL, as the kernel's OOM killer or a lost node does: the
+    /// process gets no chance to finish anything. Answers its exit status.
+    pub fn kill_hard(&mut self, timeout: Duration) -> anyhow::Result<ExitStatus> {
+        let status = Command::new("kill")
+            .arg("-KILL")
+            .arg(self.id().to_string())
+            .status()
+            .context("running kill -KILL")?;
+        if !status.success() {
+            bail!("kill -KILL {} failed ({status})", self.id());
+        }
+        self.wait_for_exit(timeout)
     }
 
     /// Waits for the process to exit, at most `timeout`.
