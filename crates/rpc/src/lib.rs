@@ -20,4 +20,4 @@ pub use convert::{
 };
 pub use error::{AppError, invalid_field, status_from_domain, status_from_store};
 pub use observe::GrpcMetricsLayer;
-pub use server::{Served, reflection_services, serve, shutdown_signal};
+pub use server::{reflection_services, serve, shutdown_signal};

@@ -7,14 +7,6 @@ use tonic::service::RoutesBuilder;
 
 use crate::observe::GrpcMetricsLayer;
 
-/// What a built application serves, for one tonic server.
-#[derive(Debug)]
-pub struct Served {
-    pub routes: RoutesBuilder,
-    /// The fully-qualified names of the gRPC services, for health.
-    pub service_names: Vec<&'static str>,
-}
-
 /// Server reflection, v1 and v1alpha, over every contract of the platform.
 pub fn reflection_services(
     routes: &mut RoutesBuilder,

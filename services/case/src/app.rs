@@ -76,14 +76,6 @@ impl CaseApp {
         self.clock.now()
     }
 
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.clone()
-    }
-
-    pub fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     /// The relay of this service's outbox, delivering to `delivery`.
     pub fn outbox_relay(
         &self,

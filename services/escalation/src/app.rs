@@ -111,10 +111,6 @@ impl EscalationApp {
         self.clock.now()
     }
 
-    pub fn clock(&self) -> Arc<dyn Clock> {
-        self.clock.clone()
-    }
-
     pub fn outbox_wake(&self) -> Arc<Notify> {
         self.outbox_wake.clone()
     }

@@ -22,4 +22,4 @@ mod startup;
 pub use app::{IDEMPOTENCY_SCOPE, IntakeApp, RequestId};
 pub use gateway::{CaseGateway, GatewayError, MINTED_TOKEN_TTL, SERVICE_SUBJECT};
 pub use grpc::{IntakeGrpc, service};
-pub use startup::{Application, SERVICE_NAME, served};
+pub use startup::{Application, SERVICE_NAME};

@@ -9,7 +9,6 @@ use complaints_auth::{AuthConfig, AuthLayer, TokenVerifier};
 use complaints_config::Settings;
 use complaints_domain::clock::SystemClock;
 use complaints_proto::complaints::intake::v1::intake_service_server::IntakeServiceServer;
-use complaints_rpc::Served;
 use tonic::service::{Routes, RoutesBuilder};
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -22,17 +21,6 @@ use crate::grpc::{self, IntakeGrpc};
 
 /// The full name of the service, as health checks ask for it.
 pub const SERVICE_NAME: &str = "complaints.intake.v1.IntakeService";
-
-/// Intake's own routes, for a server that serves several services (the
-/// embedded suite), which adds health and reflection once for all of them.
-pub fn served(app: IntakeApp) -> Served {
-    let mut routes = RoutesBuilder::default();
-    routes.add_service(grpc::service(app));
-    Served {
-        routes,
-        service_names: vec![SERVICE_NAME],
-    }
-}
 
 /// A bound, not yet serving, intake server.
 ///
