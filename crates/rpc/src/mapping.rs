@@ -2,7 +2,7 @@
 //! Proto enums arrive as `i32`; `UNSPECIFIED` and unknown numbers map to
 //! `None`, and the caller decides whether that is an error.
 
-use complaints_domain::case::{CaseStatus, DeadlineKind, Finding};
+use complaints_domain::case::{CaseStatus, DeadlineKind, Finding, NotifyKind};
 use complaints_domain::complainant::{
     Channel, Complainant, ContactMethod, RawComplainant, RawPostalAddress,
 };
@@ -10,6 +10,7 @@ use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::common::v1 as pb;
+use complaints_proto::complaints::notification::v1 as notification_pb;
 
 /// Pairs a domain enum with its proto enum both ways.
 macro_rules! enum_mapping {
@@ -81,6 +82,26 @@ enum_mapping!(status_to_proto, status_from_proto, CaseStatus, case_pb::CaseStatu
     CaseStatus::Closed => case_pb::CaseStatus::Closed,
 ]);
 
+enum_mapping!(notify_kind_to_proto, notify_kind_from_proto, NotifyKind, notification_pb::NotificationKind, [
+    NotifyKind::Acknowledgement => notification_pb::NotificationKind::Acknowledgement,
+    NotifyKind::ReferralUpdate => notification_pb::NotificationKind::ReferralUpdate,
+    NotifyKind::StageResponse => notification_pb::NotificationKind::StageResponse,
+    NotifyKind::ReviewAcknowledgement => notification_pb::NotificationKind::ReviewAcknowledgement,
+    NotifyKind::FinalResponse => notification_pb::NotificationKind::FinalResponse,
+    NotifyKind::InternalAlert => notification_pb::NotificationKind::InternalAlert,
+]);
+
+/// A notification kind by its enum value name (`NOTIFICATION_KIND_ACKNOWLEDGEMENT`).
+pub fn notify_kind_from_name(name: &str) -> Option<NotifyKind> {
+    notify_kind_from_proto(notification_pb::NotificationKind::from_str_name(name)? as i32)
+}
+
+/// A notification kind's enum value name, as `RecordNotice` carries it.
+pub fn notify_kind_name(kind: NotifyKind) -> &'static str {
+    notification_pb::NotificationKind::try_from(notify_kind_to_proto(kind))
+        .map_or("NOTIFICATION_KIND_UNSPECIFIED", |k| k.as_str_name())
+}
+
 /// A complainant as received, for the domain to validate.
 pub fn raw_complainant(complainant: Option<&pb::Complainant>) -> RawComplainant {
     let Some(c) = complainant else {
@@ -143,6 +164,21 @@ mod tests {
                 Some(kind)
             );
         }
+        for kind in [
+            NotifyKind::Acknowledgement,
+            NotifyKind::ReferralUpdate,
+            NotifyKind::StageResponse,
+            NotifyKind::ReviewAcknowledgement,
+            NotifyKind::FinalResponse,
+            NotifyKind::InternalAlert,
+        ] {
+            assert_eq!(
+                notify_kind_from_proto(notify_kind_to_proto(kind)),
+                Some(kind)
+            );
+            assert_eq!(notify_kind_from_name(notify_kind_name(kind)), Some(kind));
+        }
+        assert_eq!(notify_kind_from_name("NOTIFICATION_KIND_UNSPECIFIED"), None);
         for finding in Finding::ALL {
             assert_eq!(finding_from_proto(finding_to_proto(finding)), Some(finding));
         }

@@ -1,9 +1,7 @@
 //! `complaints.case.v1.CaseService` over gRPC: decode, call one
 //! [`CaseApp`] function, encode. No policy and no SQL here.
 
-use complaints_domain::case::{
-    CaseId, Command, NewComplaint, NotifyKind, RawComplaint, ReferralId, Step,
-};
+use complaints_domain::case::{CaseId, Command, NewComplaint, RawComplaint, ReferralId, Step};
 use complaints_domain::role::Actor;
 use complaints_domain::values::RegisterNumber;
 use complaints_domain::{DomainError, FieldViolation};
@@ -428,7 +426,7 @@ impl CaseService for CaseGrpc {
         let actor = complaints_auth::actor(&request)?;
         let m = request.into_inner();
         let case_id = case_id(&m.case_id)?;
-        let kind = notify_kind(&m.kind).ok_or_else(|| {
+        let kind = complaints_rpc::mapping::notify_kind_from_name(&m.kind).ok_or_else(|| {
             AppError::from(FieldViolation::new(
                 "kind",
                 "must be a NotificationKind value name such as NOTIFICATION_KIND_ACKNOWLEDGEMENT",
@@ -556,17 +554,4 @@ fn list_filter(
         Some(size) if violations.is_empty() => Ok((filter, after, size)),
         _ => Err(DomainError::InvalidArgument(violations)),
     }
-}
-
-fn notify_kind(name: &str) -> Option<NotifyKind> {
-    use complaints_proto::complaints::notification::v1::NotificationKind as Pb;
-    Some(match Pb::from_str_name(name)? {
-        Pb::Acknowledgement => NotifyKind::Acknowledgement,
-        Pb::ReferralUpdate => NotifyKind::ReferralUpdate,
-        Pb::StageResponse => NotifyKind::StageResponse,
-        Pb::ReviewAcknowledgement => NotifyKind::ReviewAcknowledgement,
-        Pb::FinalResponse => NotifyKind::FinalResponse,
-        Pb::InternalAlert => NotifyKind::InternalAlert,
-        Pb::Unspecified => return None,
-    })
 }

@@ -5,7 +5,9 @@
 use complaints_domain::case::{DeadlineOutcome, NotifyKind};
 use complaints_proto::complaints::escalation::v1 as escalation_pb;
 use complaints_proto::complaints::notification::v1 as notification_pb;
-use complaints_rpc::mapping::{deadline_kind_to_proto, role_to_proto, stage_to_proto};
+use complaints_rpc::mapping::{
+    deadline_kind_to_proto, notify_kind_to_proto, role_to_proto, stage_to_proto,
+};
 use complaints_rpc::peers::{EscalationPeer, NotificationPeer};
 use complaints_rpc::{date_to_proto, timestamp_to_proto};
 use complaints_store::cases::CaseChanged;
@@ -17,18 +19,6 @@ use complaints_store::relay::Deliver;
 pub struct CaseChangeDelivery {
     pub escalation: EscalationPeer,
     pub notification: NotificationPeer,
-}
-
-pub fn notification_kind(kind: NotifyKind) -> notification_pb::NotificationKind {
-    use notification_pb::NotificationKind as Pb;
-    match kind {
-        NotifyKind::Acknowledgement => Pb::Acknowledgement,
-        NotifyKind::ReferralUpdate => Pb::ReferralUpdate,
-        NotifyKind::StageResponse => Pb::StageResponse,
-        NotifyKind::ReviewAcknowledgement => Pb::ReviewAcknowledgement,
-        NotifyKind::FinalResponse => Pb::FinalResponse,
-        NotifyKind::InternalAlert => Pb::InternalAlert,
-    }
 }
 
 /// The escalation service's part of a change, if it has one.
@@ -76,7 +66,7 @@ pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotification
         .iter()
         .map(|notice| notification_pb::RequestNotificationRequest {
             case_id: change.case_id.to_string(),
-            kind: notification_kind(notice.kind) as i32,
+            kind: notify_kind_to_proto(notice.kind),
             stage: stage_to_proto(notice.stage),
             to_role: notice.to_role.map(role_to_proto).unwrap_or_default(),
             reason: notice.reason.clone().unwrap_or_default(),

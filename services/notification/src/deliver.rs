@@ -472,13 +472,12 @@ impl complaints_store::relay::Deliver for NoticeRelay {
     ) -> Result<(), String> {
         let notice: NoticeDelivered = serde_json::from_str(&message.payload)
             .map_err(|e| format!("unreadable notice: {e}"))?;
-        let kind = crate::grpc::kind_to_proto(notice.kind);
         let result = self
             .case
             .record_notice(case_pb::RecordNoticeRequest {
                 case_id: notice.case_id,
                 notification_id: notice.notification_id,
-                kind: kind.as_str_name().to_owned(),
+                kind: complaints_rpc::mapping::notify_kind_name(notice.kind).to_owned(),
                 stage: stage_to_proto(notice.stage),
                 channel: notice.channel,
                 route_note: notice.route_note,

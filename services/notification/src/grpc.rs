@@ -11,7 +11,8 @@ use complaints_proto::complaints::notification::v1::{
     self as pb, notification_service_server::NotificationService,
 };
 use complaints_rpc::mapping::{
-    deadline_kind_from_proto, role_from_proto, stage_from_proto, stage_to_proto,
+    deadline_kind_from_proto, notify_kind_from_proto, notify_kind_to_proto, role_from_proto,
+    stage_from_proto, stage_to_proto,
 };
 use complaints_rpc::{AppError, date_from_proto, timestamp_to_proto};
 use sea_orm::DatabaseConnection;
@@ -49,29 +50,6 @@ fn db_status(error: sea_orm::DbErr) -> Status {
     Status::unavailable("the notification store could not complete the call; it is safe to retry")
 }
 
-pub fn kind_to_proto(kind: NotifyKind) -> pb::NotificationKind {
-    match kind {
-        NotifyKind::Acknowledgement => pb::NotificationKind::Acknowledgement,
-        NotifyKind::ReferralUpdate => pb::NotificationKind::ReferralUpdate,
-        NotifyKind::StageResponse => pb::NotificationKind::StageResponse,
-        NotifyKind::ReviewAcknowledgement => pb::NotificationKind::ReviewAcknowledgement,
-        NotifyKind::FinalResponse => pb::NotificationKind::FinalResponse,
-        NotifyKind::InternalAlert => pb::NotificationKind::InternalAlert,
-    }
-}
-
-fn kind_from_proto(kind: i32) -> Option<NotifyKind> {
-    Some(match pb::NotificationKind::try_from(kind).ok()? {
-        pb::NotificationKind::Acknowledgement => NotifyKind::Acknowledgement,
-        pb::NotificationKind::ReferralUpdate => NotifyKind::ReferralUpdate,
-        pb::NotificationKind::StageResponse => NotifyKind::StageResponse,
-        pb::NotificationKind::ReviewAcknowledgement => NotifyKind::ReviewAcknowledgement,
-        pb::NotificationKind::FinalResponse => NotifyKind::FinalResponse,
-        pb::NotificationKind::InternalAlert => NotifyKind::InternalAlert,
-        pb::NotificationKind::Unspecified => return None,
-    })
-}
-
 fn to_proto(n: &entity::Model) -> pb::Notification {
     let channel = match n.channel.as_deref() {
         Some("email") => pb::NotificationChannel::Email,
@@ -87,8 +65,8 @@ fn to_proto(n: &entity::Model) -> pb::Notification {
         notification_id: n.notification_id.clone(),
         case_id: n.case_id.to_string(),
         kind: kind_from_str(&n.kind)
-            .map(kind_to_proto)
-            .unwrap_or_default() as i32,
+            .map(notify_kind_to_proto)
+            .unwrap_or_default(),
         channel: channel as i32,
         recipient: n.recipient.clone().unwrap_or_default(),
         state: state as i32,
@@ -189,7 +167,7 @@ impl NotificationService for NotificationGrpc {
         let case = m.case_id.trim().parse::<uuid::Uuid>().map_err(|_| {
             violations.push(FieldViolation::new("case_id", "must be a case id (a UUID)"));
         });
-        let kind = kind_from_proto(m.kind);
+        let kind = notify_kind_from_proto(m.kind);
         if kind.is_none() {
             violations.push(FieldViolation::new("kind", "is required"));
         }
