@@ -3,32 +3,22 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
-use complaints_auth::{BearerToken, TokenIssuer};
+use complaints_auth::BearerToken;
 use complaints_config::Settings;
 use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_rpc::peers::{self, PeerError};
 use complaints_telemetry::WithTraceContext;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 /// The subject intake acts as towards the case service. The complaint's
 /// real submitter travels in `OpenCaseRequest.submitted_by`.
 pub const SERVICE_SUBJECT: &str = "intake";
-
-/// Lifetime of a token intake mints for itself when no
-/// `COMPLAINTS_SERVICE_TOKEN` is configured. It is minted once at start-up
-/// and not renewed, so a process must be restarted within this time (a
-/// rolling deployment does that); renewing it in place is future work.
-pub const MINTED_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
-
-/// How long one `OpenCase` call over the network may take before intake
-/// answers `UNAVAILABLE` (the caller retries with the same `request_id`).
-const OPEN_CASE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The way to the case service's `OpenCase`. Cheap to clone.
 #[derive(Clone)]
@@ -43,19 +33,6 @@ enum Route {
     /// A gRPC client sending intake's service token, and the complaint's
     /// trace context, with every call.
     Remote(CaseServiceClient<InterceptedService<Channel, WithTraceContext<BearerToken>>>),
-}
-
-/// Why a gateway could not be set up from the settings.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    #[error("COMPLAINTS_CASE_URL {url:?} is not a usable address: {reason}")]
-    CaseUrl { url: String, reason: String },
-    #[error(
-        "no service token: set COMPLAINTS_SERVICE_TOKEN, or an HS256 secret so intake can mint one ({0})"
-    )]
-    NoToken(String),
-    #[error("the service token cannot be sent in a header")]
-    BadToken,
 }
 
 impl CaseGateway {
@@ -81,26 +58,12 @@ impl CaseGateway {
 
     /// The production gateway: a channel to `settings.case_url` that
     /// connects on first use (so intake starts, and answers `UNAVAILABLE`,
-    /// while the case service is down), with `settings.service_token`, or
-    /// else a token minted from `settings.auth` for subject `intake`, role
-    /// `service`, valid for [`MINTED_TOKEN_TTL`].
-    pub fn from_settings(settings: &Settings) -> Result<Self, GatewayError> {
-        let endpoint = Endpoint::from_shared(settings.case_url.clone())
-            .map_err(|e| GatewayError::CaseUrl {
-                url: settings.case_url.clone(),
-                reason: e.to_string(),
-            })?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(OPEN_CASE_TIMEOUT);
-        let token = match &settings.service_token {
-            Some(token) => token.expose().to_owned(),
-            None => TokenIssuer::new(&settings.auth)
-                .map_err(|e| GatewayError::NoToken(e.to_string()))?
-                .issue(SERVICE_SUBJECT, Role::Service, MINTED_TOKEN_TTL)
-                .map_err(|e| GatewayError::NoToken(e.to_string()))?,
-        };
-        let token = BearerToken::new(token).map_err(|_| GatewayError::BadToken)?;
-        Ok(Self::remote(endpoint.connect_lazy(), token))
+    /// while the case service is down), presenting the platform's service
+    /// token ([`complaints_rpc::peers::service_token`]) for subject `intake`.
+    pub fn from_settings(settings: &Settings) -> Result<Self, PeerError> {
+        let channel = peers::channel("COMPLAINTS_CASE_URL", &settings.case_url)?;
+        let token = peers::service_token(settings, SERVICE_SUBJECT)?;
+        Ok(Self::remote(channel, token))
     }
 
     /// Opens (or, for a `request_id` seen before, finds) the case.

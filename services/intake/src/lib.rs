@@ -20,6 +20,6 @@ mod grpc;
 mod startup;
 
 pub use app::{IDEMPOTENCY_SCOPE, IntakeApp, RequestId};
-pub use gateway::{CaseGateway, GatewayError, MINTED_TOKEN_TTL, SERVICE_SUBJECT};
+pub use gateway::{CaseGateway, SERVICE_SUBJECT};
 pub use grpc::{IntakeGrpc, service};
 pub use startup::{Application, SERVICE_NAME};
