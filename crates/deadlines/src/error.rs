@@ -1,3 +1,4 @@
+use complaints_domain::{ErrorCode, FieldViolation, ServiceError};
 use sea_orm::DbErr;
 
 /// Why a queue operation did not happen.
@@ -33,5 +34,32 @@ impl QueueError {
 
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         QueueError::Corrupt(what.to_string())
+    }
+}
+
+impl ServiceError for QueueError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            QueueError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            QueueError::Database(_) | QueueError::Redis(_) | QueueError::Corrupt(_) => {
+                ErrorCode::Unavailable
+            }
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            QueueError::InvalidArgument { field, message } => {
+                vec![FieldViolation::new(*field, message.clone())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            QueueError::InvalidArgument { field, message } => format!("{field}: {message}"),
+            _ => "the deadline store could not complete the call; it is safe to retry".to_owned(),
+        }
     }
 }

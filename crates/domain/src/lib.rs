@@ -15,4 +15,4 @@ pub mod policy;
 pub mod role;
 pub mod values;
 
-pub use error::{DomainError, FieldViolation};
+pub use error::{DomainError, ErrorCode, FieldViolation, ServiceError};

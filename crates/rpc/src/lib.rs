@@ -13,11 +13,12 @@ pub mod mapping;
 mod observe;
 pub mod peers;
 mod server;
+pub mod service;
 
 pub use convert::{
     date_from_proto, date_to_proto, duration_to_proto, page_size, required_timestamp,
     timestamp_from_proto, timestamp_to_proto,
 };
-pub use error::{AppError, invalid_field, status_from_domain, status_from_store};
+pub use error::{AppError, PeerFailure, grpc_code, into_status, invalid_field, status};
 pub use observe::GrpcMetricsLayer;
 pub use server::{reflection_services, serve, shutdown_signal};

@@ -3,7 +3,7 @@
 //! principal) or over gRPC with a service token (production). Callers see
 //! one type per peer either way.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use complaints_auth::{BearerToken, TokenIssuer};
@@ -103,9 +103,22 @@ macro_rules! peer {
         impl $name {
             /// Calls `service` directly, as `subject` with the service role.
             pub fn in_process(subject: &'static str, service: Arc<dyn $server>) -> Self {
+                let slot = Arc::new(OnceLock::new());
+                let _ = slot.set(service);
                 Self {
                     subject,
-                    route: Route::InProcess(service),
+                    route: Route::InProcess(slot),
+                    client: None,
+                }
+            }
+
+            /// Calls whatever service is put in `slot`, as `subject`; until
+            /// then, calls are `UNAVAILABLE`. Lets services that call each
+            /// other be built one after another in one process.
+            pub fn in_slot(subject: &'static str, slot: Arc<OnceLock<Arc<dyn $server>>>) -> Self {
+                Self {
+                    subject,
+                    route: Route::InProcess(slot),
                     client: None,
                 }
             }
@@ -126,7 +139,7 @@ macro_rules! peer {
 }
 
 enum Route<S: ?Sized> {
-    InProcess(Arc<S>),
+    InProcess(Arc<OnceLock<Arc<S>>>),
     Remote,
 }
 
@@ -144,10 +157,13 @@ macro_rules! call {
     ($peer:expr, $method:ident, $message:expr) => {{
         let message = $message;
         match (&$peer.route, &$peer.client) {
-            (Route::InProcess(service), _) => service
-                .$method(internal($peer.subject, message))
-                .await
-                .map(tonic::Response::into_inner),
+            (Route::InProcess(slot), _) => match slot.get() {
+                Some(service) => service
+                    .$method(internal($peer.subject, message))
+                    .await
+                    .map(tonic::Response::into_inner),
+                None => Err(Status::unavailable("the service called is not started yet")),
+            },
             (Route::Remote, Some(client)) => client
                 .clone()
                 .$method(message)
@@ -166,7 +182,105 @@ peer!(
     NotificationServiceClient
 );
 
+/// The other services, as one service reaches them.
+#[derive(Debug, Clone)]
+pub struct Peers {
+    pub case: CasePeer,
+    pub escalation: EscalationPeer,
+    pub notification: NotificationPeer,
+}
+
+impl Peers {
+    /// Over gRPC, at the addresses `settings` names (connected on first
+    /// use), presenting the token of `subject` ([`service_token`]).
+    pub fn remote(settings: &Settings, subject: &'static str) -> Result<Peers, PeerError> {
+        let token = service_token(settings, subject)?;
+        Ok(Peers {
+            case: CasePeer::remote(
+                subject,
+                channel("COMPLAINTS_CASE_URL", &settings.case_url)?,
+                token.clone(),
+            ),
+            escalation: EscalationPeer::remote(
+                subject,
+                channel("COMPLAINTS_ESCALATION_URL", &settings.escalation_url)?,
+                token.clone(),
+            ),
+            notification: NotificationPeer::remote(
+                subject,
+                channel("COMPLAINTS_NOTIFICATION_URL", &settings.notification_url)?,
+                token,
+            ),
+        })
+    }
+
+    /// In this process, through `local`, as `subject`.
+    pub fn in_process(local: &LocalServices, subject: &'static str) -> Peers {
+        Peers {
+            case: CasePeer::in_slot(subject, local.case.clone()),
+            escalation: EscalationPeer::in_slot(subject, local.escalation.clone()),
+            notification: NotificationPeer::in_slot(subject, local.notification.clone()),
+        }
+    }
+}
+
+/// The services of one process, for each other to call directly. Each is
+/// put in its slot once it is built.
+#[derive(Clone, Default)]
+pub struct LocalServices {
+    case: Arc<OnceLock<Arc<dyn CaseService>>>,
+    escalation: Arc<OnceLock<Arc<dyn EscalationService>>>,
+    notification: Arc<OnceLock<Arc<dyn NotificationService>>>,
+}
+
+impl std::fmt::Debug for LocalServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalServices")
+            .field("case", &self.case.get().is_some())
+            .field("escalation", &self.escalation.get().is_some())
+            .field("notification", &self.notification.get().is_some())
+            .finish()
+    }
+}
+
+/// A built service as the others in its process call it.
+#[derive(Clone)]
+pub enum LocalHandle {
+    Case(Arc<dyn CaseService>),
+    Escalation(Arc<dyn EscalationService>),
+    Notification(Arc<dyn NotificationService>),
+}
+
+impl std::fmt::Debug for LocalHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LocalHandle::Case(_) => "Case",
+            LocalHandle::Escalation(_) => "Escalation",
+            LocalHandle::Notification(_) => "Notification",
+        })
+    }
+}
+
+impl LocalServices {
+    /// Puts a built service in its slot (the first one of each kind wins).
+    pub fn register(&self, handle: &LocalHandle) {
+        let _ = match handle.clone() {
+            LocalHandle::Case(service) => self.case.set(service).is_ok(),
+            LocalHandle::Escalation(service) => self.escalation.set(service).is_ok(),
+            LocalHandle::Notification(service) => self.notification.set(service).is_ok(),
+        };
+    }
+}
+
 impl CasePeer {
+    /// Opens (or, for a `request_id` seen before, finds) a case.
+    pub async fn open_case(
+        &self,
+        request: case_pb::OpenCaseRequest,
+    ) -> Result<case_pb::OpenCaseResponse, Status> {
+        call!(self, open_case, request)
+    }
+
     pub async fn get_case(&self, case_id: &str) -> Result<case_pb::Case, Status> {
         let reply = call!(
             self,

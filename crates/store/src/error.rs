@@ -1,4 +1,4 @@
-use complaints_domain::DomainError;
+use complaints_domain::{DomainError, ErrorCode, FieldViolation, ServiceError};
 use sea_orm::DbErr;
 
 /// Why a storage operation did not happen. Nothing was written when any of
@@ -8,7 +8,7 @@ pub enum StoreError {
     #[error("{0} not found")]
     NotFound(String),
     /// Another writer changed the case first; reload and try again.
-    #[error("the case was changed by someone else at the same time")]
+    #[error("the case was changed by someone else at the same time; retry the call")]
     Conflict,
     /// The request id was used before for a request with other content.
     #[error("request_id {0:?} was already used for a different request")]
@@ -26,5 +26,34 @@ pub enum StoreError {
 impl StoreError {
     pub(crate) fn corrupt(what: impl std::fmt::Display) -> Self {
         StoreError::Corrupt(what.to_string())
+    }
+}
+
+impl ServiceError for StoreError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::Conflict => ErrorCode::Aborted,
+            StoreError::IdempotencyClash(_) => ErrorCode::AlreadyExists,
+            StoreError::Domain(e) => e.error_code(),
+            StoreError::Database(_) | StoreError::Corrupt(_) => ErrorCode::Unavailable,
+        }
+    }
+
+    fn field_violations(&self) -> Vec<FieldViolation> {
+        match self {
+            StoreError::Domain(e) => e.field_violations(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            StoreError::Domain(e) => e.public_message(),
+            StoreError::Database(_) | StoreError::Corrupt(_) => {
+                "the service could not complete the call; it is safe to retry".to_owned()
+            }
+            other => other.to_string(),
+        }
     }
 }

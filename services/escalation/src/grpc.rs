@@ -12,7 +12,7 @@ use complaints_rpc::mapping::{
     stage_from_proto, stage_to_proto,
 };
 use complaints_rpc::{
-    AppError, date_from_proto, date_to_proto, required_timestamp, timestamp_from_proto,
+    AppError, into_status, date_from_proto, date_to_proto, required_timestamp, timestamp_from_proto,
     timestamp_to_proto,
 };
 use tonic::{Request, Response, Status};
@@ -31,20 +31,6 @@ impl EscalationGrpc {
 }
 
 type Reply<T> = Result<Response<T>, Status>;
-
-fn queue_status(error: QueueError) -> Status {
-    match error {
-        QueueError::InvalidArgument { field, message } => {
-            complaints_rpc::status_from_domain(FieldViolation::new(field, message).into())
-        }
-        other => {
-            tracing::error!(error = %other, "deadline queue failure");
-            Status::unavailable(
-                "the deadline store could not complete the call; it is safe to retry",
-            )
-        }
-    }
-}
 
 fn case_id(raw: &str) -> Result<CaseId, Status> {
     if raw.trim().is_empty() {
@@ -140,7 +126,7 @@ impl EscalationService for EscalationGrpc {
         let actor = complaints_auth::actor(&request)?;
         authorize(actor.role, Step::Read).map_err(AppError::from)?;
         let id = case_id(&request.get_ref().case_id)?;
-        let mut deadlines = self.app.deadlines_of(id).await.map_err(queue_status)?;
+        let mut deadlines = self.app.deadlines_of(id).await.map_err(into_status)?;
         if deadlines.is_empty() {
             return Err(Status::not_found(format!(
                 "no deadlines are known for case {id}"
@@ -174,7 +160,7 @@ impl EscalationService for EscalationGrpc {
             .queue()
             .list_breaches(&filter, &page(m.page_size, &m.page_token)?)
             .await
-            .map_err(queue_status)?;
+            .map_err(into_status)?;
         Ok(Response::new(pb::ListBreachesResponse {
             deadlines: found.deadlines.iter().map(deadline_to_proto).collect(),
             next_page_token: found.next_page_token.unwrap_or_default(),
@@ -206,7 +192,7 @@ impl EscalationService for EscalationGrpc {
                 &page(m.page_size, &m.page_token)?,
             )
             .await
-            .map_err(queue_status)?;
+            .map_err(into_status)?;
         Ok(Response::new(pb::ListDueSoonResponse {
             deadlines: found.deadlines.iter().map(deadline_to_proto).collect(),
             next_page_token: found.next_page_token.unwrap_or_default(),
@@ -257,7 +243,7 @@ impl EscalationService for EscalationGrpc {
             .app
             .apply_case_change(id, &m.register_number, &m.policy_version, start, settle)
             .await
-            .map_err(queue_status)?;
+            .map_err(into_status)?;
         Ok(Response::new(pb::ApplyCaseChangeResponse {
             started: i32::try_from(started).unwrap_or(i32::MAX),
             settled: i32::try_from(settled).unwrap_or(i32::MAX),

@@ -10,11 +10,12 @@ use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_rpc::PeerFailure;
 use complaints_rpc::peers::{self, PeerError};
 use complaints_telemetry::WithTraceContext;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// The subject intake acts as towards the case service. The complaint's
 /// real submitter travels in `OpenCaseRequest.submitted_by`.
@@ -86,32 +87,7 @@ impl CaseGateway {
         };
         result
             .map(tonic::Response::into_inner)
-            .map_err(from_case_service)
-    }
-}
-
-/// The case service's answer as intake's caller should see it.
-fn from_case_service(status: Status) -> Status {
-    match status.code() {
-        Code::InvalidArgument | Code::AlreadyExists | Code::FailedPrecondition => status,
-        Code::Unauthenticated | Code::PermissionDenied => {
-            tracing::error!(
-                code = ?status.code(),
-                message = status.message(),
-                "the case service refused intake's service credentials"
-            );
-            Status::internal("intake is not allowed to open cases; the platform is misconfigured")
-        }
-        _ => {
-            tracing::warn!(
-                code = ?status.code(),
-                message = status.message(),
-                "the case service could not open the case"
-            );
-            Status::unavailable(
-                "the case service could not be reached; retry with the same request_id",
-            )
-        }
+            .map_err(|status| complaints_rpc::into_status(PeerFailure::new("case", status)))
     }
 }
 

@@ -1,0 +1,381 @@
+//! One shape for every service.
+//!
+//! Each service crate has one builder, `build(ServiceParts) -> Service`: its
+//! gRPC routes and its background loops ([`Worker`]s), not yet running. The
+//! service's own binary serves one built service ([`run_production`]); the
+//! embedded suite serves all four on one address. Either way an
+//! [`Application`] binds, serves through [`crate::serve`] (auth, per-call
+//! span and metrics, health, reflection), runs the workers until the stop
+//! signal, and waits for them to finish their pass.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use complaints_auth::TokenVerifier;
+use complaints_config::Settings;
+use complaints_domain::clock::{Clock, SystemClock};
+use complaints_store::DatabaseConnection;
+use complaints_store::relay::Relay;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::service::RoutesBuilder;
+
+use crate::peers::{LocalHandle, LocalServices, Peers};
+
+/// What every service's builder takes: settings, the clock, the database
+/// and the way to reach the other services.
+#[derive(Debug, Clone)]
+pub struct ServiceParts {
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+    pub db: DatabaseConnection,
+    pub peers: Peers,
+}
+
+impl ServiceParts {
+    /// The production parts for the service `subject`: refuses the
+    /// development signing key unless allowed, connects to (and migrates)
+    /// the database, and reaches the other services over gRPC with this
+    /// service's token.
+    pub async fn production(
+        settings: Settings,
+        subject: &'static str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        refuse_development_key(&settings, subject)?;
+        if settings.database_url == complaints_config::sqlite_url(&settings.data_dir) {
+            std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+                format!("creating the data folder {}", settings.data_dir.display())
+            })?;
+        }
+        let db = complaints_store::db::connect(&settings.database_url)
+            .await
+            .context("connecting to the database")?;
+        let peers = Peers::remote(&settings, subject)?;
+        Ok(Self {
+            settings,
+            clock,
+            db,
+            peers,
+        })
+    }
+
+    /// The parts for one service of a suite in one process: the services
+    /// call each other directly through `local`.
+    pub fn in_process(
+        settings: Settings,
+        subject: &'static str,
+        clock: Arc<dyn Clock>,
+        db: DatabaseConnection,
+        local: &LocalServices,
+    ) -> Self {
+        Self {
+            settings,
+            clock,
+            db,
+            peers: Peers::in_process(local, subject),
+        }
+    }
+}
+
+/// Refuses the public development signing key, with which anyone can mint
+/// a token for any role, unless `COMPLAINTS_ALLOW_DEV_KEY=true`; says so in
+/// the log either way.
+fn refuse_development_key(settings: &Settings, service: &str) -> anyhow::Result<()> {
+    if let Err(error) = settings.check_production_keys() {
+        tracing::error!(%error, service, "refusing to start with the development signing key");
+        return Err(error.into());
+    }
+    if settings.auth.is_development() {
+        tracing::warn!(
+            service,
+            "accepting tokens signed with the public DEVELOPMENT key ({}=true): anyone can mint any role; never run like this with real data",
+            complaints_config::env::ALLOW_DEV_KEY
+        );
+    }
+    Ok(())
+}
+
+/// The stop signal every background loop watches.
+#[derive(Debug, Clone)]
+pub struct Stop(watch::Receiver<bool>);
+
+/// Sends the stop signal.
+#[derive(Debug)]
+pub struct StopHandle(watch::Sender<bool>);
+
+impl Stop {
+    pub fn new() -> (StopHandle, Stop) {
+        let (tx, rx) = watch::channel(false);
+        (StopHandle(tx), Stop(rx))
+    }
+
+    /// Whether the signal has been sent: loops check it between items of a
+    /// batch, not only between passes.
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the signal is sent (at once if it was).
+    pub async fn wait(mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}
+
+impl StopHandle {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+/// What one pass of a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Items handled; a pass with none means the worker is idle.
+    pub work: usize,
+    /// Of those, deadlines that fired with an effect (the test clock reports
+    /// this number).
+    pub fired: usize,
+}
+
+impl Pass {
+    pub fn work(work: usize) -> Self {
+        Self { work, fired: 0 }
+    }
+}
+
+/// A boxed future, for the worker trait's async methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A background loop of a service: an outbox relay, the firing worker,
+/// notification delivery, the index reconciler.
+pub trait Worker: Send + Sync + std::fmt::Debug {
+    /// Runs passes until `stop` is sent, sleeping between them until work
+    /// is due or something wakes it; finishes the item in hand, then returns.
+    fn run(&self, stop: Stop) -> BoxFuture<'_, ()>;
+
+    /// One pass over everything due now. The test clock drives the suite by
+    /// these, so that time moves only between passes.
+    fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>>;
+
+    /// When this worker next has work due, if it keeps such a time.
+    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<DateTime<Utc>>>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+impl Worker for Relay {
+    fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
+        Box::pin(Relay::run(self, stop.wait()))
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
+        Box::pin(async { Ok(Pass::work(Relay::run_once(self).await?)) })
+    }
+}
+
+type AddRoutes = Box<dyn FnOnce(&mut RoutesBuilder) + Send>;
+
+/// A built service: its gRPC routes and its background loops, not yet
+/// running.
+pub struct Service {
+    /// The service's full name, as health checks ask for it.
+    pub name: &'static str,
+    routes: AddRoutes,
+    workers: Vec<Arc<dyn Worker>>,
+    local: Option<LocalHandle>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A service named `name` serving what `routes` adds.
+    pub fn new(name: &'static str, routes: impl FnOnce(&mut RoutesBuilder) + Send + 'static) -> Self {
+        Self {
+            name,
+            routes: Box::new(routes),
+            workers: Vec::new(),
+            local: None,
+        }
+    }
+
+    /// How the other services of the same process call this one.
+    pub fn with_local(mut self, handle: LocalHandle) -> Self {
+        self.local = Some(handle);
+        self
+    }
+
+    /// Makes this service callable by the others built with `local`.
+    pub fn register_in(&self, local: &LocalServices) {
+        if let Some(handle) = &self.local {
+            local.register(handle);
+        }
+    }
+
+    /// Adds a background loop.
+    pub fn with_worker(mut self, worker: impl Worker + 'static) -> Self {
+        self.workers.push(Arc::new(worker));
+        self
+    }
+
+    pub fn workers(&self) -> &[Arc<dyn Worker>] {
+        &self.workers
+    }
+}
+
+type Background = Box<dyn FnOnce(Stop) -> BoxFuture<'static, ()> + Send>;
+
+/// Bound services, ready to serve: one process's gRPC server and its
+/// background loops.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    verifier: TokenVerifier,
+    names: Vec<&'static str>,
+    routes: RoutesBuilder,
+    workers: Vec<Arc<dyn Worker>>,
+    background: Vec<Background>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("address", &self.address)
+            .field("services", &self.names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds `listen` (port 0 picks a free port) for `services`, behind
+    /// tokens checked by `verifier`.
+    pub async fn bind(
+        listen: SocketAddr,
+        verifier: TokenVerifier,
+        services: Vec<Service>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let address = listener.local_addr()?;
+        let mut routes = RoutesBuilder::default();
+        let mut names = Vec::new();
+        let mut workers = Vec::new();
+        for service in services {
+            names.push(service.name);
+            (service.routes)(&mut routes);
+            workers.extend(service.workers);
+        }
+        Ok(Self {
+            listener,
+            address,
+            verifier,
+            names,
+            routes,
+            workers,
+            background: Vec::new(),
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// Takes the workers out, so that something else drives them (the test
+    /// clock runs their passes itself) instead of each its own loop.
+    pub fn take_workers(&mut self) -> Vec<Arc<dyn Worker>> {
+        std::mem::take(&mut self.workers)
+    }
+
+    /// Serves one more gRPC service that is not part of any built service.
+    pub fn add_routes(&mut self, add: impl FnOnce(&mut RoutesBuilder)) {
+        add(&mut self.routes);
+    }
+
+    /// Runs `task` beside the server until the stop signal.
+    pub fn add_background<F>(&mut self, task: impl FnOnce(Stop) -> F + Send + 'static)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.background
+            .push(Box::new(move |stop| Box::pin(task(stop)) as BoxFuture<'static, ()>));
+    }
+
+    /// Serves until `shutdown` resolves: health reports NOT_SERVING, no new
+    /// calls are taken, the calls in flight finish; then every worker is
+    /// told to stop, finishes the item in hand and releases its leases.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let (stop, stopped) = Stop::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for worker in self.workers {
+            let stopped = stopped.clone();
+            tasks.spawn(async move { worker.run(stopped).await });
+        }
+        for task in self.background {
+            tasks.spawn(task(stopped.clone()));
+        }
+        tracing::info!(address = %self.address, services = ?self.names, "listening");
+        let served = crate::serve(
+            self.listener,
+            self.verifier,
+            self.routes,
+            &self.names,
+            shutdown,
+        )
+        .await;
+        stop.stop();
+        while tasks.join_next().await.is_some() {}
+        tracing::info!(services = ?self.names, "stopped");
+        served
+    }
+}
+
+/// A production binary's `main`: settings from the environment (and the
+/// file `COMPLAINTS_CONFIG` names), telemetry, the service built by `build`
+/// from its production parts, served on `COMPLAINTS_LISTEN` until SIGTERM
+/// or Ctrl-C, then telemetry flushed.
+pub async fn run_production<F, Fut>(subject: &'static str, build: F) -> anyhow::Result<()>
+where
+    F: FnOnce(ServiceParts) -> Fut,
+    Fut: Future<Output = anyhow::Result<Service>>,
+{
+    let settings = Settings::load()?;
+    let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
+        service: subject,
+        log_filter: &settings.log_filter,
+        log_json: settings.log_json,
+        metrics_listen: settings.metrics_listen,
+    })?;
+    let result = async {
+        let listen = settings.listen;
+        let verifier =
+            TokenVerifier::new(&settings.auth).context("reading the token verification keys")?;
+        let parts = ServiceParts::production(settings, subject, Arc::new(SystemClock)).await?;
+        let service = build(parts).await?;
+        Application::bind(listen, verifier, vec![service])
+            .await?
+            .run_until_stopped(crate::shutdown_signal())
+            .await
+    }
+    .await;
+    if let Err(error) = &result {
+        tracing::error!(error = format!("{error:#}"), service = subject, "failed");
+    }
+    telemetry.shutdown();
+    result
+}

@@ -1,0 +1,165 @@
+//! Listing cases: the filters, their translation to SQL, and keyset paging
+//! newest receipt first.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use complaints_domain::policy::Stage;
+use complaints_domain::values::RegisterNumber;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::StoredCase;
+use super::read::assemble;
+use super::rows::decode;
+use crate::StoreError;
+use crate::entity::{cases, complainants};
+
+/// Filters for [`list`]; every one set must match.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub stage: Option<Stage>,
+    pub status: Option<complaints_domain::case::CaseStatus>,
+    pub channel: Option<complaints_domain::complainant::Channel>,
+    /// Only open cases whose current stage's response is past due at this instant.
+    pub overdue_at: Option<DateTime<Utc>>,
+    /// Local receipt dates, inclusive.
+    pub received_from: Option<NaiveDate>,
+    pub received_to: Option<NaiveDate>,
+    pub register_number: Option<RegisterNumber>,
+    /// Case-insensitive substring of the complainant's name.
+    pub complainant_name: Option<String>,
+}
+
+/// Where the previous page ended: newest first by receipt, then id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageCursor {
+    pub received_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// One page of cases, newest receipt first, and the cursor of the next page.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &CaseFilter,
+    after: Option<PageCursor>,
+    page_size: u64,
+) -> Result<(Vec<StoredCase>, Option<PageCursor>), StoreError> {
+    let mut query = cases::Entity::find().filter(conditions(filter));
+    if let Some(cursor) = after {
+        query = query.filter(
+            Condition::any()
+                .add(cases::Column::ReceivedAt.lt(cursor.received_at))
+                .add(
+                    Condition::all()
+                        .add(cases::Column::ReceivedAt.eq(cursor.received_at))
+                        .add(cases::Column::Id.lt(cursor.id)),
+                ),
+        );
+    }
+    let rows = query
+        .order_by_desc(cases::Column::ReceivedAt)
+        .order_by_desc(cases::Column::Id)
+        .limit(page_size + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > page_size;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in rows
+        .into_iter()
+        .take(usize::try_from(page_size).unwrap_or(usize::MAX))
+    {
+        page.push(assemble(db, row).await?);
+    }
+    let next = if more {
+        page.last().map(|last| PageCursor {
+            received_at: last.case.received_at,
+            id: last.case.id.as_uuid(),
+        })
+    } else {
+        None
+    };
+    Ok((page, next))
+}
+
+/// How many cases match `filter`.
+pub async fn count(db: &impl ConnectionTrait, filter: &CaseFilter) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(cases::Entity::find()
+        .filter(conditions(filter))
+        .count(db)
+        .await?)
+}
+
+/// Every case received in the local date range, for reporting.
+pub async fn received_between(
+    db: &impl ConnectionTrait,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<StoredCase>, StoreError> {
+    let filter = CaseFilter {
+        received_from: Some(from),
+        received_to: Some(to),
+        ..CaseFilter::default()
+    };
+    let rows = cases::Entity::find()
+        .filter(conditions(&filter))
+        .order_by_asc(cases::Column::ReceivedAt)
+        .all(db)
+        .await?;
+    let mut all = Vec::with_capacity(rows.len());
+    for row in rows {
+        all.push(decode(&row)?);
+    }
+    Ok(all)
+}
+
+fn conditions(filter: &CaseFilter) -> Condition {
+    let mut all = Condition::all();
+    if let Some(stage) = filter.stage {
+        all = all.add(cases::Column::Stage.eq(stage.as_str()));
+    }
+    if let Some(status) = filter.status {
+        all = all.add(cases::Column::Status.eq(status.as_str()));
+    }
+    if let Some(channel) = filter.channel {
+        all = all.add(cases::Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(at) = filter.overdue_at {
+        all = all
+            .add(cases::Column::Status.eq(complaints_domain::case::CaseStatus::Open.as_str()))
+            .add(cases::Column::RespondDueAt.lt(at));
+    }
+    if let Some(from) = filter.received_from {
+        all = all.add(cases::Column::ReceivedOn.gte(from.to_string()));
+    }
+    if let Some(to) = filter.received_to {
+        all = all.add(cases::Column::ReceivedOn.lte(to.to_string()));
+    }
+    if let Some(number) = &filter.register_number {
+        all = all.add(cases::Column::RegisterNumber.eq(number.as_str()));
+    }
+    if let Some(name) = &filter.complainant_name {
+        let pattern = format!("%{}%", escape_like(&name.to_lowercase()));
+        all = all.add(
+            cases::Column::Id.in_subquery(
+                Query::select()
+                    .column(complainants::Column::CaseId)
+                    .from(complainants::Entity)
+                    .and_where(
+                        Expr::expr(Func::lower(Expr::col(complainants::Column::FullName)))
+                            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                    )
+                    .to_owned(),
+            ),
+        );
+    }
+    all
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

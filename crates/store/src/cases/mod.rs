@@ -1,0 +1,40 @@
+//! The case repository: a case, its personal data, its timeline, its due
+//! dates, its outbox messages and its idempotency record are written in one
+//! transaction or not at all.
+
+use chrono::{DateTime, Utc};
+use complaints_domain::case::Case;
+
+mod due_dates;
+mod filters;
+mod outbox_message;
+mod read;
+mod replay;
+mod rows;
+mod timeline;
+mod write;
+
+pub use due_dates::{DueDate, DueState};
+pub use filters::{CaseFilter, PageCursor, count, list, received_between};
+pub use outbox_message::{CASE_EVENTS_TOPIC, CaseChanged};
+pub use read::{load, load_by_register_number};
+pub use timeline::timeline;
+pub use write::{apply, open_case};
+
+/// A case as stored, with its due dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCase {
+    pub case: Case,
+    pub due_dates: Vec<DueDate>,
+    pub erased: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether a call created something or returned an earlier call's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub stored: StoredCase,
+    /// The id the step produced (the case id, a referral id).
+    pub resource_id: String,
+    pub replayed: bool,
+}

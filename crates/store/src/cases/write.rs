@@ -1,0 +1,264 @@
+//! The writer: opens a case and runs steps on it, storing the case row, the
+//! complainant, the timeline, the outbox message and the idempotency record
+//! in one transaction.
+
+use chrono::{DateTime, Datelike, Utc};
+use complaints_domain::DomainError;
+use complaints_domain::calendar::Calendar;
+use complaints_domain::case::{CaseId, Event, Transition};
+use complaints_domain::complainant::Complainant;
+use complaints_domain::role::Actor;
+use complaints_domain::values::RegisterNumber;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::due_dates::started;
+use super::outbox_message::enqueue;
+use super::read::load;
+use super::replay::replay;
+use super::rows::{case_row, complainant_row};
+use super::timeline::append_events;
+use super::{Outcome, StoredCase};
+use crate::chain::GENESIS_HASH;
+use crate::entity::{case_events, cases, complainants};
+use crate::idempotency::{self, RequestKey};
+use crate::{StoreError, register};
+
+/// How many times a step is retried when another writer changed the case
+/// between our read and our write.
+const CONFLICT_RETRIES: usize = 5;
+
+/// Opens a case: takes the next register number for the year of receipt,
+/// lets `build` make the domain transition with it, and stores everything.
+///
+/// With `key`, a retry of the same request returns the case it created, and
+/// the same key with other content is [`StoreError::IdempotencyClash`].
+pub async fn open_case<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    received_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    build: F,
+) -> Result<Outcome, StoreError>
+where
+    F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
+{
+    if let Some(outcome) = replay(db, key).await? {
+        return Ok(outcome);
+    }
+    match write_new_case(db, calendar, received_at, actor, now, key, build).await {
+        // A concurrent call with the same key won the race: its record
+        // refused ours, and its case is the answer.
+        Err(StoreError::Database(error)) if key.is_some() => match replay(db, key).await? {
+            Some(outcome) => Ok(outcome),
+            None => Err(StoreError::Database(error)),
+        },
+        result => result,
+    }
+}
+
+async fn write_new_case<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    received_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    build: F,
+) -> Result<Outcome, StoreError>
+where
+    F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
+{
+    let txn = db.begin().await?;
+    let year = calendar.local_date(received_at).year();
+    let number = register::next_register_number(&txn, year).await?;
+    let transition = build(number)?;
+    let case_id = transition.case.id;
+    let due_dates = started(&[], &transition, now);
+    let stored = StoredCase {
+        case: transition.case.clone(),
+        due_dates,
+        erased: false,
+        updated_at: now,
+    };
+    cases::Entity::insert(case_row(&stored, calendar, now, now)?)
+        .exec_without_returning(&txn)
+        .await?;
+    complainants::Entity::insert(complainant_row(
+        case_id.as_uuid(),
+        &stored.case.complainant,
+        None,
+    )?)
+    .exec_without_returning(&txn)
+    .await?;
+    append_events(
+        &txn,
+        case_id,
+        0,
+        GENESIS_HASH.to_owned(),
+        &transition.events,
+        actor,
+        now,
+    )
+    .await?;
+    enqueue(&txn, &stored, &transition, actor, now).await?;
+    let resource_id = case_id.to_string();
+    if let Some(key) = key {
+        idempotency::record(&txn, key, &resource_id, Vec::new(), now).await?;
+    }
+    txn.commit().await?;
+    Ok(Outcome {
+        stored,
+        resource_id,
+        replayed: false,
+    })
+}
+
+/// Runs one step on a case: loads it, lets `step` decide (returning the
+/// transition and the id of what it made), and stores the result if nobody
+/// changed the case meanwhile; otherwise reloads and decides again.
+pub async fn apply<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    case_id: CaseId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    step: F,
+) -> Result<Outcome, StoreError>
+where
+    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
+{
+    if let Some(outcome) = replay(db, key).await? {
+        return Ok(outcome);
+    }
+    for _ in 0..CONFLICT_RETRIES {
+        let current = load(db, case_id).await?;
+        let (transition, resource_id) = step(&current)?;
+        if transition.is_noop() {
+            // Nothing changed (a repeated acknowledgement): nothing to write.
+            return Ok(Outcome {
+                stored: current,
+                resource_id,
+                replayed: false,
+            });
+        }
+        match write_step(
+            db,
+            calendar,
+            &current,
+            &transition,
+            &resource_id,
+            actor,
+            now,
+            key,
+        )
+        .await
+        {
+            Err(StoreError::Conflict) => continue,
+            Err(StoreError::Database(e)) if key.is_some() => {
+                // A concurrent retry of the same request may have won.
+                if let Some(outcome) = replay(db, key).await? {
+                    return Ok(outcome);
+                }
+                return Err(StoreError::Database(e));
+            }
+            Err(e) => return Err(e),
+            Ok(stored) => {
+                return Ok(Outcome {
+                    stored,
+                    resource_id,
+                    replayed: false,
+                });
+            }
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_step(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    current: &StoredCase,
+    transition: &Transition,
+    resource_id: &str,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+) -> Result<StoredCase, StoreError> {
+    let case_id = current.case.id;
+    let old_version = i64::try_from(current.case.version).map_err(StoreError::corrupt)?;
+    let erased = current.erased
+        || transition
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::ComplainantErased { .. }));
+    let stored = StoredCase {
+        case: transition.case.clone(),
+        due_dates: started(&current.due_dates, transition, now),
+        erased,
+        updated_at: now,
+    };
+    let txn = db.begin().await?;
+    let row = case_row(&stored, calendar, now, now)?;
+    let updated = cases::Entity::update_many()
+        .set(cases::ActiveModel {
+            stage: row.stage,
+            status: row.status,
+            owner_role: row.owner_role,
+            version: row.version,
+            respond_due_at: row.respond_due_at,
+            acknowledged_at: row.acknowledged_at,
+            closed_at: row.closed_at,
+            snapshot: row.snapshot,
+            updated_at: row.updated_at,
+            ..Default::default()
+        })
+        .filter(cases::Column::Id.eq(case_id.as_uuid()))
+        .filter(cases::Column::Version.eq(old_version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(StoreError::Conflict);
+    }
+    if erased && !current.erased {
+        complainants::Entity::update(complainant_row(
+            case_id.as_uuid(),
+            &Complainant::anonymised(),
+            Some(now),
+        )?)
+        .exec(&txn)
+        .await?;
+    }
+    let prev_hash = case_events::Entity::find()
+        .filter(case_events::Column::CaseId.eq(case_id.as_uuid()))
+        .filter(case_events::Column::Sequence.eq(old_version))
+        .one(&txn)
+        .await?
+        .map_or_else(|| GENESIS_HASH.to_owned(), |event| event.hash);
+    append_events(
+        &txn,
+        case_id,
+        old_version,
+        prev_hash,
+        &transition.events,
+        actor,
+        now,
+    )
+    .await?;
+    enqueue(&txn, &stored, transition, actor, now).await?;
+    if let Some(key) = key {
+        idempotency::record(
+            &txn,
+            key,
+            &case_id.to_string(),
+            resource_id.as_bytes().to_vec(),
+            now,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(stored)
+}
