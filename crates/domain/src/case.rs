@@ -1,5 +1,5 @@
 //! The case state machine: every step of the complaints policy as a pure
-//! transition (SPEC sections 2 and 6).
+//! transition (docs/policy.md: the stages, Roles, Records).
 //!
 //! [`Case::open`] and [`Case::apply`] take the case, the step, the actor, the
 //! time, the case's policy and the calendar, and return a [`Transition`]: the

@@ -1,4 +1,4 @@
-//! The complaints policy as data (SPEC section 2).
+//! The complaints policy as data (docs/policy.md).
 //!
 //! Targets, owners and the root-cause taxonomy are configuration, not code:
 //! a [`Policy`] is loaded from TOML (the caller reads the file; this crate
@@ -229,7 +229,7 @@ label = "Other"
 "#;
 
 impl Default for Policy {
-    /// SPEC section 2 as written.
+    /// docs/policy.md as written.
     fn default() -> Self {
         let stage = |owner, escalation, responders: &[Role]| StagePolicy {
             owner,

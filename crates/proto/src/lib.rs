@@ -95,7 +95,7 @@ mod tests {
 
     use super::FILE_DESCRIPTOR_SET;
 
-    /// Each service SPEC section 5 and 9 require, by full name, with the RPCs
+    /// Each service of the platform's contract, by full name, with the RPCs
     /// outside clients rely on.
     const REQUIRED: &[(&str, &[&str])] = &[
         (

@@ -288,6 +288,27 @@ impl Application {
         })
     }
 
+    /// One service as its production binary runs it: its parts from
+    /// `settings` ([`ServiceParts::production`]), built by `build`, bound to
+    /// `COMPLAINTS_LISTEN`. Tests pass their own clock and a port-0 address.
+    pub async fn production<F, Fut>(
+        settings: Settings,
+        subject: &'static str,
+        clock: Arc<dyn Clock>,
+        build: F,
+    ) -> anyhow::Result<Self>
+    where
+        F: FnOnce(ServiceParts) -> Fut,
+        Fut: Future<Output = anyhow::Result<Service>>,
+    {
+        let listen = settings.listen;
+        let verifier =
+            TokenVerifier::new(&settings.auth).context("reading the token verification keys")?;
+        let parts = ServiceParts::production(settings, subject, clock).await?;
+        let service = build(parts).await?;
+        Self::bind(listen, verifier, vec![service]).await
+    }
+
     pub fn address(&self) -> SocketAddr {
         self.address
     }
@@ -362,12 +383,7 @@ where
         metrics_listen: settings.metrics_listen,
     })?;
     let result = async {
-        let listen = settings.listen;
-        let verifier =
-            TokenVerifier::new(&settings.auth).context("reading the token verification keys")?;
-        let parts = ServiceParts::production(settings, subject, Arc::new(SystemClock)).await?;
-        let service = build(parts).await?;
-        Application::bind(listen, verifier, vec![service])
+        Application::production(settings, subject, Arc::new(SystemClock), build)
             .await?
             .run_until_stopped(crate::shutdown_signal())
             .await

@@ -16,7 +16,7 @@ pub mod statistics;
 
 pub use app::CaseApp;
 pub use grpc::CaseGrpc;
-pub use server::Application;
+pub use server::{SUBJECT, application, build};
 
 /// The fully-qualified gRPC service name, as health reports it.
 pub const SERVICE_NAME: &str = "complaints.case.v1.CaseService";

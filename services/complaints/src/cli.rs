@@ -1,15 +1,12 @@
-//! The command line (SPEC section 9).
+//! The command line: `complaints dev`, `token` and the client commands.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use complaints_auth::{AuthConfig, TokenIssuer};
-use complaints_domain::role::Role;
+use clap::{Parser, Subcommand};
 
-use crate::client;
+use crate::client::{self, Connection};
 use crate::embedded::{DevOptions, Embedded};
 
 #[derive(Debug, Parser)]
@@ -80,48 +77,6 @@ pub enum Command {
     },
 }
 
-/// Where the suite is and who is calling.
-#[derive(Debug, Clone, Args)]
-pub struct Connection {
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:50051",
-        env = "COMPLAINTS_SERVER",
-        global = true
-    )]
-    pub server: String,
-    /// A bearer token; without one, a development token is made for `--as`.
-    #[arg(long, env = "COMPLAINTS_TOKEN", global = true, hide_env_values = true)]
-    pub token: Option<String>,
-    /// The role of the development token made when no token is given.
-    #[arg(long = "as", default_value = "complaints_handler", global = true)]
-    pub role: String,
-}
-
-impl Connection {
-    pub fn token(&self) -> anyhow::Result<String> {
-        match &self.token {
-            Some(token) => Ok(token.clone()),
-            None => development_token(&self.role, None, 1),
-        }
-    }
-}
-
-fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyhow::Result<String> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: complaints_domain::FieldViolation| {
-            anyhow::anyhow!("--role: {}", e.description)
-        })?;
-    let subject = subject.unwrap_or(role.as_str());
-    let issuer = TokenIssuer::new(&AuthConfig::development())?;
-    Ok(issuer.issue(
-        subject,
-        role,
-        Duration::from_secs(hours.saturating_mul(3600)),
-    )?)
-}
-
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Dev {
@@ -134,7 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             subject,
             hours,
         } => {
-            println!("{}", development_token(&role, subject.as_deref(), hours)?);
+            println!("{}", client::development_token(&role, subject.as_deref(), hours)?);
             Ok(())
         }
         Command::Submit(args) => client::submit(*args).await,

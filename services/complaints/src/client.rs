@@ -1,8 +1,11 @@
 //! Client commands for a person at a terminal: readable output, clear errors.
 
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Args;
-use complaints_auth::BearerToken;
+use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
+use complaints_domain::role::Role;
 use complaints_proto::complaints::case::v1::{
     self as case_pb, case_service_client::CaseServiceClient, get_case_request::Lookup,
 };
@@ -14,7 +17,50 @@ use complaints_proto::google::r#type::Date;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel as Transport;
 
-use crate::cli::Connection;
+/// Where the suite is and who is calling.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "COMPLAINTS_SERVER",
+        global = true
+    )]
+    pub server: String,
+    /// A bearer token; without one, a development token is made for `--as`.
+    #[arg(long, env = "COMPLAINTS_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The role of the development token made when no token is given.
+    #[arg(long = "as", default_value = "complaints_handler", global = true)]
+    pub role: String,
+}
+
+impl Connection {
+    pub fn token(&self) -> anyhow::Result<String> {
+        match &self.token {
+            Some(token) => Ok(token.clone()),
+            None => development_token(&self.role, None, 1),
+        }
+    }
+}
+
+/// A token signed with the public development key, which only the
+/// embedded suite (and a deployment that allows it) accepts.
+pub fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyhow::Result<String> {
+    let role: Role = role
+        .parse()
+        .map_err(|e: complaints_domain::FieldViolation| {
+            anyhow::anyhow!("--role: {}", e.description)
+        })?;
+    let subject = subject.unwrap_or(role.as_str());
+    let issuer = TokenIssuer::new(&AuthConfig::development())?;
+    Ok(issuer.issue(
+        subject,
+        role,
+        Duration::from_secs(hours.saturating_mul(3600)),
+    )?)
+}
+
 
 type Authed = InterceptedService<Transport, BearerToken>;
 

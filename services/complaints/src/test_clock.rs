@@ -21,11 +21,56 @@ use complaints_rpc::{invalid_field, timestamp_to_proto};
 use tokio::sync::Mutex;
 use tonic::{Request, Response, Status};
 
-use crate::embedded::Workers;
+use complaints_rpc::service::Worker;
 
 /// How often work written between advances (a case change, a notice) is
-/// picked up when nothing wakes the background pass sooner.
+/// picked up.
 const BETWEEN_ADVANCES: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A drain that has not settled after this many passes is a livelock (a
+/// worker that reports work it never finishes), not a long queue: each pass
+/// takes everything due at once.
+const MAX_PASSES: usize = 1_000;
+
+/// Every background worker of the suite, run pass by pass.
+#[derive(Debug)]
+pub struct Workers(Vec<Arc<dyn Worker>>);
+
+impl Workers {
+    pub fn new(workers: Vec<Arc<dyn Worker>>) -> Arc<Self> {
+        Arc::new(Self(workers))
+    }
+
+    /// Runs every worker's pass until none has anything left to do: case
+    /// changes reach the clocks and the notification queue, due deadlines
+    /// fire, notices are sent and recorded. Returns the deadlines fired.
+    pub async fn drain(&self) -> anyhow::Result<usize> {
+        let mut fired = 0;
+        for _ in 0..MAX_PASSES {
+            let mut work = 0;
+            for worker in &self.0 {
+                let pass = worker.run_once().await?;
+                work += pass.work;
+                fired += pass.fired;
+            }
+            if work == 0 {
+                return Ok(fired);
+            }
+        }
+        anyhow::bail!("the suite did not settle after {MAX_PASSES} passes")
+    }
+
+    /// When the next deadline or notification retry is due.
+    pub async fn next_due(&self) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+        let mut next: Option<chrono::DateTime<chrono::Utc>> = None;
+        for worker in &self.0 {
+            if let Some(at) = worker.next_due().await? {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        Ok(next)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct TestClock {
@@ -44,8 +89,8 @@ impl TestClock {
         }
     }
 
-    /// Runs every worker's pass until `shutdown`: at once when a
-    /// notification is queued, else every [`BETWEEN_ADVANCES`]. Each pass
+    /// Runs every worker's pass until `shutdown`, every
+    /// [`BETWEEN_ADVANCES`]. Each pass
     /// holds the lock an advance holds: the separate workers of a suite on
     /// the real clock would claim work under a lease in the middle of a
     /// walk, which the walk cannot see finish, so it would stop early and
@@ -62,7 +107,6 @@ impl TestClock {
             }
             tokio::select! {
                 () = &mut shutdown => return,
-                () = self.workers.delivery_wake.notified() => {}
                 () = tokio::time::sleep(BETWEEN_ADVANCES) => {}
             }
         }

@@ -8,15 +8,19 @@
 //! service asks of others goes through its outbox. Handlers are adapters;
 //! this crate must not decide case policy (the domain does).
 
+mod alerts;
 mod app;
+mod firing;
 mod grpc;
 mod relay;
+mod scheduling;
 mod server;
 
-pub use app::{EscalationApp, Fired};
+pub use app::EscalationApp;
+pub use firing::Fired;
 pub use grpc::EscalationGrpc;
 pub use relay::{CASE_TOPIC, EscalationDelivery, NOTIFY_TOPIC};
-pub use server::Application;
+pub use server::{SUBJECT, application, build};
 
 /// The fully-qualified gRPC service name, as health reports it.
 pub const SERVICE_NAME: &str = "complaints.escalation.v1.EscalationService";

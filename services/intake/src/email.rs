@@ -159,7 +159,7 @@ impl InboundEmail {
         match &self.message_id {
             Some(id) => {
                 let key = format!("email:{id}");
-                if crate::app::RequestId::parse(&key).is_ok() {
+                if crate::request_id::RequestId::parse(&key).is_ok() {
                     key
                 } else {
                     format!("email-id-sha256:{}", hex::encode(Sha256::digest(id)))
@@ -540,6 +540,6 @@ mod tests {
         ));
         let key = email.request_id(b"");
         assert!(key.starts_with("email-id-sha256:"), "{key}");
-        assert!(crate::app::RequestId::parse(&key).is_ok());
+        assert!(crate::request_id::RequestId::parse(&key).is_ok());
     }
 }

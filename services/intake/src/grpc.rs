@@ -30,9 +30,8 @@ impl IntakeGrpc {
 }
 
 /// The service ready to add to a tonic server, with the decoding limit
-/// raised to fit a raw email of [`MAX_RAW_MESSAGE_BYTES`]. The embedded
-/// suite adds this to its own server; [`crate::Application`] serves it alone.
-pub fn service(app: IntakeApp) -> IntakeServiceServer<IntakeGrpc> {
+/// raised to fit a raw email of [`MAX_RAW_MESSAGE_BYTES`].
+pub fn server(app: IntakeApp) -> IntakeServiceServer<IntakeGrpc> {
     IntakeServiceServer::new(IntakeGrpc::new(app))
         .max_decoding_message_size(MAX_RAW_MESSAGE_BYTES + REQUEST_OVERHEAD_BYTES)
 }

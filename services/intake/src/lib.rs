@@ -9,17 +9,18 @@
 //! anything for a submission that fails validation.
 //!
 //! - [`IntakeApp`]: one function per call, independent of gRPC.
-//! - [`IntakeGrpc`] / [`service`]: the thin `IntakeService` adapter.
+//! - [`IntakeGrpc`] / [`server`]: the thin `IntakeService` adapter.
 //! - [`CaseGateway`]: the case service, in process or over gRPC.
-//! - [`Application`]: the standalone process (`intake` binary).
+//! - [`build`]: the service as its binary and the embedded suite run it.
 
 mod app;
 pub mod email;
 mod gateway;
 mod grpc;
+mod request_id;
 mod startup;
 
 pub use app::{IDEMPOTENCY_SCOPE, IntakeApp, RequestId};
 pub use gateway::{CaseGateway, SERVICE_SUBJECT};
-pub use grpc::{IntakeGrpc, service};
-pub use startup::{Application, SERVICE_NAME};
+pub use grpc::{IntakeGrpc, server};
+pub use startup::{SERVICE_NAME, SUBJECT, application, application_with_app, build, service};

@@ -1,11 +1,10 @@
-//! The production `notification` process, and the delivery set-up that the
-//! embedded suite shares.
+//! The notification service, built: its gRPC handler, the delivery worker
+//! and the relay to the case timeline, from settings checked at start. Its
+//! binary and the embedded suite both build it here.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use complaints_auth::TokenVerifier;
 use complaints_config::{DeliveryConfig, Settings};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::clock::Clock;
@@ -15,10 +14,12 @@ use complaints_notify::{
     SmtpMailer, SmtpSecurity, SmtpSettings, TemplateSource,
 };
 use complaints_proto::complaints::notification::v1::notification_service_server::NotificationServiceServer;
-use complaints_rpc::peers::{self, CasePeer};
+use complaints_rpc::peers::{CasePeer, LocalHandle};
+use complaints_rpc::service::{
+    Application, BoxFuture, Pass, Service, ServiceParts, Stop, Worker,
+};
 use complaints_store::relay::Relay;
 use sea_orm::DatabaseConnection;
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use crate::{CASE_TOPIC, Delivery, NoticeRelay, NotificationGrpc, SERVICE_NAME};
@@ -145,90 +146,68 @@ fn smtp_settings(url: &str) -> anyhow::Result<SmtpSettings> {
     Ok(settings)
 }
 
-#[derive(Debug)]
-pub struct Application {
-    listener: TcpListener,
-    port: u16,
-    grpc: NotificationGrpc,
-    delivery: Delivery,
-    relay: Relay,
-    wake: Arc<Notify>,
-    verifier: TokenVerifier,
+/// The subject of the notification service's own credentials.
+pub const SUBJECT: &str = "notification";
+
+/// Builds the service: checks the templates and the mail settings first
+/// (a template that names a missing value stops the process here), then the
+/// handler, the delivery worker and the relay that reports sent notices to
+/// the case timeline.
+pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
+    let ServiceParts {
+        settings,
+        clock,
+        db,
+        peers,
+    } = parts;
+    let delivery = DeliverySettings::from_config(&settings.delivery)?.delivery(
+        db.clone(),
+        peers.case.clone(),
+        clock.clone(),
+        settings.calendar,
+        settings.policy,
+    );
+    let wake = Arc::new(Notify::new());
+    let handler = NotificationGrpc::new(db.clone(), clock.clone(), wake.clone());
+    let relay = Relay::new(
+        db,
+        CASE_TOPIC,
+        Arc::new(NoticeRelay { case: peers.case }),
+        clock,
+        Arc::new(Notify::new()),
+    );
+    let local = LocalHandle::Notification(Arc::new(handler.clone()));
+    Ok(Service::new(SERVICE_NAME, move |routes| {
+        routes.add_service(NotificationServiceServer::new(handler));
+    })
+    .with_local(local)
+    .with_worker(DeliveryWorker { delivery, wake })
+    .with_worker(relay))
 }
 
-impl Application {
-    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
-        settings.check_production_keys()?;
-        let verifier = TokenVerifier::new(&settings.auth)?;
-        let parts = DeliverySettings::from_config(&settings.delivery)?;
-        let db = complaints_store::db::connect(&settings.database_url).await?;
-        let token = peers::service_token(&settings, "notification")?;
-        let case = CasePeer::remote(
-            "notification",
-            peers::channel("COMPLAINTS_CASE_URL", &settings.case_url)?,
-            token,
-        );
-        let wake = Arc::new(Notify::new());
-        let outbox_wake = Arc::new(Notify::new());
-        let grpc = NotificationGrpc::new(db.clone(), clock.clone(), wake.clone());
-        let delivery = parts.delivery(
-            db.clone(),
-            case.clone(),
-            clock.clone(),
-            settings.calendar,
-            settings.policy,
-        );
-        let relay = Relay::new(
-            db,
-            CASE_TOPIC,
-            Arc::new(NoticeRelay { case }),
-            clock,
-            outbox_wake,
-        );
-        let listener = TcpListener::bind(settings.listen).await?;
-        let port = listener.local_addr()?.port();
-        Ok(Application {
-            listener,
-            port,
-            grpc,
-            delivery,
-            relay,
-            wake,
-            verifier,
-        })
+/// The service as the `notification` binary runs it, on `clock`.
+pub async fn application(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    Application::production(settings, SUBJECT, clock, build).await
+}
+
+/// Delivery of queued notifications: at once when one is queued, and when
+/// a retry falls due.
+#[derive(Debug)]
+struct DeliveryWorker {
+    delivery: Delivery,
+    wake: Arc<Notify>,
+}
+
+impl Worker for DeliveryWorker {
+    fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
+        Box::pin(crate::run_delivery(&self.delivery, &self.wake, stop.wait()))
     }
 
-    pub fn port(&self) -> u16 {
-        self.port
+    fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
+        Box::pin(async { Ok(Pass::work(self.delivery.deliver_due().await?)) })
     }
 
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let mut routes = tonic::service::RoutesBuilder::default();
-        routes.add_service(NotificationServiceServer::new(self.grpc));
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
-        let delivery = self.delivery;
-        let wake = self.wake;
-        let done = wait(stopped.clone());
-        let worker = tokio::spawn(async move { crate::run_delivery(&delivery, &wake, done).await });
-        let relay = self.relay;
-        let done = wait(stopped.clone());
-        let relaying = tokio::spawn(async move { relay.run(done).await });
-        tracing::info!(port = self.port, "notification service listening");
-        complaints_rpc::serve(
-            self.listener,
-            self.verifier,
-            routes,
-            &[SERVICE_NAME],
-            shutdown,
-        )
-        .await?;
-        let _ = stop.send(true);
-        let _ = worker.await;
-        let _ = relaying.await;
-        tracing::info!("notification service stopped");
-        Ok(())
+    fn next_due(&self) -> BoxFuture<'_, anyhow::Result<Option<chrono::DateTime<chrono::Utc>>>> {
+        Box::pin(async { Ok(self.delivery.next_due().await?) })
     }
 }

@@ -1,5 +1,5 @@
 //! `deadline-bench`: the deadline queue's figures, each beside the machine's
-//! own ceiling measured in the same run (SPEC section 8).
+//! own ceiling measured in the same run (see BENCHMARKS.md).
 //!
 //! With `--pending N` deadlines pending (default 1,000,000) in the Redis
 //! backend over Postgres, it measures the schedule rate (batched and one at

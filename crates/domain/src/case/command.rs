@@ -1,4 +1,4 @@
-//! What callers ask of a case, and which roles may ask it (SPEC section 6).
+//! What callers ask of a case, and which roles may ask it (docs/policy.md, Roles).
 
 use std::fmt;
 
@@ -158,7 +158,7 @@ impl fmt::Display for Step {
     }
 }
 
-/// Whether `role` may ever take `step`: the static half of SPEC section 6.
+/// Whether `role` may ever take `step`: the static half of docs/policy.md, Roles.
 ///
 /// This is an upper bound. On a case, [`super::Case::apply`] also asks the
 /// policy which of these roles decide the case's current stage (only the

@@ -1,4 +1,4 @@
-//! The rules of SPEC sections 2 and 6, one test (at least) per rule. Each
+//! The rules of docs/policy.md (stages, Roles, Records), one test (at least) per rule. Each
 //! fails if its rule is dropped from the state machine.
 
 use chrono::{NaiveDate, TimeZone};
@@ -829,7 +829,7 @@ fn apply_does_not_touch_the_case_it_is_given() {
     assert_eq!(case, before);
 }
 
-// -- roles (SPEC section 6) -------------------------------------------------------
+// -- roles (docs/policy.md, Roles) -------------------------------------------------
 
 #[test]
 fn the_role_table_is_section_6() {

@@ -1,5 +1,5 @@
 //! The complaints policy over gRPC, stage by stage, each step taken by a
-//! token of the role the policy gives it (SPEC section 2, R1 to R7).
+//! token of the role the policy gives it (docs/policy.md, R1 to R7).
 
 use chrono::{Duration, TimeZone, Utc};
 use complaints_domain::role::Role;

@@ -7,7 +7,7 @@ use complaints_auth::{AuthConfig, AuthLayer, TokenVerifier};
 use complaints_config::Settings;
 use complaints_domain::clock::ManualClock;
 use complaints_domain::role::Role;
-use complaints_intake::{Application, CaseGateway, SERVICE_NAME};
+use complaints_intake::{CaseGateway, SERVICE_NAME, application};
 use complaints_proto::complaints::case::v1::case_service_server::CaseServiceServer;
 use complaints_test_support::TestDb;
 use tonic::transport::server::TcpIncoming;
@@ -21,6 +21,7 @@ use crate::helpers::{
 };
 
 on_every_backend!(
+    #[tokio::test]
     health_reports_serving_without_a_token_and_not_serving_on_shutdown,
     intake_reaches_a_case_service_in_another_process_with_its_service_token,
 );
@@ -116,7 +117,7 @@ async fn the_binary_refuses_to_start_with_the_development_key() {
     ]))
     .unwrap();
     assert!(settings.auth.is_development());
-    let error = Application::build(settings).await.unwrap_err();
+    let error = application(settings, std::sync::Arc::new(complaints_domain::clock::SystemClock)).await.unwrap_err();
     assert!(
         format!("{error:#}").contains("COMPLAINTS_ALLOW_DEV_KEY"),
         "{error:#}"
@@ -143,7 +144,7 @@ async fn the_binary_starts_with_a_real_key_and_serves_health() {
         ),
     ]))
     .unwrap();
-    let application = Application::build(settings).await.unwrap();
+    let application = application(settings, std::sync::Arc::new(complaints_domain::clock::SystemClock)).await.unwrap();
     let port = application.port();
     assert_ne!(port, 0);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use complaints_config::env;
 use complaints_domain::clock::{Clock, ManualClock};
-use complaints_notification::{Application, DeliverySettings};
+use complaints_notification::{DeliverySettings, application};
 use complaints_test_support::TestDb;
 
 use crate::helpers::{
@@ -72,7 +72,7 @@ async fn a_template_naming_a_missing_value_stops_the_start() {
 
     // The process itself refuses to start, before it opens the database.
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(monday_morning()));
-    let error = Application::build(settings, clock).await.unwrap_err();
+    let error = application(settings, clock).await.unwrap_err();
     let message = format!("{error:#}");
     assert!(message.contains("acknowledgement.txt"), "{message}");
 }
