@@ -1,5 +1,6 @@
-//! The working-day calendar (SPEC section 3): which days count, and when an
-//! "N working days" deadline falls due.
+//! The working-day calendar (docs/policy.md, Working days): which days count,
+//! when an "N working days" deadline falls due, and which day is N working
+//! days before a due date.
 //!
 //! A working day is Monday to Friday unless it is a bank holiday of the
 //! configured UK region (substitute and one-off days included) or an extra day
@@ -216,6 +217,63 @@ impl Calendar {
                 return NaiveDate::MAX;
             };
             date = next;
+            if lookup.is_working_day(date) {
+                remaining -= 1;
+            }
+        }
+        date
+    }
+
+    /// The `n`th working day strictly before `to`: the latest working day `d`
+    /// such that exactly `n` working days fall in `d <= day < to` (`d` itself
+    /// counts, `to` never does); `n = 0` gives `to`. This is the day "N
+    /// working days before a due date" `to` (a warning goes at its end).
+    ///
+    /// `to` may itself be a weekend or holiday and is treated like any other
+    /// day: it is never counted, working or not, and counting starts from the
+    /// day before it. So Monday - 1 and Saturday - 1 are both the Friday
+    /// before, and Christmas Day 2026 (a Friday) - 1 is Thursday 24 December,
+    /// as is Monday 28 December 2026 (the Boxing Day substitute) - 1.
+    ///
+    /// The mirror image of [`Self::add_working_days`]: for a working day `d`,
+    /// `add_working_days(subtract_working_days(d, n), n) == d` and
+    /// `subtract_working_days(add_working_days(d, n), n) == d`. For any `to`
+    /// and `n > 0`, short of saturating, the answer is a working day and
+    /// `working_days_between(answer, to)` is `n` if `to` is a working day and
+    /// `n - 1` if not.
+    ///
+    /// Saturates at [`NaiveDate::MIN`] when fewer than `n` working days come
+    /// before `to` in chrono's range.
+    pub fn subtract_working_days(&self, to: NaiveDate, n: u32) -> NaiveDate {
+        let mut date = to;
+        // `remaining` is `n` less the working days in `date <= day < to`.
+        let mut remaining = i64::from(n);
+        // As in `add_working_days`, 7k calendar days never hold more than 5k
+        // working days, so a jump back of at most `remaining / 5` weeks cannot
+        // overshoot. Near chrono's first date the jump is cut to the whole
+        // weeks left, and the walk below finishes (or saturates) exactly.
+        let mut lookup = Lookup::new(self);
+        while remaining >= WALK_LIMIT {
+            let weeks_left = date.signed_duration_since(NaiveDate::MIN).num_days() / 7;
+            let weeks = (remaining / 5).min(weeks_left);
+            let Some(target) = u64::try_from(weeks.saturating_mul(7))
+                .ok()
+                .filter(|days| *days > 0)
+                .and_then(|days| date.checked_sub_days(Days::new(days)))
+            else {
+                break;
+            };
+            // Working days in `target <= day < date`, from those in `(target, date]`.
+            remaining -= self.working_days_between(target, date)
+                + i64::from(lookup.is_working_day(target))
+                - i64::from(lookup.is_working_day(date));
+            date = target;
+        }
+        while remaining > 0 {
+            let Some(previous) = date.pred_opt() else {
+                return NaiveDate::MIN;
+            };
+            date = previous;
             if lookup.is_working_day(date) {
                 remaining -= 1;
             }

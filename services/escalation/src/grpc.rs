@@ -1,6 +1,6 @@
 //! `complaints.escalation.v1.EscalationService` over gRPC.
 
-use complaints_deadlines::{Deadline, DeadlineFilter, DeadlineState, PageRequest, QueueError};
+use complaints_deadlines::{Deadline, DeadlineFilter, DeadlineState, PageRequest};
 use complaints_domain::case::{CaseId, DeadlineOutcome, Step, authorize};
 use complaints_domain::role::Role;
 use complaints_domain::{DomainError, FieldViolation};
@@ -12,12 +12,13 @@ use complaints_rpc::mapping::{
     stage_from_proto, stage_to_proto,
 };
 use complaints_rpc::{
-    AppError, into_status, date_from_proto, date_to_proto, required_timestamp, timestamp_from_proto,
-    timestamp_to_proto,
+    AppError, date_from_proto, date_to_proto, into_status, required_timestamp,
+    timestamp_from_proto, timestamp_to_proto,
 };
 use tonic::{Request, Response, Status};
 
-use crate::app::{EscalationApp, Start};
+use crate::app::EscalationApp;
+use crate::scheduling::Start;
 
 #[derive(Debug, Clone)]
 pub struct EscalationGrpc {

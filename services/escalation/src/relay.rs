@@ -41,7 +41,8 @@ pub struct AlertRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum CaseRequest {
-    /// Stage 2 clock broken: the review goes to the Operations Lead (R5).
+    /// Stage 2 clock broken: the review goes to the Operations Lead
+    /// (docs/policy.md, Stage 2, R5).
     EscalateWithinStage {
         case_id: String,
         request_id: String,

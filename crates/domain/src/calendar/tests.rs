@@ -37,6 +37,21 @@ fn walk(calendar: &Calendar, from: NaiveDate, n: u32) -> NaiveDate {
     date
 }
 
+/// The obvious, slow definition `subtract_working_days` must agree with (the
+/// walk the escalation service made before it): step back a day at a time,
+/// counting working days, `None` if chrono's first date comes first.
+fn walk_back(calendar: &Calendar, to: NaiveDate, n: u32) -> Option<NaiveDate> {
+    let mut date = to;
+    let mut counted = 0;
+    while counted < n {
+        date = date.pred_opt()?;
+        if calendar.is_working_day(date) {
+            counted += 1;
+        }
+    }
+    Some(date)
+}
+
 fn count(calendar: &Calendar, from: NaiveDate, to: NaiveDate) -> i64 {
     let (low, high, sign) = if from <= to {
         (from, to, 1)
@@ -416,6 +431,237 @@ fn calendar_saturates_instead_of_overflowing() {
     }
 }
 
+#[test]
+fn calendar_subtract_skips_the_weekend_whatever_day_it_starts_from() {
+    let calendar = Calendar::default();
+    // Monday 9, Saturday 7 and Sunday 8 March 2026 less one: Friday 6 March.
+    let friday = date(2026, 3, 6);
+    assert_eq!(friday.weekday(), Weekday::Fri);
+    for day in [date(2026, 3, 9), date(2026, 3, 7), date(2026, 3, 8)] {
+        assert_eq!(calendar.subtract_working_days(day, 1), friday, "{day}");
+    }
+    // Wednesday 11 March less three: Tuesday 10, Monday 9, Friday 6.
+    assert_eq!(calendar.subtract_working_days(date(2026, 3, 11), 3), friday);
+    // Friday 6 March less one is Thursday 5: the day itself never counts.
+    assert_eq!(calendar.subtract_working_days(friday, 1), date(2026, 3, 5));
+    // Saturday 14 March less six: Friday 13 back to Friday 6.
+    assert_eq!(calendar.subtract_working_days(date(2026, 3, 14), 6), friday);
+}
+
+#[test]
+fn calendar_subtract_zero_working_days_is_the_day_itself() {
+    let calendar = Calendar::default();
+    for day in [date(2026, 3, 7), date(2026, 12, 25), date(2026, 3, 10)] {
+        assert_eq!(calendar.subtract_working_days(day, 0), day);
+    }
+}
+
+#[test]
+fn calendar_subtract_skips_bank_holidays() {
+    let calendar = Calendar::default();
+    // Early May bank holiday, Monday 4 May 2026: Tuesday 5 May less one is
+    // Friday 1 May.
+    assert_eq!(
+        calendar.subtract_working_days(date(2026, 5, 5), 1),
+        date(2026, 5, 1)
+    );
+    // Summer bank holiday, Monday 31 August 2026.
+    assert_eq!(
+        calendar.subtract_working_days(date(2026, 9, 1), 1),
+        date(2026, 8, 28)
+    );
+    // The holiday itself as the due date is skipped like a weekend.
+    assert_eq!(
+        calendar.subtract_working_days(date(2026, 8, 31), 1),
+        date(2026, 8, 28)
+    );
+}
+
+#[test]
+fn calendar_subtract_across_easter_differs_between_england_and_scotland() {
+    let england = region(Region::EnglandAndWales);
+    let scotland = region(Region::Scotland);
+    // Good Friday 3 April 2026 everywhere; Easter Monday 6 April in England
+    // and Wales only.
+    assert_eq!(
+        england.subtract_working_days(date(2026, 4, 7), 1),
+        date(2026, 4, 2)
+    );
+    assert_eq!(
+        scotland.subtract_working_days(date(2026, 4, 7), 1),
+        date(2026, 4, 6)
+    );
+    assert_eq!(
+        england.subtract_working_days(date(2026, 4, 8), 2),
+        date(2026, 4, 2)
+    );
+    assert_eq!(
+        scotland.subtract_working_days(date(2026, 4, 8), 2),
+        date(2026, 4, 6)
+    );
+    // Easter 2027 (Good Friday 26 March, Easter Monday 29 March), from
+    // Easter Sunday: Thursday 25 March everywhere.
+    for calendar in [&england, &scotland] {
+        assert_eq!(
+            calendar.subtract_working_days(date(2027, 3, 28), 1),
+            date(2027, 3, 25)
+        );
+    }
+    // From Tuesday 30 March 2027 back over Easter Monday and Good Friday.
+    let northern_ireland = region(Region::NorthernIreland);
+    for calendar in [&england, &northern_ireland] {
+        assert_eq!(
+            calendar.subtract_working_days(date(2027, 3, 30), 3),
+            date(2027, 3, 23)
+        );
+    }
+    assert_eq!(
+        scotland.subtract_working_days(date(2027, 3, 30), 3),
+        date(2027, 3, 24)
+    );
+    // Northern Ireland also keeps St Patrick's Day, Wednesday 17 March 2027.
+    assert_eq!(
+        england.subtract_working_days(date(2027, 3, 19), 2),
+        date(2027, 3, 17)
+    );
+    assert_eq!(
+        northern_ireland.subtract_working_days(date(2027, 3, 19), 2),
+        date(2027, 3, 16)
+    );
+}
+
+#[test]
+fn calendar_subtract_across_christmas_and_new_year() {
+    let england = region(Region::EnglandAndWales);
+    let scotland = region(Region::Scotland);
+    // 2026: Christmas Day Friday 25 December, Boxing Day (Saturday) moved to
+    // Monday 28 December; New Year's Day Friday 1 January 2027.
+    assert_eq!(
+        england.subtract_working_days(date(2026, 12, 31), 3),
+        date(2026, 12, 24)
+    );
+    for holiday in [date(2026, 12, 25), date(2026, 12, 28)] {
+        assert_eq!(
+            england.subtract_working_days(holiday, 1),
+            date(2026, 12, 24),
+            "{holiday}"
+        );
+    }
+    assert_eq!(
+        england.subtract_working_days(date(2026, 12, 26), 2),
+        date(2026, 12, 23)
+    );
+    assert_eq!(
+        england.subtract_working_days(date(2027, 1, 4), 1),
+        date(2026, 12, 31)
+    );
+    // Scotland also keeps 2 January, a Saturday in 2027, on Monday 4 January.
+    assert_eq!(
+        england.subtract_working_days(date(2027, 1, 5), 1),
+        date(2027, 1, 4)
+    );
+    assert_eq!(
+        scotland.subtract_working_days(date(2027, 1, 5), 1),
+        date(2026, 12, 31)
+    );
+    // 2032: Christmas on a Saturday, both days moved to 27 and 28 December.
+    assert_eq!(
+        england.subtract_working_days(date(2032, 12, 29), 1),
+        date(2032, 12, 24)
+    );
+}
+
+#[test]
+fn calendar_subtract_skips_configured_days() {
+    let calendar = Calendar::default().with_extra_holidays([date(2026, 3, 11)]);
+    // Thursday 12 March less one skips the configured Wednesday.
+    assert_eq!(
+        calendar.subtract_working_days(date(2026, 3, 12), 1),
+        date(2026, 3, 10)
+    );
+    assert_eq!(
+        Calendar::default().subtract_working_days(date(2026, 3, 12), 1),
+        date(2026, 3, 11)
+    );
+}
+
+#[test]
+fn calendar_subtract_a_whole_year_of_working_days() {
+    // England and Wales, 2026: 261 weekdays, 8 bank holidays all on weekdays
+    // (Boxing Day moved to Monday 28 December), so 253 working days. Counting
+    // them back from New Year's Day 2027 reaches Friday 2 January 2026, the
+    // first working day of the year; one more is Wednesday 31 December 2025.
+    let calendar = Calendar::default();
+    let new_year = date(2027, 1, 1);
+    assert_eq!(
+        calendar.subtract_working_days(new_year, 253),
+        date(2026, 1, 2)
+    );
+    assert_eq!(
+        calendar.subtract_working_days(new_year, 254),
+        date(2025, 12, 31)
+    );
+    // Scotland keeps 2 January instead of Easter Monday, the first Monday of
+    // August instead of the last, St Andrew's Day (Monday 30 November) and
+    // the World Cup bank holiday (Monday 15 June): 10 in all, so 251 working
+    // days, from Monday 5 January 2026.
+    let scotland = region(Region::Scotland);
+    assert_eq!(
+        scotland.subtract_working_days(new_year, 251),
+        date(2026, 1, 5)
+    );
+    assert_eq!(
+        scotland.subtract_working_days(new_year, 252),
+        date(2025, 12, 31)
+    );
+}
+
+#[test]
+fn calendar_subtract_large_counts_use_the_fast_path_and_agree_with_walking() {
+    for region_kind in Region::ALL {
+        let calendar = region(region_kind).with_extra_holidays([date(2021, 2, 3)]);
+        for n in [63, 64, 65, 250, 1_000, 5_003] {
+            for to in [date(2026, 12, 25), date(2026, 12, 29)] {
+                assert_eq!(
+                    Some(calendar.subtract_working_days(to, n)),
+                    walk_back(&calendar, to, n),
+                    "{region_kind} {to} {n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn calendar_subtract_saturates_at_chronos_first_date() {
+    let calendar = Calendar::default();
+    assert_eq!(
+        calendar.subtract_working_days(date(2026, 1, 1), u32::MAX),
+        NaiveDate::MIN
+    );
+    assert_eq!(
+        calendar.subtract_working_days(NaiveDate::MIN, 1),
+        NaiveDate::MIN
+    );
+    assert_eq!(
+        calendar.subtract_working_days(NaiveDate::MIN, 0),
+        NaiveDate::MIN
+    );
+    // Close to the first date, the fast path gives way to the exact walk.
+    let near = NaiveDate::MIN + chrono::Duration::days(400);
+    for n in [1, 64, 200, 300, 400] {
+        assert_eq!(
+            calendar.subtract_working_days(near, n),
+            walk_back(&calendar, near, n).unwrap_or(NaiveDate::MIN),
+            "{n}"
+        );
+    }
+    assert_eq!(
+        Some(calendar.subtract_working_days(NaiveDate::MAX, 3)),
+        walk_back(&calendar, NaiveDate::MAX, 3)
+    );
+}
+
 // ---------------------------------------------------------------- time zone
 
 #[test]
@@ -643,6 +889,51 @@ proptest! {
             // The due date is the first day reaching n: the day before is short by one.
             let before = to.pred_opt().unwrap();
             prop_assert_eq!(calendar.working_days_between(from, before), i64::from(n) - 1);
+        }
+    }
+
+    #[test]
+    fn calendar_subtract_and_add_undo_each_other_from_a_working_day(
+        region_kind in any_region(),
+        day in any_date(),
+        n in 0_u32..=120,
+        extra in any_date(),
+    ) {
+        let calendar = region(region_kind).with_extra_holidays([extra]);
+        prop_assume!(calendar.is_working_day(day));
+        prop_assert_eq!(calendar.add_working_days(calendar.subtract_working_days(day, n), n), day);
+        prop_assert_eq!(calendar.subtract_working_days(calendar.add_working_days(day, n), n), day);
+    }
+
+    #[test]
+    fn calendar_subtract_is_the_walk_back_and_lands_on_a_working_day(
+        region_kind in any_region(),
+        to in any_date(),
+        n in prop_oneof![0_u32..=40, 60_u32..=400],
+        extra in any_date(),
+    ) {
+        let calendar = region(region_kind).with_extra_holidays([extra]);
+        let back = calendar.subtract_working_days(to, n);
+        prop_assert_eq!(Some(back), walk_back(&calendar, to, n));
+        if n == 0 {
+            prop_assert_eq!(back, to);
+        } else {
+            prop_assert!(back < to);
+            prop_assert!(calendar.is_working_day(back));
+            // `to` itself never counts: n working days in `back..to`.
+            let to_counts = i64::from(calendar.is_working_day(to));
+            prop_assert_eq!(
+                calendar.working_days_between(back, to),
+                i64::from(n) - 1 + to_counts
+            );
+            // Whether or not `to` is a working day, counting forward again
+            // reaches the first working day on or after it.
+            prop_assert_eq!(
+                calendar.add_working_days(back, n),
+                calendar.add_working_days(to.pred_opt().unwrap(), 1)
+            );
+            // One more working day back is strictly earlier.
+            prop_assert!(calendar.subtract_working_days(to, n + 1) < back);
         }
     }
 

@@ -1,0 +1,103 @@
+//! Applying a case change to the deadline queue: the clocks it starts (each
+//! with the instant its owner is warned) or settles.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use complaints_deadlines::{NewDeadline, QueueError};
+use complaints_domain::calendar::Due;
+use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
+use complaints_domain::policy::Stage;
+use complaints_domain::role::Role;
+
+use crate::app::EscalationApp;
+
+/// A clock to start, as a case change names it.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub kind: DeadlineKind,
+    pub stage: Stage,
+    pub working_days: u32,
+    pub due: Due,
+    pub reason: String,
+    pub owner_role: Role,
+    pub escalation_role: Role,
+}
+
+impl EscalationApp {
+    /// Starts and settles clocks for one case change. Idempotent: a start is
+    /// keyed by case, kind and stage; a settlement applies only to a
+    /// pending deadline.
+    pub async fn apply_case_change(
+        &self,
+        case_id: CaseId,
+        register_number: &str,
+        policy_version: &str,
+        start: Vec<Start>,
+        settle: Vec<(DeadlineKind, DeadlineOutcome)>,
+    ) -> Result<(usize, usize), QueueError> {
+        let now = self.clock.now();
+        let deadlines: Vec<NewDeadline> = start
+            .into_iter()
+            .map(|s| NewDeadline {
+                case_id,
+                register_number: register_number.to_owned(),
+                kind: s.kind,
+                stage: s.stage,
+                working_days: s.working_days,
+                // The day-5 notice is the platform's own to send: nobody
+                // needs warning about it.
+                warn_at: match s.kind {
+                    DeadlineKind::ReferralUpdate => None,
+                    _ => self.warn_at(s.due),
+                },
+                due: s.due,
+                reason: s.reason,
+                policy_version: policy_version.to_owned(),
+                owner_role: s.owner_role,
+                escalation_role: s.escalation_role,
+                created_at: now,
+            })
+            .collect();
+        let started = if deadlines.is_empty() {
+            0
+        } else {
+            self.queue
+                .schedule_many(deadlines)
+                .await?
+                .iter()
+                .filter(|s| s.created)
+                .count()
+        };
+        let mut settled = 0;
+        for (kind, outcome) in settle {
+            if self.queue.settle(case_id, kind, outcome, now).await? {
+                settled += 1;
+            }
+        }
+        Ok((started, settled))
+    }
+
+    /// When to warn the owner: the configured number of working days before
+    /// the due date, i.e. at the end of the working day that many working
+    /// days earlier ([`Calendar::subtract_working_days`]). `None` when
+    /// warnings are off (0 days) or there is no such day in chrono's range.
+    ///
+    /// [`Calendar::subtract_working_days`]: complaints_domain::calendar::Calendar::subtract_working_days
+    fn warn_at(&self, due: Due) -> Option<DateTime<Utc>> {
+        let n = self.warn_before_working_days;
+        if n == 0 {
+            return None;
+        }
+        let day = self.calendar.subtract_working_days(due.date, n);
+        // It saturates at chrono's first date, which is the answer only if
+        // `n` working days run from it up to (not including) the due date.
+        if day == NaiveDate::MIN {
+            let counted = self.calendar.working_days_between(day, due.date)
+                + i64::from(self.calendar.is_working_day(day))
+                - i64::from(self.calendar.is_working_day(due.date));
+            if counted < i64::from(n) {
+                return None;
+            }
+        }
+        Some(self.calendar.end_of_day(day))
+    }
+}
