@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use complaints_domain::case::{NotifyKind, Step, authorize};
 use complaints_domain::clock::Clock;
-use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
 use complaints_domain::{DomainError, FieldViolation};
+use complaints_notify::AlertLevel;
 use complaints_proto::complaints::notification::v1::{
     self as pb, notification_service_server::NotificationService,
 };
@@ -19,8 +19,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
-use crate::deliver::{RequestDetails, kind_from_str};
-use crate::entity;
+use crate::entity::{self, DeliveryChannel, DeliveryState, RequestDetails};
 use crate::repo::{self, NewNotification};
 
 #[derive(Clone)]
@@ -51,22 +50,20 @@ fn db_status(error: sea_orm::DbErr) -> Status {
 }
 
 fn to_proto(n: &entity::Model) -> pb::Notification {
-    let channel = match n.channel.as_deref() {
-        Some("email") => pb::NotificationChannel::Email,
-        Some("post") => pb::NotificationChannel::Post,
-        _ => pb::NotificationChannel::Unspecified,
+    let channel = match n.channel() {
+        Some(DeliveryChannel::Email) => pb::NotificationChannel::Email,
+        Some(DeliveryChannel::Post) => pb::NotificationChannel::Post,
+        None => pb::NotificationChannel::Unspecified,
     };
-    let state = match n.state.as_str() {
-        repo::SENT => pb::NotificationState::Sent,
-        repo::FAILED => pb::NotificationState::Failed,
-        _ => pb::NotificationState::Queued,
+    let state = match n.state() {
+        Some(DeliveryState::Sent) => pb::NotificationState::Sent,
+        Some(DeliveryState::Failed) => pb::NotificationState::Failed,
+        Some(DeliveryState::Queued) | None => pb::NotificationState::Queued,
     };
     pb::Notification {
         notification_id: n.notification_id.clone(),
         case_id: n.case_id.to_string(),
-        kind: kind_from_str(&n.kind)
-            .map(notify_kind_to_proto)
-            .unwrap_or_default(),
+        kind: n.kind().map(notify_kind_to_proto).unwrap_or_default(),
         channel: channel as i32,
         recipient: n.recipient.clone().unwrap_or_default(),
         state: state as i32,
@@ -74,11 +71,7 @@ fn to_proto(n: &entity::Model) -> pb::Notification {
         last_error: n.last_error.clone().unwrap_or_default(),
         created_at: Some(timestamp_to_proto(n.created_at)),
         sent_at: n.sent_at.map(timestamp_to_proto),
-        stage: n
-            .stage
-            .parse::<Stage>()
-            .map(stage_to_proto)
-            .unwrap_or_default(),
+        stage: n.stage().map(stage_to_proto).unwrap_or_default(),
         subject: n.subject.clone().unwrap_or_default(),
     }
 }
@@ -220,26 +213,26 @@ impl NotificationService for NotificationGrpc {
             m.dedupe_key.trim().to_owned()
         };
         let alert_level = match pb::AlertLevel::try_from(m.alert_level) {
-            Ok(pb::AlertLevel::Breach) => Some("breach".to_owned()),
-            Ok(pb::AlertLevel::Warning) => Some("warning".to_owned()),
-            Ok(pb::AlertLevel::Assigned) => Some("assigned".to_owned()),
+            Ok(pb::AlertLevel::Breach) => Some(AlertLevel::Breach),
+            Ok(pb::AlertLevel::Warning) => Some(AlertLevel::Warning),
+            Ok(pb::AlertLevel::Assigned) => Some(AlertLevel::Assigned),
             _ => None,
         };
-        let details = RequestDetails {
-            deadline_kind: deadline_kind_from_proto(m.deadline_kind),
+        let details = RequestDetails::new(
+            deadline_kind_from_proto(m.deadline_kind),
             due_date,
             alert_level,
-        };
+        );
         let (notification_id, created) = repo::request(
             &self.db,
             NewNotification {
                 dedupe_key,
                 case_id: case,
-                kind: kind.as_str().to_owned(),
-                stage: stage.as_str().to_owned(),
-                to_role: to_role.map(|r| r.as_str().to_owned()),
+                kind,
+                stage,
+                to_role,
                 reason: m.reason.clone(),
-                extra: serde_json::to_value(details).unwrap_or_default(),
+                details,
             },
             self.clock.now(),
         )

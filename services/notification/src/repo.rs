@@ -2,6 +2,9 @@
 //! lease so two replicas never send the same one at once.
 
 use chrono::{DateTime, Duration, Utc};
+use complaints_domain::case::NotifyKind;
+use complaints_domain::policy::Stage;
+use complaints_domain::role::Role;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
@@ -9,23 +12,19 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::entity::{self, Column, Entity};
-
-pub const QUEUED: &str = "queued";
-pub const SENT: &str = "sent";
-pub const FAILED: &str = "failed";
+use crate::entity::{self, Column, DeliveryChannel, DeliveryState, Entity, RequestDetails};
 
 /// A notification to create.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
     pub dedupe_key: String,
     pub case_id: Uuid,
-    pub kind: String,
-    pub stage: String,
-    pub to_role: Option<String>,
+    pub kind: NotifyKind,
+    pub stage: Stage,
+    pub to_role: Option<Role>,
     pub reason: String,
-    /// Request details the delivery needs later (alert level, deadline), as JSON.
-    pub extra: serde_json::Value,
+    /// Request details the delivery needs later (alert level, deadline).
+    pub details: RequestDetails,
 }
 
 /// Creates the notification unless one with the same dedupe key exists;
@@ -40,15 +39,17 @@ pub async fn request(
         notification_id: Set(id.clone()),
         dedupe_key: Set(new.dedupe_key.clone()),
         case_id: Set(new.case_id),
-        kind: Set(new.kind),
-        stage: Set(new.stage),
-        to_role: Set(new.to_role),
+        kind: Set(new.kind.as_str().to_owned()),
+        stage: Set(new.stage.as_str().to_owned()),
+        to_role: Set(new.to_role.map(|role| role.as_str().to_owned())),
         reason: Set(new.reason),
-        request: Set(new.extra.to_string()),
+        request: Set(serde_json::to_value(new.details)
+            .unwrap_or_default()
+            .to_string()),
         channel: Set(None),
         recipient: Set(None),
         route_note: Set(None),
-        state: Set(QUEUED.to_owned()),
+        state: Set(DeliveryState::Queued.as_str().to_owned()),
         attempts: Set(0),
         last_error: Set(None),
         next_attempt_at: Set(now),
@@ -109,7 +110,7 @@ pub async fn claim_due(
     limit: u64,
 ) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
     let candidates = Entity::find()
-        .filter(Column::State.eq(QUEUED))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
         .filter(Column::NextAttemptAt.lte(now))
         .filter(
             Condition::any()
@@ -126,7 +127,7 @@ pub async fn claim_due(
             .col_expr(Column::LeaseOwner, Expr::value(worker.to_owned()))
             .col_expr(Column::LeaseUntil, Expr::value(now + lease))
             .filter(Column::NotificationId.eq(candidate.notification_id.clone()))
-            .filter(Column::State.eq(QUEUED))
+            .filter(Column::State.eq(DeliveryState::Queued.as_str()))
             .filter(
                 Condition::any()
                     .add(Column::LeaseUntil.is_null())
@@ -144,7 +145,7 @@ pub async fn claim_due(
 /// What was sent, and how.
 #[derive(Debug, Clone)]
 pub struct Sent {
-    pub channel: String,
+    pub channel: DeliveryChannel,
     pub recipient: String,
     pub route_note: Option<String>,
     pub subject: String,
@@ -160,9 +161,9 @@ pub async fn mark_sent(
     sent: Sent,
 ) -> Result<bool, sea_orm::DbErr> {
     let result = Entity::update_many()
-        .col_expr(Column::State, Expr::value(SENT))
+        .col_expr(Column::State, Expr::value(DeliveryState::Sent.as_str()))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .col_expr(Column::Channel, Expr::value(sent.channel))
+        .col_expr(Column::Channel, Expr::value(sent.channel.as_str()))
         .col_expr(Column::Recipient, Expr::value(sent.recipient))
         .col_expr(Column::RouteNote, Expr::value(sent.route_note))
         .col_expr(Column::Subject, Expr::value(sent.subject))
@@ -176,7 +177,7 @@ pub async fn mark_sent(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .filter(Column::NotificationId.eq(id))
-        .filter(Column::State.eq(QUEUED))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
         .filter(Column::LeaseOwner.eq(worker))
         .exec(db)
         .await?;
@@ -191,7 +192,7 @@ pub async fn mark_attempt_failed(
     worker: &str,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-    route: Option<(String, String)>,
+    route: Option<(DeliveryChannel, String)>,
 ) -> Result<bool, sea_orm::DbErr> {
     let mut update = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
@@ -203,16 +204,16 @@ pub async fn mark_attempt_failed(
         );
     if let Some((channel, recipient)) = route {
         update = update
-            .col_expr(Column::Channel, Expr::value(channel))
+            .col_expr(Column::Channel, Expr::value(channel.as_str()))
             .col_expr(Column::Recipient, Expr::value(recipient));
     }
     update = match retry_at {
         Some(at) => update.col_expr(Column::NextAttemptAt, Expr::value(at)),
-        None => update.col_expr(Column::State, Expr::value(FAILED)),
+        None => update.col_expr(Column::State, Expr::value(DeliveryState::Failed.as_str())),
     };
     let result = update
         .filter(Column::NotificationId.eq(id))
-        .filter(Column::State.eq(QUEUED))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
         .filter(Column::LeaseOwner.eq(worker))
         .exec(db)
         .await?;
@@ -222,7 +223,7 @@ pub async fn mark_attempt_failed(
 /// When the next queued notification is due, if any.
 pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
     Ok(Entity::find()
-        .filter(Column::State.eq(QUEUED))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
         .order_by_asc(Column::NextAttemptAt)
         .one(db)
         .await?

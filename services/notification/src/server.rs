@@ -185,8 +185,10 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     .with_worker(relay))
 }
 
-/// The service as the `notification` binary runs it, on `clock`.
+/// The service as the `notification` binary runs it, on `clock`. The
+/// templates and mail settings are checked before anything is opened.
 pub async fn application(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+    DeliverySettings::from_config(&settings.delivery)?;
     Application::production(settings, SUBJECT, clock, build).await
 }
 
