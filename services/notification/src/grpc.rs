@@ -5,7 +5,7 @@ use std::sync::Arc;
 use complaints_domain::case::{NotifyKind, Step, authorize};
 use complaints_domain::clock::Clock;
 use complaints_domain::role::Role;
-use complaints_domain::{DomainError, FieldViolation};
+use complaints_domain::{DomainError, ErrorCode, FieldViolation, ServiceError};
 use complaints_notify::AlertLevel;
 use complaints_proto::complaints::notification::v1::{
     self as pb, notification_service_server::NotificationService,
@@ -14,7 +14,7 @@ use complaints_rpc::mapping::{
     deadline_kind_from_proto, notify_kind_from_proto, notify_kind_to_proto, role_from_proto,
     stage_from_proto, stage_to_proto,
 };
-use complaints_rpc::{AppError, date_from_proto, timestamp_to_proto};
+use complaints_rpc::{AppError, date_from_proto, into_status, timestamp_to_proto};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
@@ -44,9 +44,38 @@ impl NotificationGrpc {
 
 type Reply<T> = Result<Response<T>, Status>;
 
+/// Why a notification call failed, as the caller sees it.
+#[derive(Debug, thiserror::Error)]
+enum NotificationError {
+    #[error("notification store failure: {0}")]
+    Store(#[from] sea_orm::DbErr),
+    #[error("notification {0} not found")]
+    NotFound(String),
+    #[error("notification {id} has no content yet: it is {state}")]
+    NoContentYet { id: String, state: String },
+}
+
+impl ServiceError for NotificationError {
+    fn error_code(&self) -> ErrorCode {
+        match self {
+            NotificationError::Store(_) => ErrorCode::Unavailable,
+            NotificationError::NotFound(_) => ErrorCode::NotFound,
+            NotificationError::NoContentYet { .. } => ErrorCode::FailedPrecondition,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            NotificationError::Store(_) => {
+                "the notification store could not complete the call; it is safe to retry".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 fn db_status(error: sea_orm::DbErr) -> Status {
-    tracing::error!(%error, "notification store failure");
-    Status::unavailable("the notification store could not complete the call; it is safe to retry")
+    into_status(NotificationError::from(error))
 }
 
 fn to_proto(n: &entity::Model) -> pb::Notification {
@@ -123,13 +152,13 @@ impl NotificationService for NotificationGrpc {
         }
         let found = repo::get(&self.db, id.trim()).await.map_err(db_status)?;
         let Some(n) = found else {
-            return Err(Status::not_found(format!("notification {id} not found")));
+            return Err(into_status(NotificationError::NotFound(id)));
         };
         let Some(body) = n.body.clone() else {
-            return Err(Status::failed_precondition(format!(
-                "notification {id} has no content yet: it is {}",
-                n.state
-            )));
+            return Err(into_status(NotificationError::NoContentYet {
+                id,
+                state: n.state.to_string(),
+            }));
         };
         let extension = if n.content_type.as_deref() == Some("application/pdf") {
             "pdf"
