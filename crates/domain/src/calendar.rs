@@ -269,6 +269,17 @@ impl Calendar {
                 - i64::from(lookup.is_working_day(date));
             date = target;
         }
+        // A jump can use up the count exactly and land on a weekend or
+        // holiday: the answer is then the first working day after it (the
+        // days between hold no working day, so the count stays `n`).
+        if remaining == 0 && date != to {
+            while !lookup.is_working_day(date) {
+                let Some(next) = date.succ_opt() else {
+                    return NaiveDate::MAX;
+                };
+                date = next;
+            }
+        }
         while remaining > 0 {
             let Some(previous) = date.pred_opt() else {
                 return NaiveDate::MIN;
