@@ -1,4 +1,4 @@
-//! The command line: `complaints dev`, `token` and the client commands.
+//! The command line: `complaints dev`, `token` and the client commands, as clap parses them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +75,48 @@ pub enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// List cases, newest received first, by assignee, state or complainant.
+    List(Box<client::ListArgs>),
+    /// Show a case's deadlines: what, due by when, and how each stands.
+    Deadlines {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show every letter, email and staff alert about a case, and whether it went.
+    Notices {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Name the person who has a case for its role ("" clears it).
+    Assign(client::AssignArgs),
+    /// Record an acknowledgement given outside the platform (telephone, letter, ...).
+    Acknowledge(client::AcknowledgeArgs),
+    /// Refer the complaint to another department; prints the referral id.
+    Refer(client::ReferArgs),
+    /// Record a department's answer to a referral.
+    AnswerReferral(client::AnswerReferralArgs),
+    /// Issue the response that concludes the case's current stage.
+    Respond(client::RespondArgs),
+    /// Record the complainant's request for a stage 2 review.
+    Review(client::ReviewArgs),
+    /// Escalate a stage 2 review to the Customer Service Operations Lead.
+    Escalate(client::EscalateArgs),
+    /// Record the complainant's request to escalate to a director (stage 3).
+    EscalateToDirector(client::EscalateToDirectorArgs),
+    /// Record that the complainant took the complaint to the TSA.
+    Tsa(client::TsaArgs),
+    /// Close a case; its pending deadlines stop.
+    Close(client::CloseArgs),
+    /// Erase the complainant's personal data from a case.
+    Erase(client::EraseArgs),
+    /// Move one of a case's pending deadlines later by working days.
+    Extend(client::ExtendArgs),
+    /// Pause a case's clocks: nothing falls due until they are resumed.
+    Pause(client::PauseArgs),
+    /// Resume a case's paused clocks; due dates move by the days paused.
+    Resume(client::ResumeArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -89,7 +131,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             subject,
             hours,
         } => {
-            println!("{}", client::development_token(&role, subject.as_deref(), hours)?);
+            println!(
+                "{}",
+                client::development_token(&role, subject.as_deref(), hours)?
+            );
             Ok(())
         }
         Command::Submit(args) => client::submit(*args).await,
@@ -105,6 +150,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             to,
             connection,
         } => client::stats(&connection, from, to).await,
+        Command::List(args) => client::list(*args).await,
+        Command::Deadlines { case, connection } => client::deadlines(&connection, &case).await,
+        Command::Notices { case, connection } => client::notices(&connection, &case).await,
+        Command::Assign(args) => client::assign(args).await,
+        Command::Acknowledge(args) => client::acknowledge(args).await,
+        Command::Refer(args) => client::refer(args).await,
+        Command::AnswerReferral(args) => client::answer_referral(args).await,
+        Command::Respond(args) => client::respond(args).await,
+        Command::Review(args) => client::review(args).await,
+        Command::Escalate(args) => client::escalate(args).await,
+        Command::EscalateToDirector(args) => client::escalate_to_director(args).await,
+        Command::Tsa(args) => client::tsa(args).await,
+        Command::Close(args) => client::close(args).await,
+        Command::Erase(args) => client::erase(args).await,
+        Command::Extend(args) => client::extend(args).await,
+        Command::Pause(args) => client::pause(args).await,
+        Command::Resume(args) => client::resume(args).await,
     }
 }
 

@@ -1,21 +1,42 @@
-//! Client commands for a person at a terminal: readable output, clear errors.
+//! How a client command reaches the suite: where it is, who is calling, and
+//! which case a person means.
+//!
+//! The commands themselves live by job: `submit` logs a complaint, `steps`
+//! takes a case through the policy, `clocks` extends, pauses and resumes
+//! its deadlines, `reading` shows cases, timelines, deadlines,
+//! notices and statistics; `format` holds the words they print and `errors` the
+//! sentences a refusal becomes.
 
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
+use complaints_auth::{AuthConfig, BearerToken, Claims, TokenIssuer};
 use complaints_domain::role::Role;
 use complaints_proto::complaints::case::v1::{
     self as case_pb, case_service_client::CaseServiceClient, get_case_request::Lookup,
 };
-use complaints_proto::complaints::common::v1::{self as common, Channel, ContactMethod};
-use complaints_proto::complaints::intake::v1::{
-    SubmitComplaintRequest, intake_service_client::IntakeServiceClient,
-};
-use complaints_proto::google::r#type::Date;
+use complaints_proto::complaints::escalation::v1::escalation_service_client::EscalationServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel as Transport;
+
+mod clocks;
+mod errors;
+pub mod format;
+mod reading;
+mod steps;
+mod submit;
+
+pub use clocks::{ExtendArgs, PauseArgs, ResumeArgs, extend, pause, resume};
+pub use errors::explain;
+pub use reading::{ListArgs, deadlines, list, notices, show, stats, timeline};
+pub use steps::{
+    AcknowledgeArgs, AnswerReferralArgs, AssignArgs, CloseArgs, EraseArgs, EscalateArgs,
+    EscalateToDirectorArgs, ReferArgs, RespondArgs, ReviewArgs, TsaArgs, acknowledge,
+    answer_referral, assign, close, erase, escalate, escalate_to_director, note, refer, respond,
+    review, tsa,
+};
+pub use submit::{SubmitArgs, submit};
 
 /// Where the suite is and who is calling.
 #[derive(Debug, Clone, Args)]
@@ -42,16 +63,32 @@ impl Connection {
             None => development_token(&self.role, None, 1),
         }
     }
+
+    /// Who the calls are made as: the token's subject (a development token
+    /// names its role). The token is only read here, not verified; the
+    /// suite verifies it on every call.
+    pub fn subject(&self) -> anyhow::Result<String> {
+        let Some(token) = &self.token else {
+            let role: Role = parse_role(&self.role)?;
+            return Ok(role.as_str().to_owned());
+        };
+        let claims: Claims = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .context("the token given with --token is not a readable JWT")?;
+        Ok(claims.sub)
+    }
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    role.parse()
+        .map_err(|e: complaints_domain::FieldViolation| {
+            anyhow::anyhow!("--role: {}", e.description)
+        })
 }
 
 /// A token signed with the public development key, which only the
 /// embedded suite (and a deployment that allows it) accepts.
 pub fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyhow::Result<String> {
-    let role: Role = role
-        .parse()
-        .map_err(|e: complaints_domain::FieldViolation| {
-            anyhow::anyhow!("--role: {}", e.description)
-        })?;
+    let role = parse_role(role)?;
     let subject = subject.unwrap_or(role.as_str());
     let issuer = TokenIssuer::new(&AuthConfig::development())?;
     Ok(issuer.issue(
@@ -60,7 +97,6 @@ pub fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyho
         Duration::from_secs(hours.saturating_mul(3600)),
     )?)
 }
-
 
 type Authed = InterceptedService<Transport, BearerToken>;
 
@@ -74,150 +110,34 @@ async fn connect(connection: &Connection) -> anyhow::Result<Authed> {
     Ok(InterceptedService::new(channel, token))
 }
 
-/// A status as a person reads it, with every field violation on its own line.
-fn explain(status: tonic::Status) -> anyhow::Error {
-    use tonic_types::StatusExt;
-    let mut message = format!("{:?}: {}", status.code(), status.message());
-    if let Some(bad) = status.get_details_bad_request() {
-        message = format!("{:?}: the request was refused", status.code());
-        for violation in bad.field_violations {
-            message.push_str(&format!(
-                "\n  {}: {}",
-                violation.field, violation.description
-            ));
-        }
-    }
-    anyhow::anyhow!(message)
+async fn case_client(connection: &Connection) -> anyhow::Result<CaseServiceClient<Authed>> {
+    Ok(CaseServiceClient::new(connect(connection).await?))
 }
 
-#[derive(Debug, Args)]
-pub struct SubmitArgs {
-    /// telephone, post, email or web.
-    #[arg(long)]
-    channel: String,
-    #[arg(long)]
-    name: String,
-    #[arg(long)]
-    email: Option<String>,
-    #[arg(long)]
-    phone: Option<String>,
-    /// An address line; repeat for more lines.
-    #[arg(long = "address-line")]
-    address_lines: Vec<String>,
-    #[arg(long)]
-    town: Option<String>,
-    #[arg(long)]
-    postcode: Option<String>,
-    /// email, post or phone.
-    #[arg(long)]
-    prefer: Option<String>,
-    #[arg(long)]
-    summary: String,
-    #[arg(long)]
-    details: Option<String>,
-    /// The adviser taking a telephone complaint.
-    #[arg(long)]
-    recorded_by: Option<String>,
-    /// The scan reference of a letter.
-    #[arg(long)]
-    scan_reference: Option<String>,
-    /// Idempotency key; a fresh one is made when omitted.
-    #[arg(long)]
-    request_id: Option<String>,
-    #[command(flatten)]
-    connection: Connection,
+async fn escalation_client(
+    connection: &Connection,
+) -> anyhow::Result<EscalationServiceClient<Authed>> {
+    Ok(EscalationServiceClient::new(connect(connection).await?))
 }
 
-fn channel(name: &str) -> anyhow::Result<Channel> {
-    Ok(match name {
-        "telephone" | "phone" => Channel::Telephone,
-        "post" | "letter" => Channel::Post,
-        "email" => Channel::Email,
-        "web" => Channel::Web,
-        other => anyhow::bail!("--channel {other:?}: expected telephone, post, email or web"),
-    })
+/// A fresh idempotency key for one step: a retry of the same command is a
+/// new step, so a person never collides with their own earlier keys.
+fn request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
-fn contact(name: Option<&str>) -> anyhow::Result<ContactMethod> {
-    Ok(match name {
-        None => ContactMethod::Unspecified,
-        Some("email") => ContactMethod::Email,
-        Some("post") => ContactMethod::Post,
-        Some("phone") => ContactMethod::Phone,
-        Some(other) => anyhow::bail!("--prefer {other:?}: expected email, post or phone"),
-    })
-}
-
-fn date(date: Option<&Date>) -> String {
-    date.map_or_else(
-        || "-".to_owned(),
-        |d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
-    )
-}
-
-fn instant(ts: Option<&prost_types::Timestamp>) -> String {
-    ts.and_then(|ts| chrono::DateTime::from_timestamp(ts.seconds, 0))
-        .map_or_else(
-            || "-".to_owned(),
-            |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
-        )
-}
-
-pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
-    let mut client = IntakeServiceClient::new(connect(&args.connection).await?);
-    let address = (!args.address_lines.is_empty()
-        || args.town.is_some()
-        || args.postcode.is_some())
-    .then(|| common::PostalAddress {
-        lines: args.address_lines.clone(),
-        town: args.town.clone().unwrap_or_default(),
-        postcode: args.postcode.clone().unwrap_or_default(),
-    });
-    let request = SubmitComplaintRequest {
-        request_id: args.request_id.clone().unwrap_or_else(|| {
-            format!(
-                "cli-{}",
-                chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
-            )
-        }),
-        channel: channel(&args.channel)? as i32,
-        received_at: None,
-        complainant: Some(common::Complainant {
-            full_name: args.name.clone(),
-            email: args.email.clone().unwrap_or_default(),
-            phone: args.phone.clone().unwrap_or_default(),
-            postal_address: address,
-            preferred_contact: contact(args.prefer.as_deref())? as i32,
-            customer_ref: String::new(),
-        }),
-        summary: args.summary.clone(),
-        details: args.details.clone().unwrap_or_default(),
-        recorded_by: args.recorded_by.clone().unwrap_or_default(),
-        scan_reference: args.scan_reference.clone().unwrap_or_default(),
-    };
-    let reply = client
-        .submit_complaint(request)
-        .await
-        .map_err(explain)?
-        .into_inner();
-    println!("Complaint logged: {}", reply.register_number);
-    println!("  case id:          {}", reply.case_id);
-    println!(
-        "  acknowledge by:   {}",
-        date(reply.acknowledge_by.as_ref())
-    );
-    println!("  resolve by:       {}", date(reply.resolve_by.as_ref()));
-    Ok(())
-}
-
+/// A case named by its register number (`CMP-2026-000001`, any case) or its
+/// case id.
 fn lookup(case: &str) -> Lookup {
+    let case = case.trim();
     if case.to_ascii_uppercase().starts_with("CMP-") {
-        Lookup::RegisterNumber(case.to_owned())
+        Lookup::RegisterNumber(case.to_ascii_uppercase())
     } else {
         Lookup::CaseId(case.to_owned())
     }
 }
 
+/// The case a person named, as it stands now.
 async fn fetch(
     client: &mut CaseServiceClient<Authed>,
     case: &str,
@@ -230,142 +150,53 @@ async fn fetch(
         .map_err(explain)?
         .into_inner()
         .case
-        .context("the reply held no case")
+        .context("the suite answered without the case")
 }
 
-fn enum_name<E: TryFrom<i32>>(value: i32, name: impl Fn(&E) -> &'static str) -> String {
-    E::try_from(value).map_or_else(|_| value.to_string(), |e| name(&e).to_owned())
+/// The case a step's reply carries.
+fn changed(case: Option<case_pb::Case>) -> anyhow::Result<case_pb::Case> {
+    case.context("the suite answered without the case")
 }
 
-pub async fn show(connection: &Connection, case: &str) -> anyhow::Result<()> {
-    let mut client = CaseServiceClient::new(connect(connection).await?);
-    let case = fetch(&mut client, case).await?;
-    println!("{}  ({})", case.register_number, case.case_id);
-    println!("  summary:      {}", case.summary);
-    println!(
-        "  stage:        {}",
-        enum_name(case.stage, common::Stage::as_str_name)
-    );
-    println!(
-        "  status:       {}",
-        enum_name(case.status, case_pb::CaseStatus::as_str_name)
-    );
-    println!(
-        "  channel:      {}",
-        enum_name(case.channel, Channel::as_str_name)
-    );
-    println!(
-        "  owner:        {}",
-        enum_name(case.owner_role, common::Role::as_str_name)
-    );
-    println!("  received:     {}", instant(case.received_at.as_ref()));
-    if let Some(person) = &case.complainant {
-        println!("  complainant:  {}", person.full_name);
-    }
-    println!(
-        "  overdue:      {}",
-        if case.overdue { "yes" } else { "no" }
-    );
-    for response in &case.responses {
-        println!(
-            "  response ({}): {} [{}]",
-            enum_name(response.stage, common::Stage::as_str_name),
-            response.outcome,
-            response.root_cause
-        );
-    }
-    Ok(())
-}
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
 
-pub async fn timeline(connection: &Connection, case: &str) -> anyhow::Result<()> {
-    let mut client = CaseServiceClient::new(connect(connection).await?);
-    let case = fetch(&mut client, case).await?;
-    let reply = client
-        .get_timeline(case_pb::GetTimelineRequest {
-            case_id: case.case_id.clone(),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    println!(
-        "{} timeline ({} events)",
-        case.register_number,
-        reply.events.len()
-    );
-    for event in &reply.events {
-        println!(
-            "  {:>3}  {}  {:<28} {}  {}",
-            event.sequence,
-            instant(event.at.as_ref()),
-            event.kind,
-            event.actor,
-            event.details
-        );
-    }
-    println!(
-        "hash chain: {}",
-        if reply.verified { "verified" } else { "BROKEN" }
-    );
-    Ok(())
-}
-
-pub async fn note(connection: &Connection, case: &str, text: String) -> anyhow::Result<()> {
-    let mut client = CaseServiceClient::new(connect(connection).await?);
-    let found = fetch(&mut client, case).await?;
-    client
-        .add_note(case_pb::AddNoteRequest {
-            case_id: found.case_id,
-            request_id: String::new(),
-            text,
-        })
-        .await
-        .map_err(explain)?;
-    println!("note added to {}", found.register_number);
-    Ok(())
-}
-
-pub async fn stats(
-    connection: &Connection,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-) -> anyhow::Result<()> {
-    let mut client = CaseServiceClient::new(connect(connection).await?);
-    let reply = client
-        .get_statistics(case_pb::GetStatisticsRequest {
-            from_date: Some(complaints_rpc::date_to_proto(from)),
-            to_date: Some(complaints_rpc::date_to_proto(to)),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    println!("Complaints received {from} to {to}: {}", reply.total);
-    for (title, counts) in [
-        ("by stage", &reply.by_stage),
-        ("by channel", &reply.by_channel),
-        ("by root cause", &reply.by_root_cause),
-        ("by finding", &reply.by_finding),
-    ] {
-        if !counts.is_empty() {
-            let list: Vec<String> = counts
-                .iter()
-                .map(|c| format!("{} {}", c.key, c.count))
-                .collect();
-            println!("  {title}: {}", list.join(", "));
+    fn connection(role: &str, token: Option<String>) -> Connection {
+        Connection {
+            server: "http://127.0.0.1:50051".to_owned(),
+            token,
+            role: role.to_owned(),
         }
     }
-    for sla in &reply.sla {
-        println!(
-            "  {}: met {}, breached {}, pending {}",
-            enum_name(sla.kind, common::DeadlineKind::as_str_name),
-            sla.met,
-            sla.breached,
-            sla.pending
+
+    #[test]
+    fn mine_is_the_subject_of_the_token_given() {
+        let token = development_token("cx_manager", Some("hana"), 1).unwrap();
+        assert_eq!(
+            connection("complaints_handler", Some(token))
+                .subject()
+                .unwrap(),
+            "hana"
         );
     }
-    println!(
-        "  escalated to review: {:.0}%, to the TSA: {:.0}%",
-        reply.escalation_rate * 100.0,
-        reply.tsa_rate * 100.0
-    );
-    Ok(())
+
+    #[test]
+    fn mine_without_a_token_is_the_development_token_s_subject_its_role() {
+        assert_eq!(connection("ops_lead", None).subject().unwrap(), "ops_lead");
+        assert!(connection("nobody", None).subject().is_err());
+    }
+
+    #[test]
+    fn a_register_number_is_looked_up_as_one_and_anything_else_as_a_case_id() {
+        assert_eq!(
+            lookup(" cmp-2026-000001 "),
+            Lookup::RegisterNumber("CMP-2026-000001".to_owned())
+        );
+        assert_eq!(
+            lookup("01a22afa-e801-7476-b047-19e360724ff0"),
+            Lookup::CaseId("01a22afa-e801-7476-b047-19e360724ff0".to_owned())
+        );
+    }
 }

@@ -78,8 +78,9 @@ impl Embedded {
             application.add_routes(move |routes| {
                 routes.add_service(ClockServiceServer::new(served));
             });
-            application
-                .add_background(move |stop| async move { test_clock.run_between_advances(stop.wait()).await });
+            application.add_background(move |stop| async move {
+                test_clock.run_between_advances(stop.wait()).await
+            });
         }
         Ok(Embedded { application })
     }

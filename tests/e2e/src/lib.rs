@@ -9,12 +9,13 @@
 //!   test can show it; dropping it kills the child.
 //! - [`wait_until_serving`] polls `grpc.health.v1.Health` until a service
 //!   answers `SERVING`.
+//! - [`dev_token`] gets a token from `complaints token`, as a developer does.
 //!
 //! Test-only: nothing in a served path may depend on this crate. Every wait
 //! here is bounded and every failure says what the child printed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -187,13 +188,10 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
     })
 }
 
-/// A free TCP port on 127.0.0.1, for a process that must be told its port.
-///
-/// The port is free when this returns; another process could take it
-/// before the child binds it, which is unlikely enough for tests.
+/// A free TCP port on 127.0.0.1, for a process that must be told its port
+/// ([`complaints_test_support::net::free_port`]).
 pub fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+    Ok(complaints_test_support::net::free_port())
 }
 
 /// A folder under the system's temporary folder, removed on drop.
@@ -226,6 +224,25 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// A token from `complaints token --role <role> --subject <subject>`, signed
+/// with the development key, as a developer gets one. Panics, with what the
+/// command printed, if it fails.
+#[allow(clippy::panic)]
+pub fn dev_token(role: &str, subject: &str) -> String {
+    let mut command = clean_command(&binaries().complaints);
+    command.args(["token", "--role", role, "--subject", subject]);
+    let output = match run(command, Duration::from_secs(30)) {
+        Ok(output) => output,
+        Err(error) => panic!("complaints token --role {role}: {error:#}"),
+    };
+    assert!(
+        output.status.success(),
+        "complaints token --role {role} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// A command for `binary` with an environment of only `PATH` and quiet-ish

@@ -36,17 +36,7 @@ pub use notification_pb::{NotificationChannel, NotificationKind, NotificationSta
 pub const STAFF_DOMAIN: &str = "staff.telecare.example";
 
 /// A token from `complaints token`, as a developer gets one.
-pub fn token(role: &str, subject: &str) -> String {
-    let mut command = clean_command(&binaries().complaints);
-    command.args(["token", "--role", role, "--subject", subject]);
-    let output = run(command, Duration::from_secs(30)).unwrap();
-    assert!(
-        output.status.success(),
-        "complaints token --role {role} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
+pub use complaints_e2e::dev_token as token;
 
 /// A running `complaints dev` and a channel to it.
 pub struct Suite {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use complaints_e2e::{Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, run};
+use complaints_e2e::{Process, START_TIMEOUT, TempDir, binaries, channel, clean_command};
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use tonic::Code;
@@ -12,8 +12,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::support::{
-    assert_due_dates, assert_recorded, case, intake, one_on_each_channel, reflected_services,
-    submit, submit_raw_email, yesterday,
+    DueDates, assert_due_dates, assert_recorded, case, intake, one_on_each_channel,
+    reflected_services, submit, submit_raw_email, yesterday,
 };
 
 const INTAKE: &str = "complaints.intake.v1.IntakeService";
@@ -21,15 +21,7 @@ const CASE: &str = "complaints.case.v1.CaseService";
 
 /// A token from `complaints token`, as a developer gets one.
 fn token(role: &str, subject: &str) -> String {
-    let mut command = clean_command(&binaries().complaints);
-    command.args(["token", "--role", role, "--subject", subject]);
-    let output = run(command, Duration::from_secs(30)).unwrap();
-    assert!(
-        output.status.success(),
-        "complaints token --role {role} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let token = complaints_e2e::dev_token(role, subject);
     assert_eq!(token.split('.').count(), 3, "a JWT: {token:?}");
     token
 }
@@ -122,8 +114,10 @@ async fn the_embedded_suite_takes_a_complaint_on_every_channel_and_stops_on_sigt
         .into_inner();
     assert!(again.replayed);
     assert_due_dates(
-        chrono::DateTime::from_timestamp(retry.received_at.unwrap().seconds, 0).unwrap(),
         &again,
+        &DueDates::counted(
+            chrono::DateTime::from_timestamp(retry.received_at.unwrap().seconds, 0).unwrap(),
+        ),
     );
     let after = cases
         .list_cases(case_pb::ListCasesRequest::default())

@@ -6,11 +6,23 @@
 //! - the Redis index is deleted while deadlines are firing;
 //! - a process is SIGKILLed holding leases, and a second one takes over.
 //!
+//! No step is timed against the wall clock, so a slow or busy machine only
+//! makes the tests slower: each waits, with a generous bound, for a state
+//! (every process listing the clocks through `GetDeadlines`, a count of
+//! fired deadlines, a process's session waiting on the outbox). "While
+//! firing" is made a state too: the outbox is locked against writes (reads
+//! go on), so a process that claims a batch waits inside the transaction
+//! that would mark it and write its alerts, holding its leases, until the
+//! test lets it go. Clocks that must not fire before such a point are
+//! scheduled (or, for seeded rows, their processes started) only once the
+//! outbox is locked.
+//!
 //! "Fired once in effect" is checked in the database: no deadline is left
 //! pending, each is BREACHED with its `fired_at`, and the `escalation.notify`
-//! outbox holds the owner's and the escalation role's alert for each. Without
-//! a crash no alert is written twice; after a SIGKILL only a deadline the
-//! dead process had claimed may have its alerts twice (the receiver
+//! outbox holds the owner's and the escalation role's alert for each (and,
+//! for each stage 1 resolve clock, the complainant's holding update).
+//! Without a crash nothing is written twice; after a SIGKILL only a deadline
+//! the dead process had claimed may have its messages twice (the receiver
 //! deduplicates by key).
 //!
 //! Only when `DATABASE_URL` names a Postgres server and `REDIS_URL` is set
@@ -31,9 +43,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
+use complaints_auth::{AuthConfig, BearerToken};
 use complaints_deadlines::{DeadlineQueue, IndexKeys, NewDeadline, SqlQueue, SqlQueueConfig};
-use complaints_domain::calendar::{Calendar, Due};
+use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind};
 use complaints_domain::policy::{DEFAULT_POLICY_TOML, Stage};
 use complaints_domain::role::Role;
@@ -43,13 +55,18 @@ use complaints_e2e::{
 };
 use complaints_proto::complaints::common::v1 as pb;
 use complaints_proto::complaints::escalation::v1::escalation_service_client::EscalationServiceClient;
-use complaints_proto::complaints::escalation::v1::{ApplyCaseChangeRequest, DeadlineStart};
+use complaints_proto::complaints::escalation::v1::{
+    ApplyCaseChangeRequest, DeadlineStart, DeadlineState, GetDeadlinesRequest,
+};
 use complaints_proto::google::r#type::Date;
-use complaints_test_support::TestDb;
+use complaints_test_support::time::timestamp_exact as timestamp;
+use complaints_test_support::{TestDb, tokens};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, TransactionTrait,
 };
 use tokio::task::JoinSet;
+
+use crate::bank_holidays::london_date;
 
 const ESCALATION: &str = "complaints.escalation.v1.EscalationService";
 
@@ -103,6 +120,14 @@ const IN_FLIGHT: usize = 16;
 /// awaits (and each test has a runtime of its own, which it does not mind).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// How long every process may take to list clocks just scheduled, or to
+/// show a state the test waits for through `GetDeadlines`.
+const LISTED_WITHIN: Duration = Duration::from_secs(120);
+
+/// How long deadlines already due may take to be claimed, or fired, in one
+/// of the steps that waits for that: generous, for two busy cores.
+const FIRING_WITHIN: Duration = Duration::from_secs(300);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_fire_100_000_deadlines_due_within_seconds_each_exactly_once() {
     const CASES: usize = 20_000;
@@ -116,10 +141,11 @@ async fn two_processes_fire_100_000_deadlines_due_within_seconds_each_exactly_on
     // busy cores (the other tests here schedule theirs that way).
     // Instead the rows are written with the deadlines crate's own insert,
     // where `ApplyCaseChange` ends up, and each process's start-up rebuild
-    // puts them in the index. All fall due within 3 seconds.
-    let base = Utc::now() + chrono::Duration::seconds(15);
+    // puts them in the index. All fall due within 3 seconds of the start of
+    // the load: due, or nearly, by the time the processes run.
+    let base = Utc::now();
     let due = move |case: usize| base + spread(case, CASES, Duration::from_secs(3));
-    let seeded_in = seed(&rig.db.db, CASES, due).await;
+    let (seeded_in, sample) = seed(&rig.db.db, CASES, due).await;
     // As after any bulk load: without statistics (this server may run
     // without autovacuum) the planner takes the claim's `state, next_at`
     // index for selective, and each claim of a hundred by id scans every
@@ -129,23 +155,47 @@ async fn two_processes_fire_100_000_deadlines_due_within_seconds_each_exactly_on
         .execute_unprepared("ANALYZE deadlines")
         .await
         .unwrap();
+
+    // Both processes must take part, however long one takes to start: the
+    // outbox is locked while they start, so neither fires anything until
+    // each holds a batch of its own, waiting on the lock.
+    let outbox = OutboxLock::take(&rig.db.db).await;
+    let started = Instant::now();
     let (mut a, mut b) = tokio::join!(
         rig.start("escalation-a", None),
         rig.start("escalation-b", None)
     );
-    let serving_at = Utc::now();
     assert_eq!(counts(&rig.db.db).await.total, DEADLINES);
+    wait_until_listed(
+        &[&a, &b],
+        &sample,
+        Some(DeadlineState::Pending),
+        LISTED_WITHIN,
+    )
+    .await;
+    wait_until_waiting_on_the_outbox(&rig.db.db, &[&a, &b], FIRING_WITHIN).await;
+    let both_held_a_batch_in = started.elapsed();
+    let released = Instant::now();
+    outbox.release().await;
 
     // About 80 s (debug builds) on two cores that other builds were sharing.
     let settled =
-        wait_until_none_pending(&rig.db.db, &mut [&mut a, &mut b], Duration::from_secs(300)).await;
-    let firing_took = Utc::now() - base;
+        wait_until_none_pending(&rig.db.db, &mut [&mut a, &mut b], Duration::from_secs(900)).await;
+    let firing_took = released.elapsed();
     assert_all_breached_once(&rig.db.db, &settled, DEADLINES, &[&a, &b]).await;
+    wait_until_listed(
+        &[&a, &b],
+        &sample,
+        Some(DeadlineState::Breached),
+        LISTED_WITHIN,
+    )
+    .await;
     let alerts = alerts(&rig.db.db).await;
     assert_eq!(
         alerts.rows,
-        2 * DEADLINES,
-        "no crash: exactly two alerts per deadline, none written twice ({alerts:?})"
+        notify_rows(DEADLINES),
+        "no crash: exactly two alerts per deadline and a holding update per resolve clock, \
+         none written twice ({alerts:?})"
     );
 
     // Both processes took part, and between them fired each deadline once.
@@ -166,14 +216,9 @@ async fn two_processes_fire_100_000_deadlines_due_within_seconds_each_exactly_on
     let lag = firing_lag(&rig.db.db).await;
     eprintln!(
         "escalation load: {DEADLINES} deadlines of {CASES} cases written in {seeded_in:.1?}; \
-         both processes serving {}; all fired {:.1} s after the first fell due; a fired \
-         {by_a}, b fired {by_b}; firing lag {lag}; meanwhile the outbox relays failed {} \
-         deliveries",
-        match seconds(base - serving_at) {
-            ahead if ahead >= 0.0 => format!("{ahead:.1} s before the first fell due"),
-            late => format!("{:.1} s after the first fell due", -late),
-        },
-        seconds(firing_took),
+         both processes started and holding a batch {both_held_a_batch_in:.1?} later; all \
+         fired {firing_took:.1?} after the outbox was unlocked; a fired {by_a}, b fired {by_b}; \
+         firing lag {lag}; meanwhile the outbox relays failed {} deliveries",
         alerts.attempts,
     );
     rig.finish(vec![a, b]);
@@ -183,51 +228,84 @@ async fn two_processes_fire_100_000_deadlines_due_within_seconds_each_exactly_on
 async fn deadlines_still_fire_exactly_once_when_the_redis_index_is_lost_mid_run() {
     const CASES: usize = 2_000;
     const DEADLINES: i64 = (CASES * KINDS.len()) as i64;
+    /// The cases whose clocks fire before the index is lost.
+    const FIRST: usize = CASES / 4;
     let _one = ONE_AT_A_TIME.lock().await;
     let Some(rig) = Rig::new("index-lost").await else {
         return;
     };
     let mut a = rig.start("escalation-a", None).await;
     let mut b = rig.start("escalation-b", None).await;
+    let targets = [a.address, b.address];
 
-    // 10,000 deadlines falling due evenly over 10 seconds.
-    let base = Utc::now() + chrono::Duration::seconds(8);
-    let due = move |case: usize| base + spread(case, CASES, Duration::from_secs(10));
-    let scheduled_in = schedule(&[a.address, b.address], CASES, due)
+    // A quarter of the cases fall due at once, and are fired.
+    let now = Utc::now();
+    let first: Vec<_> = (0..FIRST).map(|case| case_change(case, now)).collect();
+    let mut scheduled_in = schedule(&targets, &first)
         .await
-        .unwrap_or_else(|error| {
+        .unwrap_or_else(|error| scheduling_failed(&error, &[&a, &b]));
+    wait_until_listed(&[&a, &b], &sample(&first), None, LISTED_WITHIN).await;
+    let first_deadlines = (FIRST * KINDS.len()) as i64;
+    let fired_first = wait_for(&rig.db.db, FIRING_WITHIN, |c| c.breached >= first_deadlines)
+        .await
+        .unwrap_or_else(|last| {
             panic!(
-                "scheduling failed: {error:#}\n{}\n{}",
+                "the first quarter of the deadlines did not fire ({last:?})\n{}\n{}",
                 a.process.output(),
                 b.process.output()
             )
         });
+    assert_eq!(fired_first.breached, first_deadlines, "{fired_first:?}");
+    wait_until_listed(
+        &[&a, &b],
+        &sample(&first),
+        Some(DeadlineState::Breached),
+        LISTED_WITHIN,
+    )
+    .await;
+
+    // The rest fall due evenly over 10 seconds, scheduled once the outbox
+    // is locked: both processes claim a batch and wait inside their firing
+    // transactions, and nothing more is fired until the index is gone.
+    let outbox = OutboxLock::take(&rig.db.db).await;
+    let base = Utc::now();
+    let rest: Vec<_> = (FIRST..CASES)
+        .map(|case| {
+            let due = base + spread(case - FIRST, CASES - FIRST, Duration::from_secs(10));
+            case_change(case, due)
+        })
+        .collect();
+    scheduled_in += schedule(&targets, &rest)
+        .await
+        .unwrap_or_else(|error| scheduling_failed(&error, &[&a, &b]));
+    wait_until_listed(
+        &[&a, &b],
+        &sample(&rest),
+        Some(DeadlineState::Pending),
+        LISTED_WITHIN,
+    )
+    .await;
+    wait_until_waiting_on_the_outbox(&rig.db.db, &[&a, &b], FIRING_WITHIN).await;
 
     // While they fire, Redis loses every key of the index.
-    let firing = wait_for(&rig.db.db, Duration::from_secs(60), |c| {
-        c.breached >= DEADLINES / 4
-    })
-    .await;
-    let firing = firing.unwrap_or_else(|last| {
-        panic!(
-            "a quarter of the deadlines did not fire in time ({last:?})\n{}\n{}",
-            a.process.output(),
-            b.process.output()
-        )
-    });
+    let at_loss = counts(&rig.db.db).await;
+    assert_eq!(
+        at_loss.breached, first_deadlines,
+        "nothing fired while the outbox was locked: {at_loss:?}"
+    );
     assert!(
-        firing.pending > 0,
+        at_loss.pending > 0,
         "all fired before the index could be lost"
     );
     let rebuilds_before = a.rebuilds() + b.rebuilds();
     let deleted = rig.redis.delete_all().unwrap();
     let lost_at = Instant::now();
-    let at_loss = counts(&rig.db.db).await;
     assert!(deleted >= 1, "no keys under {}", rig.redis.prefix);
+    outbox.release().await;
     // Rebuilt by the next claim that finds the marker gone, or at worst by
     // the reconciler (every 30 s).
     let mut rebuilt_in = None;
-    while lost_at.elapsed() < Duration::from_secs(90) {
+    while lost_at.elapsed() < Duration::from_secs(180) {
         if rig.redis.is_marked_built().unwrap() {
             rebuilt_in = Some(lost_at.elapsed());
             break;
@@ -236,7 +314,7 @@ async fn deadlines_still_fire_exactly_once_when_the_redis_index_is_lost_mid_run(
     }
     let rebuilt_in = rebuilt_in.unwrap_or_else(|| {
         panic!(
-            "the index was not rebuilt within 90 s\n{}\n{}",
+            "the index was not rebuilt within 180 s\n{}\n{}",
             a.process.output(),
             b.process.output()
         )
@@ -245,17 +323,26 @@ async fn deadlines_still_fire_exactly_once_when_the_redis_index_is_lost_mid_run(
     let settled = wait_until_none_pending(
         &rig.db.db,
         &mut [&mut a, &mut b],
-        // The worst case is the reconciler's 30 s period, twice over.
-        Duration::from_secs(90),
+        // The worst case is the reconciler's 30 s period, twice over, and
+        // then the firing itself.
+        FIRING_WITHIN,
     )
     .await;
     let recovered_in = lost_at.elapsed();
     assert_all_breached_once(&rig.db.db, &settled, DEADLINES, &[&a, &b]).await;
+    wait_until_listed(
+        &[&a, &b],
+        &sample(&rest),
+        Some(DeadlineState::Breached),
+        LISTED_WITHIN,
+    )
+    .await;
     let alerts = alerts(&rig.db.db).await;
     assert_eq!(
         alerts.rows,
-        2 * DEADLINES,
-        "no crash: exactly two alerts per deadline, none written twice ({alerts:?})"
+        notify_rows(DEADLINES),
+        "no crash: exactly two alerts per deadline and a holding update per resolve clock, \
+         none written twice ({alerts:?})"
     );
     assert!(
         a.rebuilds() + b.rebuilds() > rebuilds_before,
@@ -280,6 +367,8 @@ async fn deadlines_still_fire_exactly_once_when_the_redis_index_is_lost_mid_run(
 async fn a_process_killed_holding_leases_loses_nothing_and_only_its_claims_may_alert_twice() {
     const CASES: usize = 1_000;
     const DEADLINES: i64 = (CASES * KINDS.len()) as i64;
+    /// The cases whose clocks fire before the kill.
+    const EARLY: usize = CASES / 5;
     const LEASE_SECONDS: u64 = 3;
     let _one = ONE_AT_A_TIME.lock().await;
     let Some(rig) = Rig::new("sigkill").await else {
@@ -287,45 +376,62 @@ async fn a_process_killed_holding_leases_loses_nothing_and_only_its_claims_may_a
     };
     let mut first = rig.start("escalation-first", Some(LEASE_SECONDS)).await;
 
-    let base = Utc::now() + chrono::Duration::seconds(6);
-    let due = move |case: usize| base + spread(case, CASES, Duration::from_secs(1));
-    let scheduled_in = schedule(&[first.address], CASES, due)
+    // A fifth of the cases fall due at once, and are fired.
+    let now = Utc::now();
+    let early: Vec<_> = (0..EARLY).map(|case| case_change(case, now)).collect();
+    let mut scheduled_in = schedule(&[first.address], &early)
         .await
-        .unwrap_or_else(|error| panic!("scheduling failed: {error:#}\n{}", first.process.output()));
+        .unwrap_or_else(|error| scheduling_failed(&error, &[&first]));
+    wait_until_listed(&[&first], &sample(&early), None, LISTED_WITHIN).await;
+    let early_deadlines = (EARLY * KINDS.len()) as i64;
+    let firing = wait_for(&rig.db.db, FIRING_WITHIN, |c| c.breached >= early_deadlines)
+        .await
+        .unwrap_or_else(|last| {
+            panic!(
+                "a fifth of the deadlines did not fire ({last:?})\n{}",
+                first.process.output()
+            )
+        });
+    wait_until_listed(
+        &[&first],
+        &sample(&early),
+        Some(DeadlineState::Breached),
+        LISTED_WITHIN,
+    )
+    .await;
 
     // Killed while firing: some deadlines breached, others not yet, and a
     // batch under its lease. Between batches it holds none, so to catch it
-    // holding some every time, the outbox is locked against writes: the
-    // process claims a batch and then waits inside the transaction that
-    // would mark it and write its alerts.
-    let firing = wait_for(&rig.db.db, Duration::from_secs(60), |c| {
-        c.breached >= DEADLINES / 5
-    })
-    .await
-    .unwrap_or_else(|last| {
-        panic!(
-            "a fifth of the deadlines did not fire in time ({last:?})\n{}",
-            first.process.output()
-        )
-    });
-    let outbox_lock = rig.db.db.begin().await.unwrap();
-    outbox_lock
-        .execute_unprepared("LOCK TABLE outbox IN EXCLUSIVE MODE")
+    // holding some every time, the outbox is locked against writes before
+    // the rest are scheduled (all due within a second): the process claims
+    // a batch and then waits inside the transaction that would mark it and
+    // write its alerts.
+    let outbox = OutboxLock::take(&rig.db.db).await;
+    let base = Utc::now();
+    let rest: Vec<_> = (EARLY..CASES)
+        .map(|case| {
+            let due = base + spread(case - EARLY, CASES - EARLY, Duration::from_secs(1));
+            case_change(case, due)
+        })
+        .collect();
+    scheduled_in += schedule(&[first.address], &rest)
         .await
-        .unwrap();
-    let waiting = wait_until_firing_waits_on_the_outbox(&rig.db.db, Duration::from_secs(30)).await;
-    assert!(
-        waiting,
-        "the process never waited on the outbox holding leases\n{}",
-        first.process.output()
-    );
+        .unwrap_or_else(|error| scheduling_failed(&error, &[&first]));
+    wait_until_listed(
+        &[&first],
+        &sample(&rest),
+        Some(DeadlineState::Pending),
+        LISTED_WITHIN,
+    )
+    .await;
+    wait_until_waiting_on_the_outbox(&rig.db.db, &[&first], FIRING_WITHIN).await;
     let status = first.process.kill_hard(Duration::from_secs(10)).unwrap();
     assert!(!status.success(), "SIGKILL ended it with {status}");
     // What the dead process held; its leases run out after LEASE_SECONDS.
     let claimed = claimed_by_the_dead(&rig.db.db).await;
     // Its transaction is rolled back once its server session notices the
     // client is gone: when it gets the lock.
-    outbox_lock.rollback().await.unwrap();
+    outbox.release().await;
     let at_kill = counts(&rig.db.db).await;
     assert!(!claimed.is_empty(), "killed holding no lease");
     assert!(
@@ -337,10 +443,16 @@ async fn a_process_killed_holding_leases_loses_nothing_and_only_its_claims_may_a
 
     let mut second = rig.start("escalation-second", Some(LEASE_SECONDS)).await;
     let started_again = Instant::now();
-    let settled =
-        wait_until_none_pending(&rig.db.db, &mut [&mut second], Duration::from_secs(60)).await;
+    let settled = wait_until_none_pending(&rig.db.db, &mut [&mut second], FIRING_WITHIN).await;
     let recovered_in = started_again.elapsed();
     assert_all_breached_once(&rig.db.db, &settled, DEADLINES, &[&first, &second]).await;
+    wait_until_listed(
+        &[&second],
+        &sample(&rest),
+        Some(DeadlineState::Breached),
+        LISTED_WITHIN,
+    )
+    .await;
     assert_eq!(
         second.breached_by_log(),
         at_kill.pending,
@@ -377,7 +489,7 @@ async fn a_process_killed_holding_leases_loses_nothing_and_only_its_claims_may_a
         half_done,
         second.breached_by_log(),
         twice.len(),
-        alerts.rows - 2 * DEADLINES
+        alerts.rows - notify_rows(DEADLINES)
     );
     rig.finish(vec![second]);
 }
@@ -434,7 +546,7 @@ impl Rig {
         let mut command: Command = clean_command(&binaries().escalation);
         command
             .current_dir(self.folder.path())
-            .env("DATABASE_URL", &self.db.url)
+            .env("DATABASE_URL", named_url(&self.db.url, name))
             .env("REDIS_URL", &self.redis.url)
             .env("COMPLAINTS_REDIS_PREFIX", &self.redis.prefix)
             .env("COMPLAINTS_LISTEN", address.to_string())
@@ -455,7 +567,11 @@ impl Rig {
         wait_until_serving(&mut process, address, ESCALATION, START_TIMEOUT)
             .await
             .unwrap();
-        Escalation { process, address }
+        Escalation {
+            name: name.to_owned(),
+            process,
+            address,
+        }
     }
 
     /// Stops the processes (each must stop cleanly on SIGTERM, having
@@ -541,6 +657,8 @@ impl Drop for RedisIndex {
 
 /// A running escalation process and where it listens.
 struct Escalation {
+    /// Also its database sessions' `application_name`.
+    name: String,
     process: Process,
     address: SocketAddr,
 }
@@ -570,6 +688,20 @@ impl Escalation {
     }
 }
 
+/// The database URL for the process `name`: the test's database, with
+/// `name` as the sessions' `application_name`, so that `pg_stat_activity`
+/// tells the processes' sessions apart.
+fn named_url(url: &str, name: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}application_name={name}")
+}
+
+/// Fails the test with what the processes printed.
+fn scheduling_failed(error: &anyhow::Error, processes: &[&Escalation]) -> ! {
+    let outputs: Vec<String> = processes.iter().map(|e| e.process.output()).collect();
+    panic!("scheduling failed: {error:#}\n{}", outputs.join("\n"))
+}
+
 /// `total` cases' due instants spread evenly over `over`.
 fn spread(case: usize, total: usize, over: Duration) -> chrono::Duration {
     let millis = over.as_millis() as usize * case / total.max(1);
@@ -578,17 +710,7 @@ fn spread(case: usize, total: usize, over: Duration) -> chrono::Duration {
 
 fn service_token() -> String {
     let config = AuthConfig::new(ISSUER, AUDIENCE).with_hs256_secret(SECRET);
-    TokenIssuer::new(&config)
-        .unwrap()
-        .issue("case", Role::Service, Duration::from_secs(3600))
-        .unwrap()
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap(),
-    }
+    tokens::mint(&config, "case", Role::Service, Duration::from_secs(3600))
 }
 
 /// Case `case`'s change as the case service's outbox would carry it: its
@@ -596,7 +718,7 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 /// escalated to the CX manager.
 fn case_change(case: usize, due_at: DateTime<Utc>) -> ApplyCaseChangeRequest {
     use chrono::Datelike;
-    let day = Calendar::default().local_date(due_at);
+    let day = london_date(due_at);
     let start = KINDS
         .iter()
         .map(|(_, _, kind, stage)| DeadlineStart {
@@ -612,6 +734,7 @@ fn case_change(case: usize, due_at: DateTime<Utc>) -> ApplyCaseChangeRequest {
             reason: "end-to-end load".to_owned(),
             owner_role: pb::Role::ComplaintsHandler as i32,
             escalation_role: pb::Role::CxManager as i32,
+            started_at: None,
         })
         .collect();
     ApplyCaseChangeRequest {
@@ -621,26 +744,31 @@ fn case_change(case: usize, due_at: DateTime<Utc>) -> ApplyCaseChangeRequest {
         policy_version: "2026-01".to_owned(),
         start,
         settle: Vec::new(),
+        // Nobody assigned: the alerts go to the roles only.
+        assignee: String::new(),
     }
 }
 
 /// Writes `cases` cases' clocks (as [`case_change`] would start them)
 /// straight into the database, in batches, for processes started afterwards
-/// to find. Answers how long it took.
+/// to find. Answers how long it took, and the first and last cases' ids.
 async fn seed(
     db: &DatabaseConnection,
     cases: usize,
     due: impl Fn(usize) -> DateTime<Utc>,
-) -> Duration {
+) -> (Duration, Vec<String>) {
     const BATCH: usize = 5_000;
     let queue = SqlQueue::new(db.clone(), SqlQueueConfig::default());
-    let calendar = Calendar::default();
     let started = Instant::now();
+    let mut sample = Vec::new();
     let now = Utc::now();
     let mut batch = Vec::with_capacity(BATCH);
     for case in 0..cases {
         let at = due(case);
         let case_id = CaseId(uuid::Uuid::now_v7());
+        if case == 0 || case + 1 == cases {
+            sample.push(case_id.to_string());
+        }
         for (kind, stage, _, _) in KINDS {
             batch.push(NewDeadline {
                 case_id,
@@ -649,7 +777,7 @@ async fn seed(
                 stage,
                 working_days: 3,
                 due: Due {
-                    date: calendar.local_date(at),
+                    date: london_date(at),
                     at,
                 },
                 reason: "end-to-end load".to_owned(),
@@ -668,20 +796,15 @@ async fn seed(
             assert!(scheduled.iter().all(|s| s.created));
         }
     }
-    started.elapsed()
+    (started.elapsed(), sample)
 }
 
-fn seconds(duration: chrono::Duration) -> f64 {
-    duration.num_milliseconds() as f64 / 1000.0
-}
-
-/// Schedules `cases` case changes through `ApplyCaseChange` with a service
-/// token, spread over the processes at `targets`, [`IN_FLIGHT`] at a time.
-/// Every clock must start. Answers how long it took.
+/// Sends `changes` through `ApplyCaseChange` with a service token, spread
+/// over the processes at `targets`, [`IN_FLIGHT`] at a time. Every clock
+/// must start. Answers how long it took.
 async fn schedule(
     targets: &[SocketAddr],
-    cases: usize,
-    due: impl Fn(usize) -> DateTime<Utc>,
+    changes: &[ApplyCaseChangeRequest],
 ) -> anyhow::Result<Duration> {
     let token = BearerToken::new(service_token())?;
     let clients = targets
@@ -693,11 +816,7 @@ async fn schedule(
             ))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let requests: Arc<Vec<ApplyCaseChangeRequest>> = Arc::new(
-        (0..cases)
-            .map(|case| case_change(case, due(case)))
-            .collect(),
-    );
+    let requests: Arc<Vec<ApplyCaseChangeRequest>> = Arc::new(changes.to_vec());
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut senders = JoinSet::new();
@@ -830,15 +949,38 @@ async fn assert_all_breached_once(
         alerts.deadlines_with_both, deadlines,
         "a deadline lacks one of its alerts: {alerts:?}"
     );
+    assert_eq!(
+        alerts.holding_updates,
+        resolve_clocks(deadlines),
+        "one holding update to the complainant per stage 1 resolve clock: {alerts:?}"
+    );
     assert_eq!(alerts.case_steps, 0, "asked the case service for something");
 }
 
-/// What the `escalation.notify` outbox holds.
+/// Of `deadlines` started by [`case_change`], the stage 1 resolve clocks: one
+/// per case.
+fn resolve_clocks(deadlines: i64) -> i64 {
+    deadlines / KINDS.len() as i64
+}
+
+/// The rows a run without a crash leaves in `escalation.notify` for
+/// `deadlines`: two staff alerts per deadline and one holding update per
+/// resolve clock, none written twice.
+fn notify_rows(deadlines: i64) -> i64 {
+    2 * deadlines + resolve_clocks(deadlines)
+}
+
+/// What the `escalation.notify` outbox holds: the staff's breach alerts
+/// and, when a stage 1 resolve clock breaches, the complainant's holding
+/// update (when we will be in touch next).
 #[derive(Debug, Default)]
 struct Alerts {
+    /// Every row, of either kind.
     rows: i64,
-    /// Distinct dedupe keys (`<deadline id>/breach/<role>`).
+    /// Distinct dedupe keys of breach alerts (`<deadline id>/breach/<role>`).
     keys: i64,
+    /// Distinct dedupe keys of holding updates (`<deadline id>/holding_update`).
+    holding_updates: i64,
     /// Deadlines with both their owner's and escalation role's breach alert.
     deadlines_with_both: i64,
     /// Rows of the `escalation.case` topic.
@@ -857,7 +999,9 @@ async fn alerts(db: &DatabaseConnection) -> Alerts {
              FROM outbox WHERE topic = 'escalation.notify'
          ), keys AS (SELECT DISTINCT dedupe_key FROM alerts)
          SELECT (SELECT count(*) FROM alerts) AS rows,
-                (SELECT count(*) FROM keys) AS keys,
+                (SELECT count(*) FROM keys WHERE dedupe_key LIKE '%/breach/%') AS keys,
+                (SELECT count(*) FROM keys WHERE dedupe_key LIKE '%/holding_update')
+                  AS holding_updates,
                 (SELECT count(*) FROM deadlines d
                  JOIN keys o ON o.dedupe_key = d.deadline_id::text || '/breach/' || d.owner_role
                  JOIN keys e
@@ -883,6 +1027,7 @@ async fn alerts(db: &DatabaseConnection) -> Alerts {
     Alerts {
         rows: row.try_get("", "rows").unwrap(),
         keys: row.try_get("", "keys").unwrap(),
+        holding_updates: row.try_get("", "holding_updates").unwrap(),
         deadlines_with_both: row.try_get("", "deadlines_with_both").unwrap(),
         case_steps: row.try_get("", "case_steps").unwrap(),
         attempts: row.try_get("", "attempts").unwrap(),
@@ -929,29 +1074,136 @@ async fn fired_at(db: &DatabaseConnection) -> HashMap<String, DateTime<Utc>> {
     .collect()
 }
 
-/// Polls until a session of this database waits for a lock to write to the
-/// outbox while some deadline is under a lease (a worker inside its firing
-/// transaction): true, or false after `timeout`.
-async fn wait_until_firing_waits_on_the_outbox(db: &DatabaseConnection, timeout: Duration) -> bool {
+/// The outbox locked against writes (`EXCLUSIVE`: plain reads go on) until
+/// released: a process that claims a batch then waits inside the
+/// transaction that would mark it and write its alerts, holding its leases.
+struct OutboxLock(sea_orm::DatabaseTransaction);
+
+impl OutboxLock {
+    async fn take(db: &DatabaseConnection) -> OutboxLock {
+        let lock = db.begin().await.unwrap();
+        lock.execute_unprepared("LOCK TABLE outbox IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        OutboxLock(lock)
+    }
+
+    async fn release(self) {
+        self.0.rollback().await.unwrap();
+    }
+}
+
+/// Polls until each of `processes` has a session waiting for the lock to
+/// write to the outbox while deadlines are under a lease (a worker inside
+/// its firing transaction, holding its claimed batch); fails with the
+/// processes' output after `timeout`.
+async fn wait_until_waiting_on_the_outbox(
+    db: &DatabaseConnection,
+    processes: &[&Escalation],
+    timeout: Duration,
+) {
     let deadline = Instant::now() + timeout;
+    let mut waiting = HashSet::new();
+    let mut leased = 0;
     while Instant::now() < deadline {
-        let row = one(
+        waiting = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT DISTINCT application_name FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND query LIKE 'INSERT INTO \"outbox\"%'",
+            ))
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.try_get::<String>("", "application_name").unwrap())
+            .collect::<HashSet<String>>();
+        leased = one(
             db,
-            "SELECT (SELECT count(*) FROM pg_stat_activity
-                     WHERE datname = current_database() AND wait_event_type = 'Lock'
-                       AND query LIKE 'INSERT INTO \"outbox\"%') AS waiting,
-                    (SELECT count(*) FROM deadlines
-                     WHERE state = 'pending' AND lease_owner IS NOT NULL) AS leased",
+            "SELECT count(*) AS n FROM deadlines
+             WHERE state = 'pending' AND lease_owner IS NOT NULL",
         )
-        .await;
-        let waiting: i64 = row.try_get("", "waiting").unwrap();
-        let leased: i64 = row.try_get("", "leased").unwrap();
-        if waiting > 0 && leased > 0 {
-            return true;
+        .await
+        .try_get::<i64>("", "n")
+        .unwrap();
+        if leased > 0 && processes.iter().all(|e| waiting.contains(&e.name)) {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    false
+    let outputs: Vec<String> = processes.iter().map(|e| e.process.output()).collect();
+    panic!(
+        "not every process waited on the outbox holding leases within {timeout:?} (waiting: \
+         {waiting:?}; {leased} deadlines leased)\n{}",
+        outputs.join("\n")
+    );
+}
+
+/// The first and last cases' ids of `changes`.
+fn sample(changes: &[ApplyCaseChangeRequest]) -> Vec<String> {
+    let ends = [changes.first(), changes.last()];
+    ends.into_iter()
+        .flatten()
+        .map(|change| change.case_id.clone())
+        .collect()
+}
+
+/// Polls `GetDeadlines` for each of `cases` through every one of
+/// `processes` until each lists its clocks, one of each kind in [`KINDS`],
+/// all in `state` if one is given (a breached one with its `fired_at`);
+/// fails with the last answer and the processes' output after `timeout`.
+async fn wait_until_listed(
+    processes: &[&Escalation],
+    cases: &[String],
+    state: Option<DeadlineState>,
+    timeout: Duration,
+) {
+    let token = BearerToken::new(service_token()).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut last = String::from("no answer yet");
+    'poll: while Instant::now() < deadline {
+        for escalation in processes {
+            let mut client = EscalationServiceClient::with_interceptor(
+                channel(escalation.address).unwrap(),
+                token.clone(),
+            );
+            for case_id in cases {
+                let request = GetDeadlinesRequest {
+                    case_id: case_id.clone(),
+                };
+                let deadlines = match client.get_deadlines(request).await {
+                    Ok(answer) => answer.into_inner().deadlines,
+                    Err(status) => {
+                        last = format!("{} on {case_id}: {status:?}", escalation.name);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue 'poll;
+                    }
+                };
+                let mut kinds: Vec<i32> = deadlines.iter().map(|d| d.kind).collect();
+                kinds.sort_unstable();
+                let mut want: Vec<i32> = KINDS.iter().map(|(_, _, kind, _)| *kind as i32).collect();
+                want.sort_unstable();
+                let in_state = state.is_none_or(|state| {
+                    deadlines.iter().all(|d| {
+                        d.state == state as i32
+                            && (state != DeadlineState::Breached || d.fired_at.is_some())
+                    })
+                });
+                if kinds != want || !in_state {
+                    last = format!("{} on {case_id}: {deadlines:#?}", escalation.name);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue 'poll;
+                }
+            }
+        }
+        return;
+    }
+    let outputs: Vec<String> = processes.iter().map(|e| e.process.output()).collect();
+    panic!(
+        "the clocks of {cases:?} were not listed{} within {timeout:?}; last: {last}\n{}",
+        state.map_or(String::new(), |state| format!(" as {state:?}")),
+        outputs.join("\n")
+    );
 }
 
 /// Pending deadlines whose alerts are already in the outbox: the dead

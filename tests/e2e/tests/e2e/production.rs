@@ -14,7 +14,7 @@ use complaints_e2e::{
     wait_until_serving,
 };
 use complaints_proto::complaints::case::v1 as case_pb;
-use complaints_test_support::TestDb;
+use complaints_test_support::{TestDb, tokens};
 use tonic::Code;
 
 use crate::support::{
@@ -31,10 +31,7 @@ const AUDIENCE: &str = "complaints-e2e";
 
 fn token(role: Role, subject: &str) -> String {
     let config = AuthConfig::new(ISSUER, AUDIENCE).with_hs256_secret(SECRET);
-    TokenIssuer::new(&config)
-        .unwrap()
-        .issue(subject, role, Duration::from_secs(600))
-        .unwrap()
+    tokens::mint(&config, subject, role, Duration::from_secs(600))
 }
 
 /// A production process's command: settings from the environment only.

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use complaints_auth::BearerToken;
-use complaints_domain::calendar::Calendar;
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use complaints_proto::complaints::common::v1 as common;
@@ -18,6 +17,8 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::bank_holidays;
 
 pub type Intake = IntakeServiceClient<InterceptedService<Channel, BearerToken>>;
 pub type Case = CaseServiceClient<InterceptedService<Channel, BearerToken>>;
@@ -37,21 +38,7 @@ pub fn yesterday() -> DateTime<Utc> {
     DateTime::from_timestamp(at.timestamp(), 0).unwrap()
 }
 
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
-    }
-}
-
-fn date(day: NaiveDate) -> Date {
-    use chrono::Datelike;
-    Date {
-        year: day.year(),
-        month: i32::try_from(day.month()).unwrap(),
-        day: i32::try_from(day.day()).unwrap(),
-    }
-}
+pub use complaints_test_support::time::timestamp;
 
 fn person(name: &str, email: &str) -> common::Complainant {
     common::Complainant {
@@ -129,7 +116,8 @@ pub fn raw_email(message_id: &str) -> Vec<u8> {
 }
 
 /// Submits `request` (telephone complaints as an adviser, the rest as
-/// `integration`) and checks its due dates.
+/// `integration`) and checks its due dates against the independent
+/// working-day table ([`DueDates::counted`]).
 pub async fn submit(
     adviser: &mut Intake,
     integration: &mut Intake,
@@ -146,25 +134,119 @@ pub async fn submit(
         .unwrap_or_else(|status| panic!("{} refused: {status:?}", request.request_id))
         .into_inner();
     let received_at = DateTime::from_timestamp(request.received_at.unwrap().seconds, 0).unwrap();
-    assert_due_dates(received_at, &response);
+    assert_due_dates(&response, &DueDates::counted(received_at));
     assert!(!response.replayed);
     response
 }
 
-/// R1 and R2: acknowledge within 3 and resolve within 10 working days of
-/// receipt, in the default calendar (England and Wales, London time).
-pub fn assert_due_dates(received_at: DateTime<Utc>, response: &SubmitComplaintResponse) {
-    let calendar = Calendar::default();
-    let acknowledge = calendar.due(received_at, 3);
-    let resolve = calendar.due(received_at, 10);
-    assert_eq!(response.acknowledge_by, Some(date(acknowledge.date)));
-    assert_eq!(response.resolve_by, Some(date(resolve.date)));
+/// What a submission's answer must say: the date to acknowledge by (R1, 3
+/// working days) and to resolve by (R2, 10 working days), each with the
+/// instant it ends, as `YYYY-MM-DD` and RFC 3339 UTC text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDates {
+    pub acknowledge_by: String,
+    pub acknowledge_by_at: String,
+    pub resolve_by: String,
+    pub resolve_by_at: String,
+}
+
+impl DueDates {
+    /// Due dates written down, worked out by hand.
+    pub fn literal(
+        acknowledge_by: &str,
+        acknowledge_by_at: &str,
+        resolve_by: &str,
+        resolve_by_at: &str,
+    ) -> DueDates {
+        DueDates {
+            acknowledge_by: acknowledge_by.to_owned(),
+            acknowledge_by_at: acknowledge_by_at.to_owned(),
+            resolve_by: resolve_by.to_owned(),
+            resolve_by_at: resolve_by_at.to_owned(),
+        }
+    }
+
+    /// For a receipt at the real time, which cannot be written down:
+    /// counted with the end-to-end tests' own table of England and Wales
+    /// bank holidays and London clock changes ([`crate::bank_holidays`]),
+    /// never with the calendar under test.
+    pub fn counted(received_at: DateTime<Utc>) -> DueDates {
+        let (acknowledge_by, acknowledge_by_at) = bank_holidays::due(received_at, 3);
+        let (resolve_by, resolve_by_at) = bank_holidays::due(received_at, 10);
+        DueDates {
+            acknowledge_by: date_text(acknowledge_by),
+            acknowledge_by_at: instant_text(acknowledge_by_at),
+            resolve_by: date_text(resolve_by),
+            resolve_by_at: instant_text(resolve_by_at),
+        }
+    }
+
+    /// What `response` says, in the same form.
+    pub fn of(response: &SubmitComplaintResponse) -> DueDates {
+        DueDates::answered(
+            response.acknowledge_by.as_ref(),
+            response.acknowledge_by_at.as_ref(),
+            response.resolve_by.as_ref(),
+            response.resolve_by_at.as_ref(),
+        )
+    }
+
+    /// What a submission's answer says, in the same form.
+    fn answered(
+        acknowledge_by: Option<&Date>,
+        acknowledge_by_at: Option<&prost_types::Timestamp>,
+        resolve_by: Option<&Date>,
+        resolve_by_at: Option<&prost_types::Timestamp>,
+    ) -> DueDates {
+        DueDates {
+            acknowledge_by: proto_date_text(acknowledge_by),
+            acknowledge_by_at: proto_instant_text(acknowledge_by_at),
+            resolve_by: proto_date_text(resolve_by),
+            resolve_by_at: proto_instant_text(resolve_by_at),
+        }
+    }
+}
+
+/// R1 and R2: the due dates and instants `response` gives are `expected`
+/// (England and Wales, London time, due at the end of the day).
+pub fn assert_due_dates(response: &SubmitComplaintResponse, expected: &DueDates) {
     assert_eq!(
-        response.acknowledge_by_at,
-        Some(timestamp(acknowledge.at)),
-        "due at the end of the day"
+        DueDates::of(response),
+        *expected,
+        "the due dates of {}",
+        response.register_number
     );
-    assert_eq!(response.resolve_by_at, Some(timestamp(resolve.at)));
+}
+
+fn date_text(day: NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+fn instant_text(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// A protobuf date as `YYYY-MM-DD` (`(none)` if absent).
+pub fn proto_date_text(date: Option<&Date>) -> String {
+    match date {
+        Some(date) => format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
+        None => "(none)".to_owned(),
+    }
+}
+
+/// A protobuf timestamp as RFC 3339 UTC text, with a fraction only if it
+/// has one (`(none)` if absent).
+pub fn proto_instant_text(at: Option<&prost_types::Timestamp>) -> String {
+    match at {
+        Some(at) => match u32::try_from(at.nanos)
+            .ok()
+            .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
+        {
+            Some(at) => instant_text(at),
+            None => format!("(out of range: {at:?})"),
+        },
+        None => "(none)".to_owned(),
+    }
 }
 
 /// Reads the case back by its register number and checks it holds what was
@@ -239,10 +321,16 @@ pub async fn submit_raw_email(integration: &mut Intake, cases: &mut Case, messag
         .await
         .unwrap_or_else(|status| panic!("SubmitEmail refused: {status:?}"))
         .into_inner();
-    let calendar = Calendar::default();
+    let answered = DueDates::answered(
+        response.acknowledge_by.as_ref(),
+        response.acknowledge_by_at.as_ref(),
+        response.resolve_by.as_ref(),
+        response.resolve_by_at.as_ref(),
+    );
     assert_eq!(
-        response.resolve_by,
-        Some(date(calendar.due(received_at, 10).date))
+        answered,
+        DueDates::counted(received_at),
+        "R1, R2: the due dates of the emailed complaint"
     );
     let case = cases
         .get_case(case_pb::GetCaseRequest {
