@@ -48,6 +48,9 @@ pub struct Model {
     pub body: Option<Vec<u8>>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
+    /// When the recipient, subject and content were blanked because the
+    /// complainant's personal data was erased.
+    pub erased_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -153,6 +156,10 @@ pub struct RequestDetails {
     pub due_date: Option<NaiveDate>,
     /// An internal alert's [`AlertLevel`], by its `as_str` name.
     alert_level: Option<String>,
+    /// The person the case is assigned to: an internal alert goes to them
+    /// rather than to their role's mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
 }
 
 impl RequestDetails {
@@ -165,7 +172,14 @@ impl RequestDetails {
             deadline_kind,
             due_date,
             alert_level: alert_level.map(|level| level.as_str().to_owned()),
+            assignee: None,
         }
+    }
+
+    /// The same details, addressed to `assignee`.
+    pub fn with_assignee(mut self, assignee: Option<String>) -> Self {
+        self.assignee = assignee;
+        self
     }
 
     /// An internal alert's level: a warning unless the request said otherwise.

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use complaints_domain::case::{NotifyKind, Step, authorize};
+use complaints_domain::case::{Case, NotifyKind, Step, authorize};
+use complaints_domain::values::Text;
 use complaints_domain::clock::Clock;
 use complaints_domain::role::Role;
 use complaints_domain::{DomainError, ErrorCode, FieldViolation, ServiceError};
@@ -20,6 +21,7 @@ use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::entity::{self, DeliveryChannel, DeliveryState, RequestDetails};
+use crate::erasure::{self, EraseError, OutboxDirs};
 use crate::repo::{self, NewNotification};
 
 #[derive(Clone)]
@@ -28,6 +30,8 @@ pub struct NotificationGrpc {
     clock: Arc<dyn Clock>,
     /// Woken when a notification is queued, so delivery starts at once.
     wake: Arc<Notify>,
+    /// Where delivery writes files, for erasure to delete them.
+    outbox: OutboxDirs,
 }
 
 impl std::fmt::Debug for NotificationGrpc {
@@ -37,8 +41,23 @@ impl std::fmt::Debug for NotificationGrpc {
 }
 
 impl NotificationGrpc {
+    /// A handler whose erasure deletes no files: use
+    /// [`NotificationGrpc::with_outbox`] where delivery writes them.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, wake: Arc<Notify>) -> Self {
-        Self { db, clock, wake }
+        Self {
+            db,
+            clock,
+            wake,
+            outbox: OutboxDirs::default(),
+        }
+    }
+
+    /// The folders delivery writes `.eml` and `.pdf` files into, which
+    /// `EraseCaseNotifications` deletes from.
+    #[must_use]
+    pub fn with_outbox(mut self, outbox: OutboxDirs) -> Self {
+        self.outbox = outbox;
+        self
     }
 }
 
@@ -53,20 +72,25 @@ enum NotificationError {
     NotFound(String),
     #[error("notification {id} has no content yet: it is {state}")]
     NoContentYet { id: String, state: String },
+    #[error("the content of notification {0} was erased with the complainant's personal data")]
+    Erased(String),
+    #[error("erasing the case's notifications: {0}")]
+    Erasure(#[from] EraseError),
 }
 
 impl ServiceError for NotificationError {
     fn error_code(&self) -> ErrorCode {
         match self {
             NotificationError::Store(_) => ErrorCode::Unavailable,
-            NotificationError::NotFound(_) => ErrorCode::NotFound,
+            NotificationError::NotFound(_) | NotificationError::Erased(_) => ErrorCode::NotFound,
+            NotificationError::Erasure(_) => ErrorCode::Unavailable,
             NotificationError::NoContentYet { .. } => ErrorCode::FailedPrecondition,
         }
     }
 
     fn public_message(&self) -> String {
         match self {
-            NotificationError::Store(_) => {
+            NotificationError::Store(_) | NotificationError::Erasure(_) => {
                 "the notification store could not complete the call; it is safe to retry".to_owned()
             }
             other => other.to_string(),
@@ -154,6 +178,9 @@ impl NotificationService for NotificationGrpc {
         let Some(n) = found else {
             return Err(into_status(NotificationError::NotFound(id)));
         };
+        if n.erased_at.is_some() {
+            return Err(into_status(NotificationError::Erased(id)));
+        }
         let Some(body) = n.body.clone() else {
             return Err(into_status(NotificationError::NoContentYet {
                 id,
@@ -222,6 +249,24 @@ impl NotificationService for NotificationGrpc {
                 "is required for an acknowledgement: it tells the complainant when we will respond",
             ));
         }
+        if matches!(
+            kind,
+            Some(NotifyKind::Extension | NotifyKind::HoldingUpdate)
+        ) && m.due_date.is_none()
+        {
+            violations.push(FieldViolation::new(
+                "due_date",
+                "is required for an extension or a holding update: it is the date the complainant is given",
+            ));
+        }
+        let assignee = if m.assignee.trim().is_empty() {
+            None
+        } else {
+            Text::single_line("assignee", &m.assignee, Case::ASSIGNEE_MAX)
+                .map_err(|v| violations.push(v))
+                .ok()
+                .map(|text| text.as_str().to_owned())
+        };
         let (Ok(case), Some(kind), Some(stage), true) = (case, kind, stage, violations.is_empty())
         else {
             return Err(AppError::from(violations).into());
@@ -251,7 +296,8 @@ impl NotificationService for NotificationGrpc {
             deadline_kind_from_proto(m.deadline_kind),
             due_date,
             alert_level,
-        );
+        )
+        .with_assignee(assignee);
         let (notification_id, created) = repo::request(
             &self.db,
             NewNotification {
@@ -273,6 +319,34 @@ impl NotificationService for NotificationGrpc {
         Ok(Response::new(pb::RequestNotificationResponse {
             notification_id,
             created,
+        }))
+    }
+
+    async fn erase_case_notifications(
+        &self,
+        request: Request<pb::EraseCaseNotificationsRequest>,
+    ) -> Reply<pb::EraseCaseNotificationsResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        if actor.role != Role::Service {
+            return Err(AppError::from(DomainError::PermissionDenied(
+                "EraseCaseNotifications is internal to the platform".to_owned(),
+            ))
+            .into());
+        }
+        let case = case_id(&request.into_inner().case_id)?;
+        let erased = erasure::erase_case(&self.db, &self.outbox, case, self.clock.now())
+            .await
+            .map_err(|e| into_status(NotificationError::from(e)))?;
+        tracing::info!(
+            case_id = %case,
+            rows = erased.rows,
+            files = erased.files,
+            "erased the case's notifications"
+        );
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Ok(Response::new(pb::EraseCaseNotificationsResponse {
+            erased: n(erased.rows),
+            files_deleted: n(erased.files),
         }))
     }
 }

@@ -11,12 +11,14 @@
 
 mod delivery;
 mod entity;
+mod erasure;
 mod grpc;
 mod relay;
 mod repo;
 mod server;
 
 pub use delivery::{Delivery, run_delivery};
+pub use erasure::OutboxDirs;
 pub use grpc::NotificationGrpc;
 pub use relay::{CASE_TOPIC, NoticeRelay};
 pub use server::{DeliverySettings, SUBJECT, application, build};

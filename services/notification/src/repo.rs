@@ -60,6 +60,7 @@ pub async fn request(
         body: Set(None),
         lease_owner: Set(None),
         lease_until: Set(None),
+        erased_at: Set(None),
     })
     .on_conflict(
         OnConflict::column(Column::DedupeKey)
@@ -228,4 +229,57 @@ pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>
         .one(db)
         .await?
         .map(|n| n.next_attempt_at))
+}
+
+/// Blanks what the case's notifications say about the complainant
+/// (recipient, subject, content) and marks them erased; a message to the
+/// complainant still queued is failed, as there is nobody left to address
+/// it to (internal alerts, which never name the complainant, go on).
+/// Returns how many rows this call blanked: 0 when they already were.
+pub async fn erase_case(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    Entity::update_many()
+        .col_expr(Column::State, Expr::value(DeliveryState::Failed.as_str()))
+        .col_expr(
+            Column::LastError,
+            Expr::value("not sent: the complainant's personal data was erased"),
+        )
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::CaseId.eq(case_id))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+        .filter(Column::Kind.ne(NotifyKind::InternalAlert.as_str()))
+        .exec(db)
+        .await?;
+    let blanked = Entity::update_many()
+        .col_expr(Column::Recipient, Expr::value(Option::<String>::None))
+        .col_expr(Column::Subject, Expr::value(Option::<String>::None))
+        .col_expr(Column::ContentType, Expr::value(Option::<String>::None))
+        .col_expr(Column::Body, Expr::value(Option::<Vec<u8>>::None))
+        .col_expr(Column::ErasedAt, Expr::value(now))
+        .filter(Column::CaseId.eq(case_id))
+        .filter(Column::ErasedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(blanked.rows_affected)
+}
+
+/// The ids of every notification of the case.
+pub async fn ids_of_case(
+    db: &impl ConnectionTrait,
+    case_id: Uuid,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    Ok(Entity::find()
+        .filter(Column::CaseId.eq(case_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| n.notification_id)
+        .collect())
 }

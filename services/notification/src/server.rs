@@ -15,14 +15,12 @@ use complaints_notify::{
 };
 use complaints_proto::complaints::notification::v1::notification_service_server::NotificationServiceServer;
 use complaints_rpc::peers::{CasePeer, LocalHandle};
-use complaints_rpc::service::{
-    Application, BoxFuture, Pass, Service, ServiceParts, Stop, Worker,
-};
+use complaints_rpc::service::{Application, BoxFuture, Pass, Service, ServiceParts, Stop, Worker};
 use complaints_store::relay::Relay;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
-use crate::{CASE_TOPIC, Delivery, NoticeRelay, NotificationGrpc, SERVICE_NAME};
+use crate::{CASE_TOPIC, Delivery, NoticeRelay, NotificationGrpc, OutboxDirs, SERVICE_NAME};
 
 /// Renderer, mailer and letter printer, built and checked at start: a
 /// template that names a missing value stops the process here.
@@ -160,6 +158,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         db,
         peers,
     } = parts;
+    let outbox = OutboxDirs::of(&settings.delivery);
     let delivery = DeliverySettings::from_config(&settings.delivery)?.delivery(
         db.clone(),
         peers.case.clone(),
@@ -168,7 +167,8 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         settings.policy,
     );
     let wake = Arc::new(Notify::new());
-    let handler = NotificationGrpc::new(db.clone(), clock.clone(), wake.clone());
+    let handler =
+        NotificationGrpc::new(db.clone(), clock.clone(), wake.clone()).with_outbox(outbox);
     let relay = Relay::new(
         db,
         CASE_TOPIC,

@@ -95,6 +95,15 @@ impl Delivery {
         case: &case_pb::Case,
     ) -> Result<(Route, Option<String>, String), Failure> {
         if kind == NotifyKind::InternalAlert {
+            if let Some(assignee) = n.details().assignee {
+                match self.staff_mailbox(&assignee) {
+                    Some(to) => return Ok((Route::Email { to }, None, assignee)),
+                    None => tracing::warn!(
+                        notification_id = %n.notification_id,
+                        "the assignee has no usable staff mailbox; the alert goes to the role's"
+                    ),
+                }
+            }
             let role = n
                 .to_role
                 .as_deref()
@@ -115,6 +124,14 @@ impl Delivery {
             note,
             complainant.full_name().as_str().to_owned(),
         ))
+    }
+
+    /// A staff member's mailbox from their token subject: the subject
+    /// itself when it is an email address, else `<subject>@<staff domain>`.
+    fn staff_mailbox(&self, subject: &str) -> Option<EmailAddress> {
+        EmailAddress::parse(subject)
+            .or_else(|_| EmailAddress::parse(&format!("{subject}@{}", self.staff_domain)))
+            .ok()
     }
 
     /// Records a delivered notification and, unless it was an internal

@@ -8,7 +8,7 @@ use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
 use complaints_domain::values::RegisterNumber;
 use complaints_notify::{
-    Addressee, AlertDetails, MessageContext, ResponseDetails, ReviewInvitation,
+    Addressee, AlertDetails, DateChange, MessageContext, ResponseDetails, ReviewInvitation,
 };
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_rpc::mapping::{finding_from_proto, role_from_proto, stage_to_proto};
@@ -17,9 +17,6 @@ use tonic::Code;
 use super::Delivery;
 use super::failure::Failure;
 use crate::entity;
-
-/// How long a complainant has to ask for the next stage, as the letter says.
-const REVIEW_WINDOW_WORKING_DAYS: u32 = 20;
 
 impl Delivery {
     /// The notification's case, from the case service. A case that does not
@@ -77,6 +74,19 @@ impl Delivery {
             .map(|c| c.full_name.clone())
             .unwrap_or_default();
         context.complainant = Some(Addressee::new(name));
+        if matches!(kind, NotifyKind::Extension | NotifyKind::HoldingUpdate) {
+            let date = details.due_date.ok_or_else(|| {
+                Failure::Permanent(format!("a {} notice needs a due date", kind.as_str()))
+            })?;
+            context.change = Some(DateChange {
+                date,
+                deadline_kind: details.deadline_kind.unwrap_or(DeadlineKind::Resolve),
+                reason: match kind {
+                    NotifyKind::Extension => n.reason.clone(),
+                    _ => String::new(),
+                },
+            });
+        }
         let received = case
             .received_at
             .as_ref()
@@ -107,10 +117,11 @@ impl Delivery {
                     Stage::Stage1 => self.policy.stage_2.owner,
                     _ => self.policy.stage_3.owner,
                 };
+                // R4, R6: the window to ask for the next stage is policy data.
+                let window = self.policy.review_window_working_days;
                 context.review = Some(ReviewInvitation {
-                    request_by: self
-                        .calendar
-                        .add_working_days(today, REVIEW_WINDOW_WORKING_DAYS),
+                    request_by: self.calendar.add_working_days(today, window),
+                    window_working_days: window,
                     reviewer,
                 });
             } else {

@@ -5,14 +5,16 @@ use complaints_proto::complaints::notification::v1 as pb;
 use complaints_test_support::TestDb;
 
 use crate::helpers::{
-    MAIL_DOMAIN, channel, email_complaint, events_of, kind, on_every_backend, smtp_server,
+    MAIL_DOMAIN, STAFF_DOMAIN, channel, email_complaint, events_of, kind, on_every_backend, smtp_server,
     spawn_app, state,
 };
 use crate::smtp::free_port;
 
 on_every_backend!(
+    wrap = crate::helpers::bounded;
     an_acknowledgement_for_an_email_complaint_is_sent_through_the_smtp_server_and_reaches_the_timeline,
     the_same_request_delivered_three_times_creates_one_notification_and_sends_one_message,
+    an_alert_about_an_assigned_case_goes_to_the_assignee_and_an_unassigned_one_to_the_roles_mailbox,
 );
 
 async fn an_acknowledgement_for_an_email_complaint_is_sent_through_the_smtp_server_and_reaches_the_timeline(
@@ -160,4 +162,49 @@ async fn the_same_request_delivered_three_times_creates_one_notification_and_sen
     let events = app.timeline(&case.case_id).await;
     assert_eq!(events_of(&events, "case.notice_sent").len(), 1);
     assert_eq!(events_of(&events, "case.acknowledged").len(), 1);
+}
+
+async fn an_alert_about_an_assigned_case_goes_to_the_assignee_and_an_unassigned_one_to_the_roles_mailbox(
+    db: TestDb,
+) {
+    let Some((smtp, _inbox)) = smtp_server(free_port()) else {
+        return;
+    };
+    let app = spawn_app(db, smtp.port).await;
+    let case = app
+        .open(email_complaint("margaret.smith@example.com"))
+        .await;
+    let alert = |assignee: &str, dedupe_key: &str| pb::RequestNotificationRequest {
+        case_id: case.case_id.clone(),
+        kind: pb::NotificationKind::InternalAlert as i32,
+        stage: complaints_proto::complaints::common::v1::Stage::Stage1 as i32,
+        to_role: complaints_proto::complaints::common::v1::Role::ComplaintsHandler as i32,
+        reason: "the resolve date is tomorrow".to_owned(),
+        alert_level: pb::AlertLevel::Warning as i32,
+        assignee: assignee.to_owned(),
+        dedupe_key: dedupe_key.to_owned(),
+        ..pb::RequestNotificationRequest::default()
+    };
+    assert!(app.request(alert("jane.doe", "assigned")).await.unwrap().into_inner().created);
+    assert!(app.request(alert("", "unassigned")).await.unwrap().into_inner().created);
+    assert_eq!(app.deliver().await, 2);
+
+    let mut recipients: Vec<Vec<String>> = smtp
+        .received()
+        .iter()
+        .map(|message| message.envelope_to.clone())
+        .collect();
+    recipients.sort();
+    assert_eq!(
+        recipients,
+        [
+            vec![format!("complaints_handler@{STAFF_DOMAIN}")],
+            vec![format!("jane.doe@{STAFF_DOMAIN}")],
+        ]
+    );
+
+    // A subject that cannot be a mailbox is refused before anything is queued.
+    let bad = alert("jane\ndoe", "bad");
+    let refused = app.request(bad).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use complaints_case::{CaseApp, CaseGrpc};
 use complaints_config::{Settings, env};
 use complaints_domain::clock::{Clock, ManualClock};
@@ -32,34 +32,10 @@ use tonic_types::StatusExt;
 
 use crate::smtp::{SmtpServer, smtp_available};
 
-/// Generates, for each named `async fn(TestDb)`, a test on SQLite and one
-/// on Postgres (skipped with a message outside CI when no Postgres is
-/// configured; a failure in CI). Every test is bounded in time.
-macro_rules! on_every_backend {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let db = complaints_test_support::TestDb::sqlite().await;
-                    crate::helpers::bounded(super::$test(db)).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = complaints_test_support::TestDb::postgres().await {
-                        crate::helpers::bounded(super::$test(db)).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-pub(crate) use on_every_backend;
+/// `on_every_backend!(wrap = crate::helpers::bounded; ...)`: a SQLite and a
+/// Postgres variant of each test, each bounded in time by [`bounded`].
+pub(crate) use complaints_test_support::on_every_backend;
+pub use complaints_test_support::time::monday_morning;
 
 /// The longest any one test may take.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
@@ -75,12 +51,6 @@ pub async fn bounded(test: impl Future<Output = ()>) {
 
 pub const MAIL_DOMAIN: &str = "telecare.test";
 pub const STAFF_DOMAIN: &str = "staff.telecare.test";
-
-/// Monday 2 March 2026, 10:00 UTC (GMT): stage 1 is acknowledged by
-/// Thursday 5 March and resolved by Monday 16 March.
-pub fn monday_morning() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
-}
 
 /// The notification service's settings: SMTP at `127.0.0.1:smtp_port`, the
 /// outbox under `dir`, plus `extra` variables.

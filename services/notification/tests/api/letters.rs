@@ -8,14 +8,21 @@ use complaints_proto::complaints::common::v1 as common;
 use complaints_proto::complaints::notification::v1 as pb;
 use complaints_test_support::TestDb;
 
+use complaints_domain::role::Role;
+use complaints_proto::complaints::case::v1 as case_pb;
+use complaints_proto::complaints::case::v1::case_service_server::CaseService;
+
 use crate::helpers::{
-    address, channel, complaint, events_of, on_every_backend, post_complaint, spawn_app, state,
+    address, as_actor, channel, complaint, events_of, on_every_backend, post_complaint, spawn_app,
+    spawn_app_with, state,
 };
 use crate::smtp::free_port;
 
 on_every_backend!(
+    wrap = crate::helpers::bounded;
     an_acknowledgement_for_a_posted_complaint_is_a_pdf_letter_with_the_register_number_and_the_address,
     a_complainant_who_cannot_be_written_to_the_preferred_way_gets_a_letter_and_the_timeline_says_why,
+    a_stage_response_letter_states_the_review_window_of_the_policy_in_force,
 );
 
 /// The text of every page of a PDF, each run of whitespace as one space,
@@ -135,4 +142,61 @@ async fn a_complainant_who_cannot_be_written_to_the_preferred_way_gets_a_letter_
         described.contains("sent by post instead of phone"),
         "{described}"
     );
+}
+
+async fn a_stage_response_letter_states_the_review_window_of_the_policy_in_force(db: TestDb) {
+    // The company gives 30 working days to ask for a review, not 20.
+    let policy_dir = tempfile::tempdir().unwrap();
+    let policy_file = policy_dir.path().join("policy.toml");
+    let policy = complaints_domain::policy::DEFAULT_POLICY_TOML.replacen(
+        "review_window_working_days = 20",
+        "review_window_working_days = 30",
+        1,
+    );
+    std::fs::write(&policy_file, policy).unwrap();
+    let policy_path = policy_file.display().to_string();
+    let app = spawn_app_with(
+        db,
+        free_port(),
+        &[(complaints_config::env::POLICY_FILE, policy_path.as_str())],
+    )
+    .await;
+    let case = app.open(post_complaint()).await;
+    app.case
+        .issue_stage_response(as_actor(
+            case_pb::IssueStageResponseRequest {
+                case_id: case.case_id.clone(),
+                request_id: String::new(),
+                outcome: "We replaced the pendant.".to_owned(),
+                upheld: case_pb::Finding::Upheld as i32,
+                root_cause: "faulty-equipment".to_owned(),
+                lessons_learned: String::new(),
+            },
+            "hana",
+            Role::ComplaintsHandler,
+        ))
+        .await
+        .unwrap();
+    let id = app
+        .request(pb::RequestNotificationRequest {
+            case_id: case.case_id.clone(),
+            kind: pb::NotificationKind::StageResponse as i32,
+            stage: common::Stage::Stage1 as i32,
+            ..pb::RequestNotificationRequest::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .notification_id;
+
+    assert_eq!(app.deliver().await, 1);
+    let content = app.content(&id).await.unwrap().into_inner();
+    let text = pdf_text(&content.body);
+    // Monday 2 March 2026 + 30 working days, over Good Friday and Easter
+    // Monday.
+    assert!(
+        text.contains("within 30 working days, by Wednesday 15 April 2026"),
+        "{text}"
+    );
+    assert!(!text.contains("20 working days"), "{text}");
 }

@@ -16,6 +16,7 @@ use crate::helpers::{
 use crate::smtp::free_port;
 
 on_every_backend!(
+    wrap = crate::helpers::bounded;
     only_the_platforms_services_may_request_a_notification,
     a_request_without_a_kind_or_a_stage_is_refused_with_both_fields_named,
     an_internal_alert_without_a_role_to_alert_is_refused,

@@ -13,6 +13,7 @@ use crate::helpers::{
 use crate::smtp::{SmtpServer, free_port};
 
 on_every_backend!(
+    wrap = crate::helpers::bounded;
     a_server_that_is_down_leaves_the_acknowledgement_queued_until_the_backoff_has_passed_and_the_server_is_up,
     a_recipient_the_server_refuses_fails_after_one_attempt_and_alerts_the_complaints_department,
     transient_failures_up_to_the_attempt_limit_fail_the_notification_and_raise_an_alert,

@@ -15,7 +15,10 @@ use crate::helpers::{
 };
 use crate::smtp::free_port;
 
-on_every_backend!(the_templates_in_a_company_folder_are_the_ones_sent);
+on_every_backend!(
+    wrap = crate::helpers::bounded;
+    the_templates_in_a_company_folder_are_the_ones_sent
+);
 
 /// Writes the bundled templates into `dir`, as a company starts its own.
 fn write_bundled_templates(dir: &Path) {
