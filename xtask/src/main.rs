@@ -5,6 +5,7 @@
 //! `deploy-check`. It only runs other tools (cargo, buf, python3); it holds no
 //! project logic.
 
+use std::collections::BTreeMap;
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -15,7 +16,8 @@ usage: cargo xtask <task>
 tasks:
   fmt       format every crate
   lint      cargo fmt --check, clippy with -D warnings, buf lint, deploy-check
-  test      the whole test suite (cargo test --workspace)
+  test      the whole test suite (cargo test --workspace), then how many
+            Postgres and Redis variants ran and how many were skipped
   ci        lint, then test: what .ci/run runs
   buf-lint  buf lint on proto/ (installs buf from npm if it is missing)
   deploy-check
@@ -60,8 +62,134 @@ fn lint() -> Result<(), String> {
     deploy_check()
 }
 
+/// `cargo test --workspace`, then how many Postgres and Redis variants ran
+/// and how many were skipped, and why, from the ledger the tests append to
+/// (see `complaints-test-support`). The ledger is a file of this task's own
+/// in the target directory (plain `cargo test` runs sharing the directory
+/// write to another), emptied first, so only this run counts.
 fn test() -> Result<(), String> {
-    cargo(&["test", "--workspace", "--locked"])
+    let ledger = target_dir().join(LEDGER_FILE);
+    match std::fs::remove_file(&ledger) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(format!("cannot empty {}: {error}", ledger.display())),
+    }
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let tested = run(Command::new(cargo)
+        .args(["test", "--workspace", "--locked"])
+        .env(LEDGER_VAR, &ledger)
+        .current_dir(root()));
+    eprintln!("{}", backend_summary(&ledger));
+    tested
+}
+
+/// Names the ledger file for the test binaries (`complaints-test-support`).
+const LEDGER_VAR: &str = "COMPLAINTS_TEST_LEDGER";
+/// This task's ledger, in the target directory.
+const LEDGER_FILE: &str = "xtask-test-backends.tsv";
+
+/// "backend variants: N ran on postgres, M on redis, K skipped (why)".
+///
+/// The ledger has a line per event, tab-separated: outcome (`ran` or
+/// `skipped`), backend, test binary and process, test, reason. A test may
+/// write several (a Redis variant takes a Postgres database too): it was
+/// skipped if any line says so, else it ran on Redis if a line says so,
+/// else on Postgres.
+fn backend_summary(ledger: &Path) -> String {
+    let text = match std::fs::read_to_string(ledger) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return "backend variants: none recorded (no Postgres or Redis variant ran)".to_owned();
+        }
+        Err(error) => {
+            return format!(
+                "backend variants: cannot read {}: {error}",
+                ledger.display()
+            );
+        }
+    };
+    #[derive(Default)]
+    struct Variant {
+        redis: bool,
+        skipped: Option<(String, String)>,
+    }
+    let mut variants: BTreeMap<(&str, &str), Variant> = BTreeMap::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [outcome, backend, process, test, reason, ..] = fields[..] else {
+            continue;
+        };
+        let variant = variants.entry((process, test)).or_default();
+        match outcome {
+            "skipped" if variant.skipped.is_none() => {
+                variant.skipped = Some((backend.to_owned(), reason.to_owned()));
+            }
+            "ran" if backend == "redis" => variant.redis = true,
+            _ => {}
+        }
+    }
+    let (mut postgres, mut redis) = (0, 0);
+    let mut skipped: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for variant in variants.into_values() {
+        match variant.skipped {
+            Some(why) => *skipped.entry(why).or_default() += 1,
+            None if variant.redis => redis += 1,
+            None => postgres += 1,
+        }
+    }
+    let skips: usize = skipped.values().sum();
+    let mut summary =
+        format!("backend variants: {postgres} ran on postgres, {redis} on redis, {skips} skipped");
+    if skips > 0 {
+        let mut reasons: Vec<((String, String), usize)> = skipped.into_iter().collect();
+        reasons.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
+        let reasons: Vec<String> = reasons
+            .into_iter()
+            .map(|((backend, reason), count)| format!("{count} on {backend}: {reason}"))
+            .collect();
+        summary.push_str(&format!(" ({})", reasons.join("; ")));
+    }
+    summary
+}
+
+/// Cargo's target directory: `CARGO_TARGET_DIR`, else what `cargo
+/// metadata` says, else `target` in the workspace.
+fn target_dir() -> PathBuf {
+    if let Some(dir) = env::var_os("CARGO_TARGET_DIR").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .and_then(|output| {
+            json_string(&String::from_utf8_lossy(&output.stdout), "target_directory")
+        })
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The string value of `"key":"..."` in JSON text (escapes undone).
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let mut value = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
 }
 
 fn buf_lint() -> Result<(), String> {
@@ -297,4 +425,44 @@ fn run_quiet(command: &mut Command) -> bool {
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|status| status.success())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_counts_each_variant_once_by_what_it_did() {
+        let dir = env::temp_dir().join(format!("xtask-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ledger = dir.join(LEDGER_FILE);
+        let lines = [
+            "ran\tpostgres\tapi-1[10]\ta::postgres::x\t",
+            "ran\tpostgres\tapi-2[11]\ta::postgres::x\t",
+            "ran\tpostgres\tconformance-3[12]\tb::redis_postgres::y\t",
+            "ran\tredis\tconformance-3[12]\tb::redis_postgres::y\t",
+            "ran\tpostgres\tconformance-3[12]\tb::redis_postgres::z\t",
+            "skipped\tredis\tconformance-3[12]\tb::redis_postgres::z\tREDIS_URL unset and nothing answers",
+            "skipped\tsmtp\tapi-2[11]\ta::sqlite::w\tno aiosmtpd",
+            "skipped\tsmtp\tapi-2[11]\ta::postgres::w\tno aiosmtpd",
+        ];
+        std::fs::write(&ledger, lines.join("\n") + "\n").unwrap();
+        assert_eq!(
+            backend_summary(&ledger),
+            "backend variants: 2 ran on postgres, 1 on redis, 3 skipped \
+             (2 on smtp: no aiosmtpd; 1 on redis: REDIS_URL unset and nothing answers)"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(backend_summary(&ledger).contains("none recorded"));
+    }
+
+    #[test]
+    fn a_string_is_read_from_cargo_metadata() {
+        let json = r#"{"packages":[],"target_directory":"/home/a \"b\"/target","version":1}"#;
+        assert_eq!(
+            json_string(json, "target_directory").as_deref(),
+            Some(r#"/home/a "b"/target"#)
+        );
+        assert_eq!(json_string(json, "workspace_root"), None);
+    }
 }

@@ -73,6 +73,10 @@ pub struct Settings {
     /// The working-day calendar (`COMPLAINTS_REGION`, `COMPLAINTS_TIME_ZONE`,
     /// `COMPLAINTS_EXTRA_HOLIDAYS`).
     pub calendar: Calendar,
+    /// Days after a case closes when the case service erases its
+    /// complainant's personal data (`COMPLAINTS_RETENTION_DAYS`, 1 to
+    /// 36500). Unset, nothing is erased by age.
+    pub retention_days: Option<u32>,
     /// Log filter (`RUST_LOG`), default `info`.
     pub log_filter: String,
     /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
@@ -179,6 +183,7 @@ pub mod env {
     pub const COMPANY_PHONE: &str = "COMPLAINTS_COMPANY_PHONE";
     pub const COMPANY_EMAIL: &str = "COMPLAINTS_COMPANY_EMAIL";
     pub const COMPANY_WEBSITE: &str = "COMPLAINTS_COMPANY_WEBSITE";
+    pub const RETENTION_DAYS: &str = "COMPLAINTS_RETENTION_DAYS";
 }
 
 impl Settings {
@@ -343,6 +348,19 @@ impl Settings {
             }
         };
 
+        let retention_days = match var(env::RETENTION_DAYS) {
+            Some(n) => Some(
+                n.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=36_500).contains(n))
+                    .ok_or_else(|| {
+                        invalid(env::RETENTION_DAYS, format!("{n:?}: expected 1 to 36500"))
+                    })?,
+            ),
+            None => None,
+        };
+
         let metrics_listen = match var(env::METRICS_LISTEN).or(file.metrics_listen) {
             Some(address) => Some(
                 address
@@ -369,6 +387,7 @@ impl Settings {
                 .map(Secret::new),
             policy,
             calendar,
+            retention_days,
             log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             log_json,
             metrics_listen,
@@ -474,6 +493,20 @@ mod tests {
         assert_eq!(settings.policy, Policy::default());
         assert_eq!(settings.calendar, Calendar::default());
         assert_eq!(settings.metrics_listen, None);
+        assert_eq!(settings.retention_days, None);
+    }
+
+    #[test]
+    fn the_retention_period_is_a_number_of_days_when_set() {
+        let settings = Settings::from_vars(&vars(&[(env::RETENTION_DAYS, "2190")])).unwrap();
+        assert_eq!(settings.retention_days, Some(2190));
+        for bad in ["0", "six years", "36501"] {
+            let err = Settings::from_vars(&vars(&[(env::RETENTION_DAYS, bad)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with(env::RETENTION_DAYS),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

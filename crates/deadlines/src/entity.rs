@@ -36,6 +36,14 @@ pub struct Model {
     pub warned_at: Option<DateTimeUtc>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
+    /// The due date it was first given (migration
+    /// `m20261204_000003_deadline_extensions`); `due_date` moves on an
+    /// extension or a pause, this never does.
+    pub original_due_date: Option<String>,
+    pub original_due_at: Option<DateTimeUtc>,
+    /// Set while the case's clocks are paused: the row stays pending with no
+    /// `next_at`, so no worker is handed it.
+    pub held_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

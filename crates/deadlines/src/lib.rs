@@ -21,6 +21,10 @@
 //!
 //! Both backends pass one conformance suite (`tests/conformance`).
 //!
+//! Beside the queue, [`assignees`] keeps who each case is assigned to, as
+//! the case service last said, for the escalation service's alerts, and
+//! [`extensions`] keeps each extension of a deadline once per request.
+//!
 //! Contracts, on every backend:
 //! - scheduling is idempotent on `(case_id, kind, stage)`;
 //! - a deadline changes state only from `pending`, by a conditional update:
@@ -29,7 +33,10 @@
 //! - a warning is a second instant of the same row (`warn_at`), claimed as
 //!   [`Work::Warn`] before the deadline is due and at most once in effect;
 //!   once the deadline is due only [`Work::Fire`] is handed out;
-//! - a worker that dies loses its claims when its lease ends.
+//! - a worker that dies loses its claims when its lease ends;
+//! - a deadline moves (an extension, a pause) only while pending, keeping
+//!   the due date it was first given; a held deadline (its case's clocks
+//!   paused) is handed to no worker until it is rescheduled.
 //!
 //! # A worker loop
 //!
@@ -86,8 +93,10 @@
 //! a row that is no longer pending; poll on a fixed beat; read the system
 //! clock (time is passed in, or read from a [`Clock`](complaints_domain::clock::Clock)).
 
+pub mod assignees;
 mod entity;
 mod error;
+pub mod extensions;
 mod queue;
 mod redis_index;
 pub mod rows;

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use complaints_domain::clock::Clock;
 use sea_orm::DatabaseConnection;
@@ -52,6 +53,42 @@ pub trait DeadlineQueue: Send + Sync + std::fmt::Debug {
 
     /// Cancels every pending deadline of the case; answers how many.
     async fn cancel_case(&self, case_id: CaseId, at: DateTime<Utc>) -> Result<u64, QueueError>;
+
+    /// Moves a pending deadline to a new due date, with the warning instant
+    /// for it, keeping the date it was first given
+    /// ([`Deadline::original_due`]); with `release_hold`, a held deadline is
+    /// handed to workers again. Answers it as it now is, or `None` when it
+    /// is not pending. The index sees the new instant before this returns.
+    /// To write what the move causes in the same transaction, use
+    /// [`rows::reschedule`] and then [`Self::tidy`] and [`Self::wake`].
+    async fn reschedule(
+        &self,
+        deadline_id: DeadlineId,
+        due: Due,
+        warn_at: Option<DateTime<Utc>>,
+        release_hold: bool,
+    ) -> Result<Option<Deadline>, QueueError> {
+        let moved =
+            rows::reschedule(self.database(), deadline_id, due, warn_at, release_hold).await?;
+        self.tidy(&[deadline_id]).await?;
+        self.wake();
+        Ok(moved)
+    }
+
+    /// Holds every pending deadline of the case not held already (its clocks
+    /// are paused): they stay pending, but no worker is handed them, for a
+    /// warning or a firing, until [`Self::reschedule`] releases them.
+    /// Answers those this call held.
+    async fn hold_case(
+        &self,
+        case_id: CaseId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Deadline>, QueueError> {
+        let held = rows::hold_case(self.database(), case_id, at).await?;
+        let ids: Vec<DeadlineId> = held.iter().map(|d| d.deadline_id).collect();
+        self.tidy(&ids).await?;
+        Ok(held)
+    }
 
     /// Hands `worker` up to `limit` (1 to 1,000) pending deadlines whose
     /// warning or due instant is at or before `now`, each under a lease

@@ -202,7 +202,7 @@ impl RedisQueue {
             .arg(&self.keys.due)
             .query_async(&mut self.redis.clone())
             .await?;
-        let pending = rows::count_pending(&self.db).await?;
+        let pending = rows::count_indexable(&self.db).await?;
         let restarted = self
             .built_on
             .lock()

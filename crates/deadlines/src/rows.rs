@@ -24,12 +24,14 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::entity::{self, Column};
+use complaints_domain::calendar::Due;
+
 use crate::{
     Deadline, DeadlineFilter, DeadlineId, DeadlinePage, DeadlineState, FireOutcome, NewDeadline,
     PageRequest, QueueError, Scheduled, WorkerId,
 };
 
-/// Rows per `INSERT`: 21 columns each keeps a statement well under the
+/// Rows per `INSERT`: 24 columns each keeps a statement well under the
 /// bind-parameter limits of Postgres (65,535) and SQLite (32,766).
 const INSERT_CHUNK: usize = 500;
 
@@ -156,6 +158,9 @@ fn active_model(deadline: &NewDeadline, id: DeadlineId) -> entity::ActiveModel {
         warned_at: Set(None),
         lease_owner: Set(None),
         lease_until: Set(None),
+        original_due_date: Set(Some(deadline.due.date.format("%Y-%m-%d").to_string())),
+        original_due_at: Set(Some(to_ms(deadline.due.at))),
+        held_at: Set(None),
     }
 }
 
@@ -196,6 +201,80 @@ pub async fn cancel_case(
         .iter()
         .map(|row| DeadlineId(row.deadline_id))
         .collect())
+}
+
+/// Moves a pending deadline to a new due date (an extension, or the end of
+/// a pause), with the warning instant for it (`None`: no warning). The
+/// first due date is kept (`original_due_*`); a warning already sent is
+/// forgotten, so the owner is warned again before the new date; a worker's
+/// lease on it ends (its firing, if under way, then changes nothing).
+/// With `release_hold`, a held deadline is handed to workers again; without
+/// it, a held one stays held. Answers the row as it now is, or `None` when
+/// it was not pending (a deadline that fired stays fired).
+pub async fn reschedule(
+    db: &impl ConnectionTrait,
+    deadline_id: DeadlineId,
+    due: Due,
+    warn_at: Option<DateTime<Utc>>,
+    release_hold: bool,
+) -> Result<Option<Deadline>, QueueError> {
+    let due_at = to_ms(due.at);
+    let warn_at = warn_at.map(to_ms).filter(|warn_at| *warn_at < due_at);
+    let first = warn_at.unwrap_or(due_at);
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::DueDate, due.date.format("%Y-%m-%d").to_string())
+        .value(Column::DueAt, due_at)
+        .value(Column::WarnAt, warn_at)
+        .value(Column::WarnedAt, Option::<DateTime<Utc>>::None)
+        .value(Column::LeaseOwner, Option::<String>::None)
+        .value(Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .and_where(Column::DeadlineId.eq(deadline_id.0))
+        .and_where(Column::State.eq(PENDING));
+    if release_hold {
+        update
+            .value(Column::HeldAt, Option::<DateTime<Utc>>::None)
+            .value(Column::NextAt, first);
+    } else {
+        update.value(
+            Column::NextAt,
+            Expr::case(Column::HeldAt.is_null(), Expr::val(first))
+                .finally(Expr::val(Option::<DateTime<Utc>>::None)),
+        );
+    }
+    update_returning(db, update)
+        .await?
+        .into_iter()
+        .next()
+        .map(Deadline::try_from)
+        .transpose()
+}
+
+/// Holds every pending deadline of a case that is not held already (its
+/// clocks are paused): each stays pending, but with no `next_at` no worker
+/// is handed it, for a warning or a firing, until [`reschedule`] releases
+/// it. A worker's lease on one ends. Answers the rows held by this call.
+pub async fn hold_case(
+    db: &impl ConnectionTrait,
+    case_id: CaseId,
+    at: DateTime<Utc>,
+) -> Result<Vec<Deadline>, QueueError> {
+    let mut update = Query::update();
+    update
+        .table(entity::Entity)
+        .value(Column::HeldAt, to_ms(at))
+        .value(Column::NextAt, Option::<DateTime<Utc>>::None)
+        .value(Column::LeaseOwner, Option::<String>::None)
+        .value(Column::LeaseUntil, Option::<DateTime<Utc>>::None)
+        .and_where(Column::CaseId.eq(case_id.0))
+        .and_where(Column::State.eq(PENDING))
+        .and_where(Column::HeldAt.is_null());
+    update_returning(db, update)
+        .await?
+        .into_iter()
+        .map(Deadline::try_from)
+        .collect()
 }
 
 /// Fires a deadline that `worker` claimed: true if this call changed it.
@@ -509,7 +588,8 @@ pub(crate) async fn pending_page(
         .select_only()
         .column(Column::DeadlineId)
         .column(Column::NextAt)
-        .filter(Column::State.eq(PENDING));
+        .filter(Column::State.eq(PENDING))
+        .filter(Column::NextAt.is_not_null());
     if let Some(after) = after {
         query = query.filter(Column::DeadlineId.gt(after.0));
     }
@@ -527,6 +607,16 @@ pub(crate) async fn pending_page(
             Ok((DeadlineId(id), next_at))
         })
         .collect()
+}
+
+/// How many pending rows need a worker at some point: every pending one
+/// but those held. What a complete index holds.
+pub(crate) async fn count_indexable(db: &impl ConnectionTrait) -> Result<u64, QueueError> {
+    Ok(entity::Entity::find()
+        .filter(Column::State.eq(PENDING))
+        .filter(Column::NextAt.is_not_null())
+        .count(db)
+        .await?)
 }
 
 pub(crate) async fn count_pending(db: &impl ConnectionTrait) -> Result<u64, QueueError> {

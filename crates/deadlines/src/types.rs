@@ -209,12 +209,19 @@ pub struct Deadline {
     pub kind: DeadlineKind,
     pub stage: Stage,
     pub due: Due,
+    /// The due date it was first given: `due` moves when the deadline is
+    /// extended or its case's clocks are paused; this never does.
+    pub original_due: Due,
     pub working_days: u32,
     pub reason: String,
     pub policy_version: String,
     pub owner_role: Role,
     pub escalation_role: Role,
     pub state: DeadlineState,
+    /// When the case's clocks were paused, while they are: a held deadline
+    /// stays pending but is handed to no worker until it is rescheduled
+    /// with its hold released.
+    pub held_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     /// When a worker fired it.
     pub fired_at: Option<DateTime<Utc>>,
@@ -256,8 +263,21 @@ impl TryFrom<entity::Model> for Deadline {
         let role = |name: &str| {
             Role::from_str(name).map_err(|_| QueueError::corrupt(format!("unknown role {name:?}")))
         };
-        let date = NaiveDate::parse_from_str(&row.due_date, "%Y-%m-%d")
-            .map_err(|_| QueueError::corrupt(format!("bad due date {:?}", row.due_date)))?;
+        let parse_date = |text: &str| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| QueueError::corrupt(format!("bad due date {text:?}")))
+        };
+        let date = parse_date(&row.due_date)?;
+        let original_due = match (&row.original_due_date, row.original_due_at) {
+            (Some(original), Some(at)) => Due {
+                date: parse_date(original)?,
+                at,
+            },
+            _ => Due {
+                date,
+                at: row.due_at,
+            },
+        };
         Ok(Deadline {
             deadline_id: DeadlineId(row.deadline_id),
             case_id: CaseId(row.case_id),
@@ -268,6 +288,7 @@ impl TryFrom<entity::Model> for Deadline {
                 date,
                 at: row.due_at,
             },
+            original_due,
             working_days: u32::try_from(row.working_days)
                 .map_err(|_| QueueError::corrupt("negative working days"))?,
             reason: row.reason,
@@ -282,6 +303,7 @@ impl TryFrom<entity::Model> for Deadline {
             warned_at: row.warned_at,
             lease_owner: row.lease_owner,
             lease_until: row.lease_until,
+            held_at: row.held_at,
         })
     }
 }

@@ -11,7 +11,7 @@
 //! errors:
 //! 1. the role table ([`permitted`]): `PermissionDenied`;
 //! 2. a closed case takes nothing but erasure, an external one nothing but
-//!    notes, closing and erasure: `FailedPrecondition`;
+//!    notes, assignment, closing and erasure: `FailedPrecondition`;
 //! 3. the input, every bad field at once: `InvalidArgument`;
 //! 4. the case's stage and status: `FailedPrecondition`;
 //! 5. who decides the current stage, from the policy, and R5's rule that
@@ -20,6 +20,7 @@
 mod command;
 mod effects;
 mod intake;
+pub mod receipt;
 mod types;
 
 #[cfg(test)]
@@ -32,10 +33,11 @@ use serde::{Deserialize, Serialize};
 
 pub use command::{Command, Step, authorize, permitted};
 pub use effects::{DeadlineSpec, Event, NotifyKind, NotifyRequest, Transition};
-pub use intake::{CLOCK_SKEW_ALLOWANCE, MAX_AGE, NewComplaint, RawComplaint};
+pub use intake::{NewComplaint, RawComplaint};
+pub use receipt::{CLOCK_SKEW_ALLOWANCE, MAX_AGE};
 pub use types::{
-    CaseId, CaseStatus, DeadlineKind, DeadlineOutcome, Escalation, Finding, Referral, ReferralId,
-    StageResponse,
+    AcknowledgementMethod, CaseId, CaseStatus, DeadlineKind, DeadlineOutcome, Escalation, Finding,
+    Referral, ReferralId, StageResponse,
 };
 
 use crate::calendar::Calendar;
@@ -82,6 +84,12 @@ pub struct Case {
     /// escalation role after [`Command::EscalateWithinStage`]. At
     /// [`Stage::External`], stage 3's owner stays accountable.
     pub owner_role: Role,
+    /// The person (a token subject) who handles the case for `owner_role`,
+    /// when one was named ([`Command::AssignCase`]). The case still belongs
+    /// to the role: the assignment ends when a step hands the case to
+    /// another role, and stays on a closed case as the record of who had it.
+    #[serde(default)]
+    pub assignee: Option<Text>,
     /// When the current stage was acknowledged; `None` again on entering a
     /// new stage. Earlier stages' acknowledgements are in the timeline
     /// (`case.acknowledged`).
@@ -116,6 +124,12 @@ pub struct Case {
 }
 
 impl Case {
+    /// The longest assignee (a token subject) accepted, in characters.
+    pub const ASSIGNEE_MAX: usize = 128;
+
+    /// What an erased case's summary reads.
+    pub const ERASED_SUMMARY: &'static str = "[erased]";
+
     /// Opens a stage 1 case for a validated complaint, with the id and
     /// register number storage assigned.
     ///
@@ -150,6 +164,7 @@ impl Case {
             stage: Stage::Stage1,
             status: CaseStatus::Open,
             owner_role: stage_1.owner,
+            assignee: None,
             acknowledged_at: None,
             referral_update_due_at: calendar.due(received_at, policy.referral_update_days).at,
             referrals: Vec::new(),
@@ -231,7 +246,11 @@ impl Case {
         if self.stage == Stage::External
             && !matches!(
                 step,
-                Step::AddNote | Step::Close | Step::EraseComplainant | Step::RecordNotice
+                Step::AddNote
+                    | Step::Close
+                    | Step::AssignCase
+                    | Step::EraseComplainant
+                    | Step::RecordNotice
             )
         {
             return Err(DomainError::FailedPrecondition(format!(
@@ -249,6 +268,9 @@ impl Case {
         match command {
             Command::AddNote { text } => self.add_note(&mut draft, &text)?,
             Command::MarkAcknowledged => self.mark_acknowledged(&mut draft, &at)?,
+            Command::RecordAcknowledgement { method, reference } => {
+                self.record_acknowledgement(&mut draft, &at, method, &reference)?
+            }
             Command::RecordNotice {
                 notification_id,
                 kind,
@@ -289,20 +311,36 @@ impl Case {
             Command::RequestReview {
                 desired_outcome,
                 unsatisfied_with,
-            } => self.request_review(&mut draft, &at, &desired_outcome, &unsatisfied_with)?,
+                received_at,
+            } => self.request_review(
+                &mut draft,
+                &at,
+                &desired_outcome,
+                &unsatisfied_with,
+                received_at,
+            )?,
             Command::EscalateWithinStage { reason } => {
                 self.escalate_within_stage(&mut draft, &at, &reason)?
             }
             Command::EscalateToDirector {
                 desired_outcome,
                 unsatisfied_with,
-            } => self.escalate_to_director(&mut draft, &at, &desired_outcome, &unsatisfied_with)?,
+                received_at,
+            } => self.escalate_to_director(
+                &mut draft,
+                &at,
+                &desired_outcome,
+                &unsatisfied_with,
+                received_at,
+            )?,
             Command::RecordTsaReferral { reference } => {
                 self.record_tsa_referral(&mut draft, &at, &reference)?
             }
             Command::Close { reason } => self.close(&mut draft, &at, &reason)?,
+            Command::AssignCase { assignee } => self.assign(&mut draft, &at, &assignee)?,
             Command::EraseComplainant { reason } => self.erase(&mut draft, &at, &reason)?,
         }
+        draft.end_assignment_on_handover(self.owner_role);
         Ok(draft.finish(self.version))
     }
 
@@ -341,6 +379,60 @@ impl Case {
             return Ok(());
         }
         draft.case.acknowledged_at = Some(at.now);
+        draft.event(Event::Acknowledged { stage: self.stage });
+        if let Some(kind) = DeadlineKind::acknowledge(self.stage) {
+            draft.settle(kind, DeadlineOutcome::Met);
+        }
+        Ok(())
+    }
+
+    /// R1: an acknowledgement staff gave outside the platform settles the
+    /// current stage's acknowledge clock as a delivered one does. Recorded
+    /// once per stage: a second is refused, so whoever records it hears that
+    /// the stage was already acknowledged (a retry with the same request id
+    /// is answered before this runs). Allowed, as marking it is, to the
+    /// stage's owner and responders.
+    fn record_acknowledgement(
+        &self,
+        draft: &mut Draft,
+        at: &Context<'_>,
+        method: Option<AcknowledgementMethod>,
+        reference: &str,
+    ) -> Result<(), DomainError> {
+        let mut violations = Vec::new();
+        if method.is_none() {
+            violations.push(FieldViolation::new(
+                "method",
+                format!(
+                    "must be specified: one of {}",
+                    AcknowledgementMethod::ALL
+                        .map(AcknowledgementMethod::as_str)
+                        .join(", ")
+                ),
+            ));
+        }
+        let reference = optional(reference, &mut violations, |value| {
+            Text::single_line("reference", value, Text::REFERENCE_MAX)
+        });
+        let (Some(method), true) = (method, violations.is_empty()) else {
+            return Err(DomainError::InvalidArgument(violations));
+        };
+        if let Some(acknowledged_at) = self.acknowledged_at {
+            return Err(DomainError::FailedPrecondition(format!(
+                "{} of case {} is already acknowledged (at {})",
+                self.stage,
+                self.register_number,
+                acknowledged_at.to_rfc3339()
+            )));
+        }
+        self.require_stage_worker(at, Step::RecordAcknowledgement)?;
+
+        draft.case.acknowledged_at = Some(at.now);
+        draft.event(Event::AcknowledgementRecorded {
+            stage: self.stage,
+            method,
+            reference,
+        });
         draft.event(Event::Acknowledged { stage: self.stage });
         if let Some(kind) = DeadlineKind::acknowledge(self.stage) {
             draft.settle(kind, DeadlineOutcome::Met);
@@ -619,8 +711,9 @@ impl Case {
         at: &Context<'_>,
         desired_outcome: &str,
         unsatisfied_with: &str,
+        received_at: Option<DateTime<Utc>>,
     ) -> Result<(), DomainError> {
-        let escalation = escalation_request(at, desired_outcome, unsatisfied_with)?;
+        let escalation = escalation_request(at, desired_outcome, unsatisfied_with, received_at)?;
         if self.stage != Stage::Stage1 {
             return Err(DomainError::FailedPrecondition(format!(
                 "a review follows the stage 1 response; case {} is already at {}",
@@ -633,6 +726,7 @@ impl Case {
                 self.register_number
             )));
         }
+        self.require_received_after_response(&escalation, Stage::Stage1)?;
         let stage_2 = &at.policy.stage_2;
         draft.enter_stage(Stage::Stage2, stage_2.owner);
         draft.case.review_request = Some(escalation.clone());
@@ -640,8 +734,10 @@ impl Case {
             desired_outcome: escalation.desired_outcome,
             unsatisfied_with: escalation.unsatisfied_with,
             owner_role: stage_2.owner,
+            received_at: Some(escalation.received_at),
+            recorded_at: Some(escalation.requested_at),
         });
-        draft.start_stage_clocks(Stage::Stage2, at);
+        draft.start_stage_clocks(Stage::Stage2, escalation.received_at, at);
         draft.notify(NotifyRequest::to_complainant(
             NotifyKind::ReviewAcknowledgement,
             Stage::Stage2,
@@ -708,8 +804,9 @@ impl Case {
         at: &Context<'_>,
         desired_outcome: &str,
         unsatisfied_with: &str,
+        received_at: Option<DateTime<Utc>>,
     ) -> Result<(), DomainError> {
-        let escalation = escalation_request(at, desired_outcome, unsatisfied_with)?;
+        let escalation = escalation_request(at, desired_outcome, unsatisfied_with, received_at)?;
         match (self.stage, self.status) {
             (Stage::Stage2, CaseStatus::Responded) => {}
             (Stage::Stage1, _) => {
@@ -731,6 +828,7 @@ impl Case {
                 )));
             }
         }
+        self.require_received_after_response(&escalation, Stage::Stage2)?;
         let stage_3 = &at.policy.stage_3;
         draft.enter_stage(Stage::Stage3, stage_3.owner);
         draft.case.director_request = Some(escalation.clone());
@@ -738,8 +836,10 @@ impl Case {
             desired_outcome: escalation.desired_outcome,
             unsatisfied_with: escalation.unsatisfied_with,
             owner_role: stage_3.owner,
+            received_at: Some(escalation.received_at),
+            recorded_at: Some(escalation.requested_at),
         });
-        draft.start_stage_clocks(Stage::Stage3, at);
+        draft.start_stage_clocks(Stage::Stage3, escalation.received_at, at);
         draft.notify(NotifyRequest::to_complainant(
             NotifyKind::ReviewAcknowledgement,
             Stage::Stage3,
@@ -772,11 +872,15 @@ impl Case {
         Ok(())
     }
 
+    /// The complaints department closes at any stage, the stage's owner and
+    /// responders at theirs; and closing a stage 2 review decides it, so
+    /// whoever handled stage 1 may not, in any role (R5).
     fn close(&self, draft: &mut Draft, at: &Context<'_>, reason: &str) -> Result<(), DomainError> {
         let reason = Text::multi_line("reason", reason, Text::NOTE_MAX)?;
         if at.actor.role != Role::ComplaintsHandler {
             self.require_stage_worker(at, Step::Close)?;
         }
+        self.require_not_stage_1_handler(at, Step::Close)?;
         draft.case.status = CaseStatus::Closed;
         draft.case.closed_reason = Some(reason.clone());
         draft.case.closed_at = Some(at.now);
@@ -790,6 +894,55 @@ impl Case {
         Ok(())
     }
 
+    /// Names the person who handles the case for its owner role or, given
+    /// an empty `assignee`, clears the name. Allowed as closing is: to the
+    /// complaints department at any stage, otherwise to the current stage's
+    /// owner and responders, and (R5) never to someone who handled stage 1
+    /// while the case is in its stage 2 review. Nor is that review assigned
+    /// to someone who handled stage 1. Naming the person already named, or
+    /// clearing an unassigned case, changes nothing.
+    fn assign(
+        &self,
+        draft: &mut Draft,
+        at: &Context<'_>,
+        assignee: &str,
+    ) -> Result<(), DomainError> {
+        let assignee = if assignee.trim().is_empty() {
+            None
+        } else {
+            Some(Text::single_line("assignee", assignee, Case::ASSIGNEE_MAX)?)
+        };
+        if let Some(name) = &assignee
+            && self.stage == Stage::Stage2
+            && self.stage_1_handlers.contains(name.as_str())
+        {
+            return Err(DomainError::FailedPrecondition(format!(
+                "{name} handled stage 1 of case {} and may not have its stage 2 review (R5)",
+                self.register_number
+            )));
+        }
+        if at.actor.role != Role::ComplaintsHandler {
+            self.require_stage_worker(at, Step::AssignCase)?;
+        }
+        self.require_not_stage_1_handler(at, Step::AssignCase)?;
+        if assignee == self.assignee {
+            return Ok(());
+        }
+        draft.case.assignee = assignee.clone();
+        match (assignee, self.assignee.clone()) {
+            (Some(assignee), previous_assignee) => draft.event(Event::Assigned {
+                assignee,
+                previous_assignee,
+            }),
+            (None, Some(previous_assignee)) => draft.event(Event::Unassigned {
+                previous_assignee,
+                owner_role: self.owner_role,
+            }),
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
     fn erase(&self, draft: &mut Draft, at: &Context<'_>, reason: &str) -> Result<(), DomainError> {
         let reason = Text::multi_line("reason", reason, Text::NOTE_MAX)?;
         if self.complainant.is_erased() {
@@ -799,6 +952,9 @@ impl Case {
             )));
         }
         draft.case.complainant = Complainant::anonymised();
+        // The summary is the complainant's words (an emailed complaint's
+        // subject line), so it goes with them.
+        draft.case.summary = Text::single_line("summary", Case::ERASED_SUMMARY, Text::SUMMARY_MAX)?;
         draft.case.details = None;
         draft.case.erased_at = Some(at.now);
         draft.event(Event::ComplainantErased { reason });
@@ -849,6 +1005,31 @@ impl Case {
             self.stage,
             role_list(&stage_policy.responders)
         )))
+    }
+
+    /// A request to go up a stage answers that stage's response, so it
+    /// cannot have been received before the response was issued. Checked
+    /// after the stage and status, which say whether there is a response.
+    fn require_received_after_response(
+        &self,
+        request: &Escalation,
+        answered: Stage,
+    ) -> Result<(), DomainError> {
+        let Some(response) = self.response_for(answered) else {
+            return Ok(());
+        };
+        if request.received_at < response.issued_at {
+            return Err(FieldViolation::new(
+                "received_at",
+                format!(
+                    "must not be before the {answered} response it answers (issued at {}; it is {})",
+                    response.issued_at.to_rfc3339(),
+                    request.received_at.to_rfc3339()
+                ),
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// R5: whoever handled stage 1 does not decide stage 2.
@@ -915,6 +1096,7 @@ impl Draft {
             kind,
             stage: kind.stage(),
             working_days,
+            started_at: start,
             due: calendar.due(start, working_days),
             reason: calendar.explain(start, working_days),
             owner_role: stage_policy.owner,
@@ -922,15 +1104,16 @@ impl Draft {
         });
     }
 
-    /// Starts a review stage's acknowledge and respond clocks from now.
-    fn start_stage_clocks(&mut self, stage: Stage, at: &Context<'_>) {
+    /// Starts a review stage's acknowledge and respond clocks from `start`,
+    /// when the complainant's request was received.
+    fn start_stage_clocks(&mut self, stage: Stage, start: DateTime<Utc>, at: &Context<'_>) {
         let Some(stage_policy) = at.policy.stage(stage) else {
             return;
         };
         if let Some(kind) = DeadlineKind::acknowledge(stage) {
             self.start_clock(
                 kind,
-                at.now,
+                start,
                 stage_policy.acknowledge_days,
                 stage_policy,
                 at.calendar,
@@ -939,11 +1122,26 @@ impl Draft {
         if let Some(kind) = DeadlineKind::respond(stage) {
             self.start_clock(
                 kind,
-                at.now,
+                start,
                 stage_policy.respond_days,
                 stage_policy,
                 at.calendar,
             );
+        }
+    }
+
+    /// An assignment names a person working for the owner role: when a step
+    /// hands the case to another role (a review, an escalation), it ends,
+    /// and the timeline says so.
+    fn end_assignment_on_handover(&mut self, owner_before: Role) {
+        if self.case.owner_role == owner_before {
+            return;
+        }
+        if let Some(previous_assignee) = self.case.assignee.take() {
+            self.event(Event::Unassigned {
+                previous_assignee,
+                owner_role: self.case.owner_role,
+            });
         }
     }
 
@@ -967,11 +1165,12 @@ impl Draft {
 }
 
 /// R4/R6: both parts of a complainant's request to go up a stage, each
-/// reported if missing.
+/// reported if missing, and when it was received ([`receipt::received_at`]).
 fn escalation_request(
     at: &Context<'_>,
     desired_outcome: &str,
     unsatisfied_with: &str,
+    received_at: Option<DateTime<Utc>>,
 ) -> Result<Escalation, DomainError> {
     let mut violations = Vec::new();
     let desired_outcome = keep(
@@ -982,10 +1181,15 @@ fn escalation_request(
         Text::multi_line("unsatisfied_with", unsatisfied_with, Text::OUTCOME_MAX),
         &mut violations,
     );
-    match (desired_outcome, unsatisfied_with) {
-        (Some(desired_outcome), Some(unsatisfied_with)) => Ok(Escalation {
+    let received_at = keep(
+        receipt::received_at("received_at", received_at, at.now),
+        &mut violations,
+    );
+    match (desired_outcome, unsatisfied_with, received_at) {
+        (Some(desired_outcome), Some(unsatisfied_with), Some(received_at)) => Ok(Escalation {
             desired_outcome,
             unsatisfied_with,
+            received_at,
             requested_at: at.now,
             requested_by: at.actor.clone(),
         }),

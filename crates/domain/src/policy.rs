@@ -154,8 +154,158 @@ pub struct Policy {
     /// How many working days before a deadline its owner is warned (0: no
     /// warning).
     pub warn_before_working_days: u32,
+    /// R4, R6: working days after a stage response in which the complainant
+    /// may ask for the next stage, as the response letter states (default
+    /// 20; at least 1). Optional in TOML, so older policy files keep the
+    /// default.
+    pub review_window_working_days: u32,
+    /// Who may move a deadline and by how much, and when a complainant whose
+    /// resolution date passed hears next (docs/policy.md, Working days,
+    /// Extensions and pauses). Optional in TOML (`[extensions]`), so older
+    /// policy files keep the defaults.
+    pub extensions: ExtensionPolicy,
     pub external_body: ExternalBody,
     pub root_causes: Vec<RootCause>,
+}
+
+/// Moving clocks: extensions of a deadline, and the holding notice sent
+/// when a resolution date passes (docs/policy.md, Working days, Extensions
+/// and pauses).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionPolicy {
+    /// The roles that may extend a deadline, or pause and resume a case's
+    /// clocks. Default: complaints handler, CX manager, Operations Lead,
+    /// director.
+    pub roles: Vec<Role>,
+    /// The most working days one extension may add (default 20; at least 1).
+    pub max_working_days: u32,
+    /// When a stage 1 resolution date passes without an extension, the
+    /// complainant is told they will hear from us by this many working days
+    /// after the breach (default 5; at least 1).
+    pub holding_update_working_days: u32,
+}
+
+impl Default for ExtensionPolicy {
+    fn default() -> Self {
+        Self {
+            roles: vec![
+                Role::ComplaintsHandler,
+                Role::CxManager,
+                Role::OpsLead,
+                Role::Director,
+            ],
+            max_working_days: 20,
+            holding_update_working_days: 5,
+        }
+    }
+}
+
+impl ExtensionPolicy {
+    /// The longest reason an extension, pause or resume may give.
+    pub const REASON_MAX: usize = 2_000;
+
+    /// The longest request id an extension may carry.
+    pub const REQUEST_ID_MAX: usize = 100;
+
+    /// Whether `role` may extend a deadline or pause and resume a case's
+    /// clocks: `PermissionDenied` naming the role unless the policy lists it.
+    pub fn authorize(&self, role: Role) -> Result<(), crate::DomainError> {
+        if self.roles.contains(&role) {
+            Ok(())
+        } else {
+            Err(crate::DomainError::PermissionDenied(format!(
+                "role {role} may not move a case's clocks"
+            )))
+        }
+    }
+
+    /// Checks an extension's working days (1 to [`Self::max_working_days`])
+    /// and answers them; every problem is reported.
+    pub fn check_extension(
+        &self,
+        extra_working_days: i32,
+        reason: &str,
+        request_id: &str,
+    ) -> Result<u32, Vec<FieldViolation>> {
+        let mut violations = Self::check_reason(reason).err().unwrap_or_default();
+        let request_id = request_id.trim();
+        if request_id.is_empty() || request_id.chars().count() > Self::REQUEST_ID_MAX {
+            violations.push(FieldViolation::new(
+                "request_id",
+                format!("must be 1 to {} characters", Self::REQUEST_ID_MAX),
+            ));
+        }
+        let days = u32::try_from(extra_working_days)
+            .ok()
+            .filter(|days| (1..=self.max_working_days).contains(days));
+        if days.is_none() {
+            violations.push(FieldViolation::new(
+                "extra_working_days",
+                format!("must be 1 to {}", self.max_working_days),
+            ));
+        }
+        match days {
+            Some(days) if violations.is_empty() => Ok(days),
+            _ => Err(violations),
+        }
+    }
+
+    /// A reason for moving clocks is required: 1 to [`Self::REASON_MAX`]
+    /// characters, not blank.
+    pub fn check_reason(reason: &str) -> Result<(), Vec<FieldViolation>> {
+        let length = reason.trim().chars().count();
+        if length == 0 || length > Self::REASON_MAX {
+            return Err(vec![FieldViolation::new(
+                "reason",
+                format!("is required, at most {} characters", Self::REASON_MAX),
+            )]);
+        }
+        Ok(())
+    }
+
+    /// How many working days later a paused deadline falls due on resume:
+    /// the working days after the local date of the pause up to and
+    /// including the local date of the resume (0 within one day; Friday to
+    /// Monday is 1). docs/policy.md, Working days, Extensions and pauses.
+    pub fn paused_working_days(
+        calendar: &crate::calendar::Calendar,
+        paused_at: chrono::DateTime<chrono::Utc>,
+        resumed_at: chrono::DateTime<chrono::Utc>,
+    ) -> u32 {
+        let days = calendar.working_days_between(
+            calendar.local_date(paused_at),
+            calendar.local_date(resumed_at),
+        );
+        u32::try_from(days.max(0)).unwrap_or(u32::MAX)
+    }
+
+    fn validate(&self) -> Result<(), PolicyError> {
+        if self.roles.is_empty() {
+            return Err(PolicyError::Empty {
+                setting: "extensions.roles".to_owned(),
+            });
+        }
+        if let Some(role) = self.roles.iter().find(|role| !is_deciding_role(**role)) {
+            return Err(PolicyError::NotADecidingRole {
+                setting: "extensions.roles".to_owned(),
+                role: *role,
+            });
+        }
+        for (setting, value) in [
+            ("extensions.max_working_days", self.max_working_days),
+            (
+                "extensions.holding_update_working_days",
+                self.holding_update_working_days,
+            ),
+        ] {
+            if value == 0 {
+                return Err(PolicyError::ZeroTarget {
+                    setting: setting.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The default policy as TOML: the shape [`Policy::from_toml`] reads, and
@@ -164,6 +314,12 @@ pub const DEFAULT_POLICY_TOML: &str = r#"
 version = "2026-01"
 referral_update_days = 5
 warn_before_working_days = 1
+review_window_working_days = 20
+
+[extensions]
+roles = ["complaints_handler", "cx_manager", "ops_lead", "director"]
+max_working_days = 20
+holding_update_working_days = 5
 
 [stages.stage_1]
 owner = "complaints_handler"
@@ -253,6 +409,8 @@ impl Default for Policy {
             stage_3: stage(Role::Director, Role::Director, &[Role::Director]),
             referral_update_days: 5,
             warn_before_working_days: 1,
+            review_window_working_days: Self::REVIEW_WINDOW_WORKING_DAYS,
+            extensions: ExtensionPolicy::default(),
             external_body: ExternalBody {
                 name: "Telecare Services Association".to_owned(),
                 short_name: "TSA".to_owned(),
@@ -280,6 +438,9 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// The review window when the policy data does not set one.
+    pub const REVIEW_WINDOW_WORKING_DAYS: u32 = 20;
+
     /// Reads and validates a policy. Unknown settings are refused, so a typo
     /// cannot silently fall back to nothing.
     pub fn from_toml(source: &str) -> Result<Policy, PolicyError> {
@@ -320,6 +481,12 @@ impl Policy {
         if self.referral_update_days == 0 {
             return Err(PolicyError::ZeroTarget {
                 setting: "referral_update_days".to_owned(),
+            });
+        }
+        self.extensions.validate()?;
+        if self.review_window_working_days == 0 {
+            return Err(PolicyError::ZeroTarget {
+                setting: "review_window_working_days".to_owned(),
             });
         }
         for (setting, value) in [
@@ -452,9 +619,21 @@ struct RawPolicy {
     version: Option<String>,
     referral_update_days: Option<u32>,
     warn_before_working_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    review_window_working_days: Option<u32>,
+    #[serde(default)]
+    extensions: Option<RawExtensions>,
     stages: Option<RawStages>,
     external_body: Option<RawExternalBody>,
     root_causes: Option<Vec<RawRootCause>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExtensions {
+    roles: Option<Vec<Role>>,
+    max_working_days: Option<u32>,
+    holding_update_working_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -553,6 +732,19 @@ impl TryFrom<RawPolicy> for Policy {
                 raw.warn_before_working_days,
                 "warn_before_working_days",
             )?,
+            review_window_working_days: raw
+                .review_window_working_days
+                .unwrap_or(Policy::REVIEW_WINDOW_WORKING_DAYS),
+            extensions: raw.extensions.map_or_else(ExtensionPolicy::default, |raw| {
+                let defaults = ExtensionPolicy::default();
+                ExtensionPolicy {
+                    roles: raw.roles.unwrap_or(defaults.roles),
+                    max_working_days: raw.max_working_days.unwrap_or(defaults.max_working_days),
+                    holding_update_working_days: raw
+                        .holding_update_working_days
+                        .unwrap_or(defaults.holding_update_working_days),
+                }
+            }),
             external_body,
             root_causes,
         };
@@ -574,6 +766,12 @@ impl From<Policy> for RawPolicy {
             version: Some(policy.version),
             referral_update_days: Some(policy.referral_update_days),
             warn_before_working_days: Some(policy.warn_before_working_days),
+            review_window_working_days: Some(policy.review_window_working_days),
+            extensions: Some(RawExtensions {
+                roles: Some(policy.extensions.roles),
+                max_working_days: Some(policy.extensions.max_working_days),
+                holding_update_working_days: Some(policy.extensions.holding_update_working_days),
+            }),
             stages: Some(RawStages {
                 stage_1: Some(stage(policy.stage_1)),
                 stage_2: Some(stage(policy.stage_2)),
@@ -726,6 +924,119 @@ mod tests {
                 "referral_update_days = 0"
             )),
             "referral_update_days must be at least 1"
+        );
+    }
+
+    #[test]
+    fn a_pause_moves_clocks_by_the_working_days_after_its_date_up_to_the_resume() {
+        let calendar = crate::calendar::Calendar::default();
+        let at = |text: &str| text.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let days = |from, to| ExtensionPolicy::paused_working_days(&calendar, at(from), at(to));
+        // Monday to Wednesday.
+        assert_eq!(days("2026-12-07T10:00:00Z", "2026-12-09T09:00:00Z"), 2);
+        // Friday to Monday.
+        assert_eq!(days("2026-12-04T16:00:00Z", "2026-12-07T09:00:00Z"), 1);
+        // The same day.
+        assert_eq!(days("2026-12-07T09:00:00Z", "2026-12-07T17:00:00Z"), 0);
+        // Over Christmas: Christmas Day and the Boxing Day substitute do not count.
+        assert_eq!(days("2026-12-23T09:00:00Z", "2026-12-29T09:00:00Z"), 2);
+    }
+
+    #[test]
+    fn an_extension_needs_a_reason_a_request_id_and_days_within_the_policy() {
+        let policy = ExtensionPolicy::default();
+        assert_eq!(
+            policy.check_extension(20, "waiting for engineer", "r-1"),
+            Ok(20)
+        );
+        let fields = |days, reason, request| {
+            policy
+                .check_extension(days, reason, request)
+                .unwrap_err()
+                .into_iter()
+                .map(|v| v.field)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(fields(21, "why", "r-1"), vec!["extra_working_days"]);
+        assert_eq!(
+            fields(0, " ", ""),
+            vec!["reason", "request_id", "extra_working_days"]
+        );
+        assert!(policy.authorize(Role::ComplaintsHandler).is_ok());
+        assert!(policy.authorize(Role::Adviser).is_err());
+    }
+
+    #[test]
+    fn extensions_are_policy_data_with_defaults_for_older_files() {
+        let defaults = Policy::default().extensions;
+        assert_eq!(
+            defaults.roles,
+            vec![
+                Role::ComplaintsHandler,
+                Role::CxManager,
+                Role::OpsLead,
+                Role::Director
+            ]
+        );
+        assert_eq!(defaults.max_working_days, 20);
+        assert_eq!(defaults.holding_update_working_days, 5);
+        let narrower = Policy::from_toml(&with(
+            r#"roles = ["complaints_handler", "cx_manager", "ops_lead", "director"]"#,
+            r#"roles = ["cx_manager"]"#,
+        ))
+        .unwrap();
+        assert_eq!(narrower.extensions.roles, vec![Role::CxManager]);
+        let older = Policy::from_toml(&with(
+            "[extensions]\nroles = [\"complaints_handler\", \"cx_manager\", \"ops_lead\", \"director\"]\nmax_working_days = 20\nholding_update_working_days = 5\n",
+            "",
+        ))
+        .unwrap();
+        assert_eq!(older.extensions, defaults);
+        assert_eq!(
+            error_of(&with("max_working_days = 20", "max_working_days = 0")),
+            "extensions.max_working_days must be at least 1"
+        );
+        assert_eq!(
+            error_of(&with(
+                "holding_update_working_days = 5",
+                "holding_update_working_days = 0"
+            )),
+            "extensions.holding_update_working_days must be at least 1"
+        );
+        assert_eq!(
+            error_of(&with(
+                r#"roles = ["complaints_handler", "cx_manager", "ops_lead", "director"]"#,
+                "roles = []"
+            )),
+            "extensions.roles must not be empty"
+        );
+        assert!(
+            error_of(&with(
+                r#"roles = ["complaints_handler", "cx_manager", "ops_lead", "director"]"#,
+                r#"roles = ["adviser"]"#
+            ))
+            .starts_with("extensions.roles must be one of")
+        );
+    }
+
+    #[test]
+    fn the_review_window_is_policy_data_defaulting_to_20_working_days() {
+        assert_eq!(Policy::default().review_window_working_days, 20);
+        let longer = Policy::from_toml(&with(
+            "review_window_working_days = 20",
+            "review_window_working_days = 30",
+        ))
+        .unwrap();
+        assert_eq!(longer.review_window_working_days, 30);
+        // A policy file written before the setting existed keeps 20.
+        let older = Policy::from_toml(&with("review_window_working_days = 20\n", "")).unwrap();
+        assert_eq!(older.review_window_working_days, 20);
+        assert_eq!(
+            error_of(&with(
+                "review_window_working_days = 20",
+                "review_window_working_days = 0"
+            )),
+            "review_window_working_days must be at least 1"
         );
     }
 

@@ -12,7 +12,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use complaints_domain::DomainError;
 use complaints_domain::calendar::Calendar;
 use complaints_domain::case::{
-    Case, CaseId, CaseStatus, Command, Finding, NewComplaint, RawComplaint, ReferralId,
+    AcknowledgementMethod, Case, CaseId, CaseStatus, Command, Finding, NewComplaint, RawComplaint,
+    ReferralId,
 };
 use complaints_domain::complainant::{Channel, RawComplainant};
 use complaints_domain::policy::{Policy, Stage};
@@ -100,6 +101,12 @@ fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         1 => text("a note").prop_map(|text| Command::AddNote { text }),
         2 => Just(Command::MarkAcknowledged),
+        1 => prop::sample::select(AcknowledgementMethod::ALL.to_vec()).prop_map(|method| {
+            Command::RecordAcknowledgement {
+                method: Some(method),
+                reference: String::new(),
+            }
+        }),
         2 => (referral_id(), text("Monitoring"), text("What happened?")).prop_map(
             |(referral_id, department, question)| Command::ReferToDepartment {
                 referral_id,
@@ -139,6 +146,7 @@ fn command() -> impl Strategy<Value = Command> {
             |(desired_outcome, unsatisfied_with)| Command::RequestReview {
                 desired_outcome,
                 unsatisfied_with,
+                received_at: None,
             }
         ),
         1 => text("Breached").prop_map(|reason| Command::EscalateWithinStage { reason }),
@@ -146,10 +154,13 @@ fn command() -> impl Strategy<Value = Command> {
             |(desired_outcome, unsatisfied_with)| Command::EscalateToDirector {
                 desired_outcome,
                 unsatisfied_with,
+                received_at: None,
             }
         ),
         2 => text("TSA-1").prop_map(|reference| Command::RecordTsaReferral { reference }),
         1 => text("Withdrawn").prop_map(|reason| Command::Close { reason }),
+        1 => prop::sample::select(vec!["hannah", "carl", "olive", ""])
+            .prop_map(|assignee| Command::AssignCase { assignee: assignee.to_owned() }),
         1 => text("Retention").prop_map(|reason| Command::EraseComplainant { reason }),
     ]
 }
@@ -343,6 +354,9 @@ proptest! {
                     }
                     if transition.events.is_empty() {
                         prop_assert_eq!(&next, &before, "a no-op changed the case");
+                    }
+                    if next.owner_role != before.owner_role {
+                        prop_assert_eq!(&next.assignee, &None, "an assignment outlived its role");
                     }
                     if let Err(broken) = check_invariants(&next) {
                         prop_assert!(false, "{broken} after {:?} by {actor}: {next:#?}", op.command);

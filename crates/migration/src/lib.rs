@@ -10,6 +10,9 @@ mod m20261128_000001_case_store;
 mod m20261201_000001_deadlines;
 mod m20261202_000001_notifications;
 mod m20261203_000001_outbox_trace;
+mod m20261204_000001_assignee;
+mod m20261204_000003_deadline_extensions;
+mod m20261204_000004_notification_erasure;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -23,6 +26,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_deadlines::Migration),
             Box::new(m20261202_000001_notifications::Migration),
             Box::new(m20261203_000001_outbox_trace::Migration),
+            Box::new(m20261204_000001_assignee::Migration),
+            Box::new(m20261204_000003_deadline_extensions::Migration),
+            Box::new(m20261204_000004_notification_erasure::Migration),
         ]
     }
 }

@@ -54,6 +54,22 @@ pub struct MessageContext {
     /// The deadline an alert is about. Needed by
     /// [`NotifyKind::InternalAlert`].
     pub alert: Option<AlertDetails>,
+    /// A date that moved, or when the complainant hears from us next.
+    /// Needed by [`NotifyKind::Extension`] and [`NotifyKind::HoldingUpdate`].
+    pub change: Option<DateChange>,
+}
+
+/// A new date for the complainant: a deadline's new due date after an
+/// extension or a pause, or, in a holding update, the date by which we will
+/// be in touch again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateChange {
+    pub date: NaiveDate,
+    /// The deadline the date is about.
+    pub deadline_kind: DeadlineKind,
+    /// Why, in the words of the member of staff who moved it; empty when
+    /// there is nothing to say (a holding update).
+    pub reason: String,
 }
 
 /// The person a message is written to.
@@ -92,9 +108,12 @@ pub struct ResponseDetails {
 /// How to take a complaint to the next stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewInvitation {
-    /// The last day to ask. The policy sets no such limit; the notification
-    /// service decides it and the letter states it.
+    /// The last day to ask: `window_working_days` working days after the
+    /// response is sent.
     pub request_by: NaiveDate,
+    /// The policy's review window (`Policy::review_window_working_days`),
+    /// as the letter states it.
+    pub window_working_days: u32,
     /// Who will review: the next stage's owner (stage 2: the Customer
     /// Experience Manager; stage 3: a director).
     pub reviewer: Role,
@@ -156,6 +175,7 @@ impl MessageContext {
             review: None,
             external_body: None,
             alert: None,
+            change: None,
         }
     }
 
@@ -182,6 +202,7 @@ impl MessageContext {
             }),
             review: Some(ReviewInvitation {
                 request_by: date(2026, 12, 30),
+                window_working_days: 20,
                 reviewer: Role::CxManager,
             }),
             external_body: Some(ExternalBody {
@@ -197,6 +218,11 @@ impl MessageContext {
                 due: date(2026, 12, 2),
                 role: Role::OpsLead,
                 reason: "the stage 2 response was due and has not been issued".to_owned(),
+            }),
+            change: Some(DateChange {
+                date: date(2026, 12, 9),
+                deadline_kind: DeadlineKind::Stage2Respond,
+                reason: "we are waiting for an engineer's report on your alarm".to_owned(),
             }),
             ..Self::new(register_number, Stage::Stage2)
         }
@@ -231,6 +257,9 @@ impl MessageContext {
                 needs(self.external_body.is_some(), "external_body")
             }
             NotifyKind::InternalAlert => needs(self.alert.is_some(), "alert"),
+            NotifyKind::Extension | NotifyKind::HoldingUpdate => {
+                needs(self.change.is_some(), "change")
+            }
         }
     }
 
@@ -281,6 +310,7 @@ impl MessageContext {
                 "review",
                 Value::from_pairs([
                     ("request_by", Value::from(human_date(review.request_by))),
+                    ("window_days", Value::from(review.window_working_days)),
                     ("reviewer", Value::from(review.reviewer.title())),
                 ]),
             );
@@ -308,7 +338,32 @@ impl MessageContext {
                 ]),
             );
         }
+        if let Some(change) = &self.change {
+            let mut pairs = vec![
+                ("date", Value::from(human_date(change.date))),
+                ("deadline_kind", Value::from(change.deadline_kind.as_str())),
+                ("what", Value::from(promise_words(change.deadline_kind))),
+            ];
+            if !change.reason.trim().is_empty() {
+                pairs.push(("reason", Value::from(change.reason.trim())));
+            }
+            values.insert("change", Value::from_pairs(pairs));
+        }
         Value::from_pairs(values)
+    }
+}
+
+/// What a deadline promises the complainant, to follow "we will": the
+/// words of an extension notice.
+fn promise_words(kind: DeadlineKind) -> &'static str {
+    match kind {
+        DeadlineKind::Acknowledge
+        | DeadlineKind::Stage2Acknowledge
+        | DeadlineKind::Stage3Acknowledge => "acknowledge your complaint",
+        DeadlineKind::Resolve => "give you our answer to your complaint",
+        DeadlineKind::ReferralUpdate => "update you on your complaint",
+        DeadlineKind::Stage2Respond => "give you the result of our review",
+        DeadlineKind::Stage3Respond => "give you our final response",
     }
 }
 

@@ -29,8 +29,8 @@ mod route;
 mod template;
 
 pub use context::{
-    Addressee, AlertDetails, AlertLevel, MessageContext, ResponseDetails, ReviewInvitation,
-    human_date,
+    Addressee, AlertDetails, AlertLevel, DateChange, MessageContext, ResponseDetails,
+    ReviewInvitation, human_date,
 };
 pub use email::{
     Delivered, Email, EmailSettings, FileMailer, Mailer, SendError, SmtpCredentials, SmtpMailer,

@@ -8,13 +8,15 @@ use complaints_domain::case::NotifyKind;
 use crate::NotifyError;
 
 /// Every kind of message, in the order templates are checked.
-pub const ALL_KINDS: [NotifyKind; 6] = [
+pub const ALL_KINDS: [NotifyKind; 8] = [
     NotifyKind::Acknowledgement,
     NotifyKind::ReferralUpdate,
     NotifyKind::StageResponse,
     NotifyKind::ReviewAcknowledgement,
     NotifyKind::FinalResponse,
     NotifyKind::InternalAlert,
+    NotifyKind::Extension,
+    NotifyKind::HoldingUpdate,
 ];
 
 /// Which set of templates a [`crate::Renderer`] uses.
@@ -65,6 +67,14 @@ fn bundled(kind: NotifyKind) -> (&'static str, &'static str) {
         NotifyKind::InternalAlert => (
             include_str!("../templates/internal_alert.subject"),
             include_str!("../templates/internal_alert.txt"),
+        ),
+        NotifyKind::Extension => (
+            include_str!("../templates/extension.subject"),
+            include_str!("../templates/extension.txt"),
+        ),
+        NotifyKind::HoldingUpdate => (
+            include_str!("../templates/holding_update.subject"),
+            include_str!("../templates/holding_update.txt"),
         ),
     }
 }
@@ -140,7 +150,7 @@ mod tests {
             .into_iter()
             .map(|(name, _)| name)
             .collect();
-        assert_eq!(names.len(), 12);
+        assert_eq!(names.len(), 16);
         for kind in ALL_KINDS {
             assert!(names.contains(&subject_file(kind)), "{kind:?}");
             assert!(names.contains(&body_file(kind)), "{kind:?}");

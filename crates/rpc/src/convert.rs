@@ -24,6 +24,14 @@ pub fn required_timestamp(
     }
 }
 
+/// An optional instant: `None` when unset.
+pub fn optional_timestamp(
+    field: &str,
+    ts: Option<&prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, FieldViolation> {
+    ts.map(|ts| timestamp_from_proto(field, ts)).transpose()
+}
+
 pub fn timestamp_to_proto(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),

@@ -16,8 +16,8 @@ mod server;
 pub mod service;
 
 pub use convert::{
-    date_from_proto, date_to_proto, duration_to_proto, page_size, required_timestamp,
-    timestamp_from_proto, timestamp_to_proto,
+    date_from_proto, date_to_proto, duration_to_proto, optional_timestamp, page_size,
+    required_timestamp, timestamp_from_proto, timestamp_to_proto,
 };
 pub use error::{AppError, PeerFailure, grpc_code, into_status, invalid_field, status};
 pub use observe::GrpcMetricsLayer;

@@ -2,7 +2,9 @@
 //! Proto enums arrive as `i32`; `UNSPECIFIED` and unknown numbers map to
 //! `None`, and the caller decides whether that is an error.
 
-use complaints_domain::case::{CaseStatus, DeadlineKind, Finding, NotifyKind};
+use complaints_domain::case::{
+    AcknowledgementMethod, CaseStatus, DeadlineKind, Finding, NotifyKind,
+};
 use complaints_domain::complainant::{
     Channel, Complainant, ContactMethod, RawComplainant, RawPostalAddress,
 };
@@ -76,6 +78,19 @@ enum_mapping!(finding_to_proto, finding_from_proto, Finding, case_pb::Finding, [
     Finding::NotUpheld => case_pb::Finding::NotUpheld,
 ]);
 
+enum_mapping!(
+    acknowledgement_method_to_proto,
+    acknowledgement_method_from_proto,
+    AcknowledgementMethod,
+    case_pb::AcknowledgementMethod,
+    [
+        AcknowledgementMethod::Telephone => case_pb::AcknowledgementMethod::Telephone,
+        AcknowledgementMethod::Letter => case_pb::AcknowledgementMethod::Letter,
+        AcknowledgementMethod::Email => case_pb::AcknowledgementMethod::Email,
+        AcknowledgementMethod::InPerson => case_pb::AcknowledgementMethod::InPerson,
+    ]
+);
+
 enum_mapping!(status_to_proto, status_from_proto, CaseStatus, case_pb::CaseStatus, [
     CaseStatus::Open => case_pb::CaseStatus::Open,
     CaseStatus::Responded => case_pb::CaseStatus::Responded,
@@ -89,6 +104,8 @@ enum_mapping!(notify_kind_to_proto, notify_kind_from_proto, NotifyKind, notifica
     NotifyKind::ReviewAcknowledgement => notification_pb::NotificationKind::ReviewAcknowledgement,
     NotifyKind::FinalResponse => notification_pb::NotificationKind::FinalResponse,
     NotifyKind::InternalAlert => notification_pb::NotificationKind::InternalAlert,
+    NotifyKind::Extension => notification_pb::NotificationKind::Extension,
+    NotifyKind::HoldingUpdate => notification_pb::NotificationKind::HoldingUpdate,
 ]);
 
 /// A notification kind by its enum value name (`NOTIFICATION_KIND_ACKNOWLEDGEMENT`).
@@ -171,6 +188,8 @@ mod tests {
             NotifyKind::ReviewAcknowledgement,
             NotifyKind::FinalResponse,
             NotifyKind::InternalAlert,
+            NotifyKind::Extension,
+            NotifyKind::HoldingUpdate,
         ] {
             assert_eq!(
                 notify_kind_from_proto(notify_kind_to_proto(kind)),
@@ -182,6 +201,13 @@ mod tests {
         for finding in Finding::ALL {
             assert_eq!(finding_from_proto(finding_to_proto(finding)), Some(finding));
         }
+        for method in AcknowledgementMethod::ALL {
+            assert_eq!(
+                acknowledgement_method_from_proto(acknowledgement_method_to_proto(method)),
+                Some(method)
+            );
+        }
+        assert_eq!(acknowledgement_method_from_proto(0), None);
         assert_eq!(channel_from_proto(0), None);
         assert_eq!(channel_from_proto(99), None);
         assert_eq!(role_from_proto(0), None);

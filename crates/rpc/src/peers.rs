@@ -327,4 +327,11 @@ impl NotificationPeer {
     ) -> Result<notification_pb::RequestNotificationResponse, Status> {
         call!(self, request_notification, request)
     }
+
+    pub async fn erase_case_notifications(
+        &self,
+        request: notification_pb::EraseCaseNotificationsRequest,
+    ) -> Result<notification_pb::EraseCaseNotificationsResponse, Status> {
+        call!(self, erase_case_notifications, request)
+    }
 }

@@ -11,7 +11,8 @@ use crate::StoreError;
 /// and applies any pending migrations.
 ///
 /// SQLite gets a single connection: the embedded suite's writes are then
-/// serialised in the pool instead of failing with "database is locked".
+/// serialised in the pool instead of failing with "database is locked". It
+/// runs with `secure_delete`, so erased data does not linger in the file.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -20,6 +21,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         options.max_connections(1).min_connections(1);
+        // Erasure must not leave a person's data in freed pages of the file:
+        // SQLite then overwrites deleted and replaced content with zeros. Set
+        // on every connection the pool opens, not once.
+        options.map_sqlx_sqlite_opts(|sqlite| sqlite.pragma("secure_delete", "ON"));
     } else {
         options.max_connections(20).min_connections(1);
     }
@@ -30,4 +35,17 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
     }
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// After an erasure has committed: on SQLite, copies the write-ahead log
+/// into the database file and truncates the log, so the pages written
+/// before the erasure (which still hold the erased data) are gone from the
+/// log as well; `secure_delete` already zeroes them in the file. Nothing to
+/// do on Postgres, whose dead row versions go with its own vacuuming.
+pub async fn forget_overwritten_pages(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE);")
+            .await?;
+    }
+    Ok(())
 }

@@ -1,174 +1,83 @@
-//! Test helpers shared by the crates' test suites: a fresh, migrated
-//! database per test, on SQLite always and on Postgres when `DATABASE_URL`
-//! is set. Test-only; nothing in a served path may depend on it.
+//! Helpers the workspace's test suites share, each defined once here.
+//! Test-only: a dev-dependency (or a dependency of a test-only crate), never
+//! published; nothing in a served path may depend on it.
 //!
-//! In CI (`CI=true`) a missing `DATABASE_URL` or an unreachable server fails
-//! the test loudly; elsewhere the Postgres variant is skipped with a message.
+//! - [`db`]: [`TestDb`], a fresh migrated database per test, on SQLite or on
+//!   Postgres (feature `db`, on by default).
+//! - [`backends`]: [`on_every_backend!`], which makes a SQLite and a
+//!   Postgres variant of each test, and where the Postgres and Redis servers
+//!   for tests are ([`postgres_url`], [`redis_url`], [`in_ci`]).
+//! - [`report`]: what a variant that cannot run says, and the ledger of
+//!   variants that `cargo xtask test` sums up.
+//! - [`time`]: [`time::monday_morning`], and protobuf timestamps (feature
+//!   `proto`).
+//! - [`net`]: free loopback ports.
+//! - [`server`]: a service's `Application` serving on a task of its own
+//!   until the test stops it.
+//! - [`tokens`] (feature `tokens`): bearer tokens signed for a test
+//!   deployment.
+//! - [`smtp`] (feature `smtp`): a real SMTP server on loopback, from the
+//!   `server.py` shipped in this crate (python3 and aiosmtpd).
+//!
+//! # Postgres and Redis variants: run, skip or fail
+//!
+//! A test's Postgres variant ([`TestDb::postgres`]) and Redis variant
+//! ([`redis_url`]) look for their server in this order:
+//!
+//! 1. `DATABASE_URL` (a `postgres://` URL) or `REDIS_URL`, when set. A
+//!    server that does not answer there fails the test.
+//! 2. When it is unset and `CI=true`: the test fails (panics), as CI must
+//!    run every backend.
+//! 3. When it is unset elsewhere (the README's `cargo test --workspace` on
+//!    a fresh machine): the machine's own server,
+//!    `postgres://postgres@127.0.0.1:5432/test` or `redis://127.0.0.1:6379`,
+//!    or the URL in `COMPLAINTS_TEST_LOCAL_POSTGRES` /
+//!    `COMPLAINTS_TEST_LOCAL_REDIS` (empty: try none). It is probed once per
+//!    test binary, with a 500 ms connect timeout (Redis must answer `PING`);
+//!    if it answers, the variant runs against it.
+//! 4. Otherwise the variant is skipped. It passes (libtest has no
+//!    "skipped"), but first writes straight to the process's standard error,
+//!    which `cargo test` shows (libtest captures only the print macros):
+//!
+//!    ```text
+//!    skipped: access::postgres::a_case_is_read on postgres: DATABASE_URL unset and nothing answers on 127.0.0.1:5432
+//!    ```
+//!
+//! A test that needs the SMTP server and cannot have it is reported the
+//! same way ([`smtp::smtp_available`]).
+//!
+//! # Counting
+//!
+//! Each Postgres or Redis variant that runs, and each variant skipped,
+//! appends a line to a ledger (format in [`report`]): the file named by
+//! `COMPLAINTS_TEST_LEDGER`, else `complaints-test-backends.tsv` in the
+//! target directory the test binary was built into (found from the binary's
+//! path). `cargo xtask test` names a ledger of its own in the target
+//! directory, `xtask-test-backends.tsv`, empties it, runs
+//! `cargo test --workspace` and then prints, for example:
+//!
+//! ```text
+//! backend variants: 130 ran on postgres, 26 on redis, 0 skipped
+//! ```
+//!
+//! A plain `cargo test` appends to `complaints-test-backends.tsv`, which
+//! nothing reads: delete it at will.
 
-#![allow(clippy::panic, clippy::expect_used)]
+// A test helper that cannot do its job fails the test, loudly.
+#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::PathBuf;
+pub mod backends;
+#[cfg(feature = "db")]
+pub mod db;
+pub mod net;
+pub mod report;
+pub mod server;
+#[cfg(feature = "smtp")]
+pub mod smtp;
+pub mod time;
+#[cfg(feature = "tokens")]
+pub mod tokens;
 
-use complaints_store::DatabaseConnection;
-use sea_orm::{ConnectionTrait, Database};
-
-/// A fresh database that lives as long as this value.
-#[derive(Debug)]
-pub struct TestDb {
-    pub url: String,
-    pub db: DatabaseConnection,
-    cleanup: Cleanup,
-}
-
-#[derive(Debug)]
-enum Cleanup {
-    SqliteFile(PathBuf),
-    PostgresDatabase { admin_url: String, name: String },
-}
-
-/// True when running under CI, where every backend must be present.
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
-
-/// The URL of the Postgres server for tests, or `None` (with a visible
-/// message) when unset outside CI. Panics in CI when unset.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if url.starts_with("postgres") => Some(url),
-        _ if in_ci() => panic!("CI=true but DATABASE_URL is not a postgres:// URL"),
-        _ => {
-            eprintln!("SKIPPED: set DATABASE_URL=postgres://... to run the Postgres variant");
-            None
-        }
-    }
-}
-
-/// The URL of the Redis server for tests, or `None` (with a visible
-/// message) when unset outside CI. Panics in CI when unset.
-pub fn redis_url() -> Option<String> {
-    match std::env::var("REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if in_ci() => panic!("CI=true but REDIS_URL is not set"),
-        _ => {
-            eprintln!("SKIPPED: set REDIS_URL=redis://... to run the Redis variant");
-            None
-        }
-    }
-}
-
-impl TestDb {
-    /// A migrated SQLite database in a temporary file.
-    pub async fn sqlite() -> TestDb {
-        let path =
-            std::env::temp_dir().join(format!("complaints-test-{}.db", uuid::Uuid::new_v4()));
-        let url = format!("sqlite://{}?mode=rwc", path.display());
-        let db = complaints_store::db::connect(&url)
-            .await
-            .expect("open and migrate a SQLite test database");
-        TestDb {
-            url,
-            db,
-            cleanup: Cleanup::SqliteFile(path),
-        }
-    }
-
-    /// A migrated database of its own on the Postgres server at
-    /// `DATABASE_URL`, or `None` when Postgres tests are skipped.
-    pub async fn postgres() -> Option<TestDb> {
-        let admin_url = postgres_url()?;
-        let name = format!("complaints_test_{}", uuid::Uuid::new_v4().simple());
-        let admin = Database::connect(admin_url.as_str())
-            .await
-            .unwrap_or_else(|e| panic!("connect to Postgres at DATABASE_URL: {e}"));
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create a test database");
-        admin.close().await.ok();
-        let url = replace_database(&admin_url, &name);
-        let db = complaints_store::db::connect(&url)
-            .await
-            .expect("open and migrate a Postgres test database");
-        Some(TestDb {
-            url,
-            db,
-            cleanup: Cleanup::PostgresDatabase { admin_url, name },
-        })
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        match &self.cleanup {
-            Cleanup::SqliteFile(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            // Drop is synchronous and may run inside a runtime: do the
-            // async work on a thread of its own. FORCE ends the pool's
-            // connections, which may still be open.
-            Cleanup::PostgresDatabase { admin_url, name } => {
-                let (admin_url, name) = (admin_url.clone(), name.clone());
-                let dropped = std::thread::spawn(move || {
-                    let runtime = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .ok()?;
-                    runtime.block_on(async {
-                        let admin = Database::connect(admin_url.as_str()).await.ok()?;
-                        admin
-                            .execute_unprepared(&format!(
-                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                            ))
-                            .await
-                            .ok()?;
-                        admin.close().await.ok()
-                    })
-                })
-                .join();
-                if !matches!(dropped, Ok(Some(()))) {
-                    eprintln!("note: test database {} was left behind", self.url);
-                }
-            }
-        }
-    }
-}
-
-/// `postgres://user@host:port/db?x` with the database name replaced.
-pub fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_database_name_is_replaced_and_options_kept() {
-        assert_eq!(
-            replace_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            replace_database("postgres://u@h/test?sslmode=disable", "x"),
-            "postgres://u@h/x?sslmode=disable"
-        );
-        assert_eq!(replace_database("postgres://u@h", "x"), "postgres://u@h/x");
-    }
-}
+pub use backends::{in_ci, postgres_url, redis_url};
+#[cfg(feature = "db")]
+pub use db::{TestDb, replace_database};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDate;
+use complaints_domain::ErrorCode;
 use complaints_domain::calendar::Calendar;
 use complaints_domain::case::{Case, CaseId, Command, NewComplaint, Step, authorize};
 use complaints_domain::clock::Clock;
@@ -18,6 +19,18 @@ use complaints_store::idempotency::RequestKey;
 use complaints_store::{DatabaseConnection, StoreError, chain, policies};
 
 use crate::statistics::{self, Statistics};
+
+/// How many cases one query of the retention run fetches.
+const RETENTION_BATCH: u64 = 100;
+
+/// What one retention run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    /// Cases closed before this instant were due.
+    pub closed_before: chrono::DateTime<chrono::Utc>,
+    /// The register numbers of the cases whose complainants it erased.
+    pub erased: Vec<RegisterNumber>,
+}
 
 /// The case service: cases, register numbers, the timeline, reporting.
 ///
@@ -34,6 +47,8 @@ pub struct CaseApp {
     /// Woken after every committed change, so the outbox relay delivers it
     /// at once instead of at its next idle re-check.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Days after closing when a complainant is erased; `None`: never by age.
+    retention_days: Option<u32>,
 }
 
 impl std::fmt::Debug for CaseApp {
@@ -65,7 +80,19 @@ impl CaseApp {
             calendar: Arc::new(calendar),
             clock,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            retention_days: None,
         })
+    }
+
+    /// The service with a retention period (`COMPLAINTS_RETENTION_DAYS`).
+    #[must_use]
+    pub fn with_retention(mut self, days: Option<u32>) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    pub fn retention_days(&self) -> Option<u32> {
+        self.retention_days
     }
 
     pub fn calendar(&self) -> &Calendar {
@@ -208,6 +235,50 @@ impl CaseApp {
         authorize(actor.role, Step::Read)?;
         let all = cases::received_between(&self.db, from, to).await?;
         Ok(statistics::compute(&all, self.clock.now()))
+    }
+
+    /// Erases the complainants of the cases closed longer ago than the
+    /// retention period (docs/policy.md, Records), each by the same
+    /// `EraseComplainant` step a handler takes, recorded as `actor`'s.
+    /// Returns the cutoff and the register numbers erased; a case erased
+    /// meanwhile by someone else is skipped.
+    pub async fn run_retention(&self, actor: &Actor) -> Result<Retention, AppError> {
+        authorize(actor.role, Step::EraseComplainant)?;
+        let Some(days) = self.retention_days else {
+            return Err(complaints_domain::DomainError::FailedPrecondition(
+                "no retention period is configured (COMPLAINTS_RETENTION_DAYS)".to_owned(),
+            )
+            .into());
+        };
+        let closed_before = self.clock.now() - chrono::Duration::days(i64::from(days));
+        let mut erased = Vec::new();
+        loop {
+            let due =
+                cases::closed_before_with_personal_data(&self.db, closed_before, RETENTION_BATCH)
+                    .await?;
+            let batch = due.len();
+            for case_id in due {
+                let command = Command::EraseComplainant {
+                    reason: format!("The retention period of {days} days after closing ended."),
+                };
+                match self.step(actor, case_id, command, None, None).await {
+                    Ok(outcome) => erased.push(outcome.stored.case.register_number),
+                    Err(AppError::Service(error))
+                        if error.error_code() == ErrorCode::FailedPrecondition =>
+                    {
+                        tracing::info!(%case_id, "retention skipped a case already erased");
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            if batch < usize::try_from(RETENTION_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        Ok(Retention {
+            closed_before,
+            erased,
+        })
     }
 
     async fn policy_for(&self, version: &str) -> Result<Arc<Policy>, AppError> {

@@ -77,6 +77,7 @@ pub fn case_to_proto(stored: &StoredCase, now: DateTime<Utc>) -> pb::Case {
         overdue,
         personal_data_erased: stored.erased,
         closed_at: case.closed_at.map(timestamp_to_proto),
+        assignee: text(case.assignee.as_ref()),
     }
 }
 
@@ -196,6 +197,20 @@ pub fn statistics_to_proto(stats: &Statistics) -> pb::GetStatisticsResponse {
         review_count: n(stats.review_count),
         director_count: n(stats.director_count),
         tsa_count: n(stats.tsa_count),
+        lessons_by_root_cause: stats
+            .lessons_by_root_cause
+            .iter()
+            .map(|(root_cause, lessons)| pb::RootCauseLessons {
+                root_cause: root_cause.clone(),
+                lessons: lessons
+                    .iter()
+                    .map(|lesson| pb::Lesson {
+                        lessons_learned: lesson.text.clone(),
+                        register_numbers: lesson.register_numbers.clone(),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }
 }
 

@@ -3,13 +3,16 @@
 
 use complaints_domain::case::{CaseId, Command, NewComplaint, RawComplaint, ReferralId, Step};
 use complaints_domain::role::Actor;
-use complaints_domain::values::RegisterNumber;
+use complaints_domain::values::{EmailAddress, RegisterNumber, Text, UkPhone, UkPostcode};
 use complaints_domain::{DomainError, FieldViolation};
 use complaints_proto::complaints::case::v1::{self as pb, case_service_server::CaseService};
 use complaints_rpc::mapping::{
-    channel_from_proto, finding_from_proto, role_from_proto, stage_from_proto, status_from_proto,
+    acknowledgement_method_from_proto, channel_from_proto, finding_from_proto, role_from_proto,
+    stage_from_proto, status_from_proto,
 };
-use complaints_rpc::{AppError, date_from_proto, page_size, required_timestamp};
+use complaints_rpc::{
+    AppError, date_from_proto, optional_timestamp, page_size, required_timestamp,
+};
 use complaints_store::cases::{CaseFilter, Outcome, PageCursor};
 use complaints_store::idempotency::RequestKey;
 use prost::Message;
@@ -136,6 +139,7 @@ macro_rules! step_requests {
 
 step_requests!(
     pb::AddNoteRequest,
+    pb::RecordAcknowledgementRequest,
     pb::ReferToDepartmentRequest,
     pb::RecordDepartmentResponseRequest,
     pb::IssueStageResponseRequest,
@@ -144,6 +148,7 @@ step_requests!(
     pb::EscalateToDirectorRequest,
     pb::RecordTsaReferralRequest,
     pb::CloseCaseRequest,
+    pb::AssignCaseRequest,
     pb::EraseComplainantRequest,
 );
 
@@ -217,6 +222,23 @@ impl CaseService for CaseGrpc {
         Ok(Response::new(pb::AddNoteResponse { case: Some(case) }))
     }
 
+    async fn record_acknowledgement(
+        &self,
+        request: Request<pb::RecordAcknowledgementRequest>,
+    ) -> Reply<pb::RecordAcknowledgementResponse> {
+        let (_, case) = self
+            .run_step(request, "RecordAcknowledgement", |m| {
+                Ok(Command::RecordAcknowledgement {
+                    method: acknowledgement_method_from_proto(m.method),
+                    reference: m.reference.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::RecordAcknowledgementResponse {
+            case: Some(case),
+        }))
+    }
+
     async fn refer_to_department(
         &self,
         request: Request<pb::ReferToDepartmentRequest>,
@@ -281,6 +303,8 @@ impl CaseService for CaseGrpc {
                 Ok(Command::RequestReview {
                     desired_outcome: m.desired_outcome.clone(),
                     unsatisfied_with: m.unsatisfied_with.clone(),
+                    // The domain checks its range (`case::receipt`).
+                    received_at: optional_timestamp("received_at", m.received_at.as_ref())?,
                 })
             })
             .await?;
@@ -314,6 +338,8 @@ impl CaseService for CaseGrpc {
                 Ok(Command::EscalateToDirector {
                     desired_outcome: m.desired_outcome.clone(),
                     unsatisfied_with: m.unsatisfied_with.clone(),
+                    // The domain checks its range (`case::receipt`).
+                    received_at: optional_timestamp("received_at", m.received_at.as_ref())?,
                 })
             })
             .await?;
@@ -352,6 +378,20 @@ impl CaseService for CaseGrpc {
             })
             .await?;
         Ok(Response::new(pb::CloseCaseResponse { case: Some(case) }))
+    }
+
+    async fn assign_case(
+        &self,
+        request: Request<pb::AssignCaseRequest>,
+    ) -> Reply<pb::AssignCaseResponse> {
+        let (_, case) = self
+            .run_step(request, "AssignCase", |m| {
+                Ok(Command::AssignCase {
+                    assignee: m.assignee.clone(),
+                })
+            })
+            .await?;
+        Ok(Response::new(pb::AssignCaseResponse { case: Some(case) }))
     }
 
     async fn erase_complainant(
@@ -447,6 +487,22 @@ impl CaseService for CaseGrpc {
         }))
     }
 
+    async fn run_retention(
+        &self,
+        request: Request<pb::RunRetentionRequest>,
+    ) -> Reply<pb::RunRetentionResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let retention = self.app.run_retention(&actor).await?;
+        Ok(Response::new(pb::RunRetentionResponse {
+            closed_before: Some(complaints_rpc::timestamp_to_proto(retention.closed_before)),
+            register_numbers: retention
+                .erased
+                .iter()
+                .map(|number| number.as_str().to_owned())
+                .collect(),
+        }))
+    }
+
     async fn get_statistics(
         &self,
         request: Request<pb::GetStatisticsRequest>,
@@ -539,6 +595,28 @@ fn list_filter(
             .map_err(|v| violations.push(v))
             .ok()
     };
+    // The person's contact details are parsed as intake parsed the stored
+    // ones, so that any way of writing them finds the same cases.
+    let email = non_empty(&m.email).and_then(|raw| {
+        EmailAddress::parse(raw)
+            .map_err(|v| violations.push(v))
+            .ok()
+    });
+    let phone = non_empty(&m.phone)
+        .and_then(|raw| UkPhone::parse(raw).map_err(|v| violations.push(v)).ok());
+    let postcode = non_empty(&m.postcode)
+        .and_then(|raw| UkPostcode::parse(raw).map_err(|v| violations.push(v)).ok());
+    let text = m.text.trim();
+    let text_chars = text.chars().count();
+    if text_chars > Text::SUMMARY_MAX {
+        violations.push(FieldViolation::new(
+            "text",
+            format!(
+                "must be at most {} characters (got {text_chars})",
+                Text::SUMMARY_MAX
+            ),
+        ));
+    }
     let name = m.complainant_name.trim();
     let filter = CaseFilter {
         stage: stage_from_proto(m.stage),
@@ -549,9 +627,21 @@ fn list_filter(
         received_to,
         register_number,
         complainant_name: (!name.is_empty()).then(|| name.to_owned()),
+        assignee: non_empty(&m.assignee).map(str::to_owned),
+        customer_ref: non_empty(&m.customer_ref).map(str::to_owned),
+        email,
+        phone,
+        postcode,
+        summary_words: text.split_whitespace().map(str::to_owned).collect(),
     };
     match size {
         Some(size) if violations.is_empty() => Ok((filter, after, size)),
         _ => Err(DomainError::InvalidArgument(violations)),
     }
+}
+
+/// A filter's text, trimmed; `None` when blank (proto3's "not set").
+fn non_empty(raw: &str) -> Option<&str> {
+    let trimmed = raw.trim();
+    (!trimmed.is_empty()).then_some(trimmed)
 }

@@ -11,10 +11,11 @@ mod app;
 mod convert;
 mod grpc;
 pub mod relay;
+pub mod retention;
 mod server;
 pub mod statistics;
 
-pub use app::CaseApp;
+pub use app::{CaseApp, Retention};
 pub use grpc::CaseGrpc;
 pub use server::{SUBJECT, application, build};
 

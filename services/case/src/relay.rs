@@ -1,8 +1,9 @@
 //! Delivers the case service's outbox (`case.events`) to the escalation
 //! service (clocks to start and settle) and the notification service
-//! (notices to send). Both receivers are idempotent.
+//! (notices to send, and the erasure of what its notifications hold about
+//! an erased complainant). Both receivers are idempotent.
 
-use complaints_domain::case::{DeadlineOutcome, NotifyKind};
+use complaints_domain::case::{DeadlineOutcome, Event, NotifyKind};
 use complaints_proto::complaints::escalation::v1 as escalation_pb;
 use complaints_proto::complaints::notification::v1 as notification_pb;
 use complaints_rpc::mapping::{
@@ -21,9 +22,10 @@ pub struct CaseChangeDelivery {
     pub notification: NotificationPeer,
 }
 
-/// The escalation service's part of a change, if it has one.
+/// The escalation service's part of a change, if it has one: clocks to
+/// start or settle, and who the case's alerts name.
 pub fn clock_change(change: &CaseChanged) -> Option<escalation_pb::ApplyCaseChangeRequest> {
-    if change.deadlines.is_empty() && change.settle.is_empty() {
+    if change.deadlines.is_empty() && change.settle.is_empty() && !change.reassigned() {
         return None;
     }
     Some(escalation_pb::ApplyCaseChangeRequest {
@@ -43,6 +45,7 @@ pub fn clock_change(change: &CaseChanged) -> Option<escalation_pb::ApplyCaseChan
                 reason: due.reason.clone(),
                 owner_role: due.owner_role.map(role_to_proto).unwrap_or_default(),
                 escalation_role: due.escalation_role.map(role_to_proto).unwrap_or_default(),
+                started_at: due.started_at.map(timestamp_to_proto),
             })
             .collect(),
         settle: change
@@ -56,6 +59,7 @@ pub fn clock_change(change: &CaseChanged) -> Option<escalation_pb::ApplyCaseChan
                 } as i32,
             })
             .collect(),
+        assignee: change.assignee.clone().unwrap_or_default(),
     })
 }
 
@@ -85,6 +89,10 @@ pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotification
                 NotifyKind::InternalAlert => notification_pb::AlertLevel::Assigned as i32,
                 _ => 0,
             },
+            assignee: match notice.kind {
+                NotifyKind::InternalAlert => change.assignee.clone().unwrap_or_default(),
+                _ => String::new(),
+            },
             dedupe_key: match notice.kind {
                 NotifyKind::InternalAlert => format!(
                     "{}/alert/{}/v{}",
@@ -96,6 +104,21 @@ pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotification
             },
         })
         .collect()
+}
+
+/// The notification service's erasure, when the change erased the
+/// complainant: their name and contact details are in the notifications'
+/// recipients and contents and in the files written for them.
+pub fn notification_erasure(
+    change: &CaseChanged,
+) -> Option<notification_pb::EraseCaseNotificationsRequest> {
+    change
+        .events
+        .iter()
+        .any(|event| matches!(event, Event::ComplainantErased { .. }))
+        .then(|| notification_pb::EraseCaseNotificationsRequest {
+            case_id: change.case_id.to_string(),
+        })
 }
 
 #[async_trait::async_trait]
@@ -114,6 +137,12 @@ impl Deliver for CaseChangeDelivery {
                 .request_notification(request)
                 .await
                 .map_err(|s| format!("notification: {}: {}", s.code(), s.message()))?;
+        }
+        if let Some(request) = notification_erasure(&change) {
+            self.notification
+                .erase_case_notifications(request)
+                .await
+                .map_err(|s| format!("notification erasure: {}: {}", s.code(), s.message()))?;
         }
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! The case service, built: its gRPC handler and the relay that delivers its
-//! outbox to the escalation and notification services. Its binary and the
+//! The case service, built: its gRPC handler, the relay that delivers its
+//! outbox to the escalation and notification services, and the retention
+//! job where a retention period is configured. Its binary and the
 //! embedded suite both build it here.
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use complaints_rpc::peers::LocalHandle;
 use complaints_rpc::service::{Application, Service, ServiceParts};
 
 use crate::relay::CaseChangeDelivery;
+use crate::retention::RetentionWorker;
 use crate::{CaseApp, CaseGrpc, SERVICE_NAME};
 
 /// The subject of the case service's own credentials.
@@ -28,18 +30,27 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     } = parts;
     let app = CaseApp::new(db, settings.policy, settings.calendar, clock)
         .await
-        .context("starting the case service")?;
+        .context("starting the case service")?
+        .with_retention(settings.retention_days);
+    // The retention job runs only where a period is configured.
+    let retention = settings
+        .retention_days
+        .map(|_| RetentionWorker::new(app.clone()));
     let relay = app.outbox_relay(CaseChangeDelivery {
         escalation: peers.escalation,
         notification: peers.notification,
     });
     let handler = CaseGrpc::new(app);
     let local = LocalHandle::Case(Arc::new(handler.clone()));
-    Ok(Service::new(SERVICE_NAME, move |routes| {
+    let service = Service::new(SERVICE_NAME, move |routes| {
         routes.add_service(CaseServiceServer::new(handler));
     })
     .with_worker(relay)
-    .with_local(local))
+    .with_local(local);
+    Ok(match retention {
+        Some(worker) => service.with_worker(worker),
+        None => service,
+    })
 }
 
 /// The service as the `case` binary runs it, on `clock`.

@@ -16,13 +16,25 @@ pub struct Sla {
     pub pending: u64,
 }
 
+/// One lesson learned, with the register numbers of the cases whose stage
+/// responses recorded it (in the order the cases were reported on, each
+/// once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lesson {
+    pub text: String,
+    pub register_numbers: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Statistics {
     pub total: u64,
     pub by_stage: BTreeMap<Stage, u64>,
     pub by_channel: BTreeMap<&'static str, u64>,
-    /// The root cause of each case's latest stage response.
+    /// Stage responses by root cause: every stage's response counts, not
+    /// only a case's latest.
     pub by_root_cause: BTreeMap<String, u64>,
+    /// The lessons learned of the responses, grouped by root cause.
+    pub lessons_by_root_cause: BTreeMap<String, Vec<Lesson>>,
     pub by_finding: BTreeMap<&'static str, u64>,
     pub sla: BTreeMap<DeadlineKind, Sla>,
     pub median_time_to_acknowledge: Option<Duration>,
@@ -65,11 +77,23 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
         let case = &stored.case;
         *stats.by_stage.entry(case.stage).or_default() += 1;
         *stats.by_channel.entry(case.channel.as_str()).or_default() += 1;
-        if let Some(response) = case.responses.last() {
+        for response in &case.responses {
             *stats
                 .by_root_cause
                 .entry(response.root_cause.clone())
                 .or_default() += 1;
+            if let Some(lesson) = &response.lessons_learned {
+                record_lesson(
+                    stats
+                        .lessons_by_root_cause
+                        .entry(response.root_cause.clone())
+                        .or_default(),
+                    lesson.as_str(),
+                    case.register_number.as_str(),
+                );
+            }
+        }
+        if let Some(response) = case.responses.last() {
             *stats
                 .by_finding
                 .entry(response.finding.as_str())
@@ -107,6 +131,21 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
     stats.median_time_to_acknowledge = median(to_acknowledge);
     stats.median_time_to_resolve = median(to_resolve);
     stats
+}
+
+/// Adds a case's lesson to its root cause's list: the same words from
+/// several cases are one lesson naming each case once.
+fn record_lesson(lessons: &mut Vec<Lesson>, text: &str, register_number: &str) {
+    let Some(lesson) = lessons.iter_mut().find(|lesson| lesson.text == text) else {
+        lessons.push(Lesson {
+            text: text.to_owned(),
+            register_numbers: vec![register_number.to_owned()],
+        });
+        return;
+    };
+    if !lesson.register_numbers.iter().any(|n| n == register_number) {
+        lesson.register_numbers.push(register_number.to_owned());
+    }
 }
 
 /// Whether a stage 1 referral was open at `at` (opened before it and not

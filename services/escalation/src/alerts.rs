@@ -1,7 +1,7 @@
 //! The words the escalation service sends: staff alerts before a due date
-//! or at a breach, the complainant's day-5 referral notice, the reason a
-//! broken stage 2 clock hands the review on. Words only; `firing` decides
-//! when they go.
+//! or at a breach, the complainant's day-5 referral notice, extension and
+//! holding notices, the reason a broken stage 2 clock hands the review on.
+//! Words only; `firing` and `clocks` decide when they go.
 
 use complaints_deadlines::Deadline;
 use complaints_domain::case::DeadlineKind;
@@ -40,9 +40,15 @@ fn kind_words(kind: DeadlineKind) -> &'static str {
     }
 }
 
-/// An alert about `deadline` for `role`'s mailbox: a warning ahead of it or
-/// a breach. Its dedupe key makes a repeat the same notification.
-pub(crate) fn alert(deadline: &Deadline, role: Role, what: StaffAlert) -> AlertRequest {
+/// An alert about `deadline` for `role`'s mailbox, and for `assignee`, the
+/// person the case is assigned to, if given: a warning ahead of it or a
+/// breach. Its dedupe key makes a repeat the same notification.
+pub(crate) fn alert(
+    deadline: &Deadline,
+    role: Role,
+    what: StaffAlert,
+    assignee: Option<&str>,
+) -> AlertRequest {
     let due = deadline.due.date.format("%A %-d %B %Y");
     let reason = match what {
         StaffAlert::Warning => format!(
@@ -64,6 +70,7 @@ pub(crate) fn alert(deadline: &Deadline, role: Role, what: StaffAlert) -> AlertR
         kind: NoticeKind::InternalAlert,
         stage: deadline.stage,
         to_role: Some(role),
+        assignee: assignee.map(str::to_owned),
         reason,
         dedupe_key: format!(
             "{}/{}/{}",
@@ -85,8 +92,44 @@ pub(crate) fn referral_update(deadline: &Deadline) -> AlertRequest {
         kind: NoticeKind::ReferralUpdate,
         stage: deadline.stage,
         to_role: None,
+        assignee: None,
         reason: String::new(),
         dedupe_key: String::new(),
+    }
+}
+
+/// The complainant's notice that `deadline` (as moved) now falls due on its
+/// new date, and why; `occasion` makes the dedupe key one per move (the
+/// extension's request id, or the pause's instant). docs/policy.md, Working
+/// days, Extensions and pauses.
+pub(crate) fn extension_notice(deadline: &Deadline, reason: &str, occasion: &str) -> AlertRequest {
+    AlertRequest {
+        case_id: deadline.case_id.to_string(),
+        deadline: Some((deadline.kind, deadline.due.date)),
+        breach: false,
+        kind: NoticeKind::Extension,
+        stage: deadline.stage,
+        to_role: None,
+        assignee: None,
+        reason: reason.trim().to_owned(),
+        dedupe_key: format!("{}/extension/{occasion}", deadline.deadline_id.0),
+    }
+}
+
+/// The complainant's holding notice when the resolution date passed
+/// without an extension: we will be in touch by `next_contact`. Once per
+/// deadline.
+pub(crate) fn holding_update(deadline: &Deadline, next_contact: chrono::NaiveDate) -> AlertRequest {
+    AlertRequest {
+        case_id: deadline.case_id.to_string(),
+        deadline: Some((deadline.kind, next_contact)),
+        breach: false,
+        kind: NoticeKind::HoldingUpdate,
+        stage: deadline.stage,
+        to_role: None,
+        assignee: None,
+        reason: String::new(),
+        dedupe_key: format!("{}/holding_update", deadline.deadline_id.0),
     }
 }
 

@@ -10,6 +10,7 @@ use complaints_deadlines::{Deadline, DeadlineQueue, QueueError, WorkerId};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::case::CaseId;
 use complaints_domain::clock::Clock;
+use complaints_domain::policy::ExtensionPolicy;
 use complaints_rpc::peers::CasePeer;
 use tokio::sync::Notify;
 
@@ -30,6 +31,9 @@ pub struct EscalationApp {
     pub(crate) worker: WorkerId,
     pub(crate) lease: Duration,
     pub(crate) outbox_wake: Arc<Notify>,
+    /// Who may move clocks and by how much, and when a complainant whose
+    /// resolution date passed hears next: the policy in force.
+    pub(crate) extensions: ExtensionPolicy,
 }
 
 impl std::fmt::Debug for EscalationApp {
@@ -58,7 +62,14 @@ impl EscalationApp {
             worker: WorkerId::unique("escalation"),
             lease: DEFAULT_LEASE,
             outbox_wake: Arc::new(Notify::new()),
+            extensions: ExtensionPolicy::default(),
         }
+    }
+
+    /// The same service under another policy for moving clocks.
+    pub fn with_extensions(mut self, extensions: ExtensionPolicy) -> Self {
+        self.extensions = extensions;
+        self
     }
 
     /// The same service with another lease length.

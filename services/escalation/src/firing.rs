@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use complaints_deadlines::{Deadline, FireOutcome, QueueError, Work, rows};
+use complaints_deadlines::{Deadline, FireOutcome, QueueError, Work, assignees, rows};
 use complaints_domain::case::{CaseId, DeadlineKind};
 use complaints_store::outbox::{self, OutboxMessage};
 use sea_orm::TransactionTrait;
@@ -74,9 +74,9 @@ impl EscalationApp {
     }
 
     /// Marks the batch BREACHED and, in the same transaction, asks for the
-    /// alerts to the owner and the escalation role, and for a broken stage 2
-    /// clock hands the review to the Operations Lead (docs/policy.md,
-    /// Stage 2, R5).
+    /// alerts to the owner (naming the case's assignee, if it has one) and
+    /// the escalation role, and for a broken stage 2 clock hands the review
+    /// to the Operations Lead (docs/policy.md, Stage 2, R5).
     async fn breach(
         &self,
         batch: &[Deadline],
@@ -92,18 +92,28 @@ impl EscalationApp {
             .collect();
         let txn = self.queue.database().begin().await?;
         let changed = rows::complete_fire_many(&txn, &outcomes, &self.worker, now).await?;
+        let case_ids: Vec<CaseId> = batch
+            .iter()
+            .filter(|d| changed.contains(&d.deadline_id))
+            .map(|d| d.case_id)
+            .collect();
+        let assigned = assignees::of_cases(&txn, &case_ids).await?;
         let mut messages = Vec::new();
         for deadline in batch.iter().filter(|d| changed.contains(&d.deadline_id)) {
-            let owner = alerts::alert(deadline, deadline.owner_role, StaffAlert::Breach);
+            let assignee = assigned.get(&deadline.case_id).map(String::as_str);
+            let owner = alerts::alert(deadline, deadline.owner_role, StaffAlert::Breach, assignee);
             messages.push(message(NOTIFY_TOPIC, deadline.case_id, &owner)?);
             if deadline.escalation_role != deadline.owner_role {
                 let escalation =
-                    alerts::alert(deadline, deadline.escalation_role, StaffAlert::Breach);
+                    alerts::alert(deadline, deadline.escalation_role, StaffAlert::Breach, None);
                 messages.push(message(NOTIFY_TOPIC, deadline.case_id, &escalation)?);
             }
             if deadline.kind == DeadlineKind::Stage2Respond {
                 let request = alerts::escalate_stage_2(deadline);
                 messages.push(message(CASE_TOPIC, deadline.case_id, &request)?);
+            }
+            if let Some(notice) = self.holding_update(deadline, now) {
+                messages.push(message(NOTIFY_TOPIC, deadline.case_id, &notice)?);
             }
         }
         outbox::enqueue(&txn, &messages, now)
@@ -123,6 +133,27 @@ impl EscalationApp {
         Ok(())
     }
 
+    /// A stage 1 resolution date that passes without having been moved
+    /// (by an extension or a pause) tells the complainant when they will
+    /// hear from us next: the policy's number of working days after the
+    /// local date of the breach. Once per deadline: it fires once, and the
+    /// notice's dedupe key is the deadline's. docs/policy.md, Working days,
+    /// Extensions and pauses.
+    fn holding_update(
+        &self,
+        deadline: &Deadline,
+        now: DateTime<Utc>,
+    ) -> Option<crate::relay::AlertRequest> {
+        if deadline.kind != DeadlineKind::Resolve || deadline.due != deadline.original_due {
+            return None;
+        }
+        let next_contact = self.calendar.add_working_days(
+            self.calendar.local_date(now),
+            self.extensions.holding_update_working_days,
+        );
+        Some(alerts::holding_update(deadline, next_contact))
+    }
+
     async fn warn(
         &self,
         deadline: &Deadline,
@@ -131,7 +162,13 @@ impl EscalationApp {
     ) -> Result<(), QueueError> {
         let txn = self.queue.database().begin().await?;
         if rows::complete_warn(&txn, deadline.deadline_id, &self.worker, now).await? {
-            let warning = alerts::alert(deadline, deadline.owner_role, StaffAlert::Warning);
+            let assigned = assignees::of_cases(&txn, &[deadline.case_id]).await?;
+            let warning = alerts::alert(
+                deadline,
+                deadline.owner_role,
+                StaffAlert::Warning,
+                assigned.get(&deadline.case_id).map(String::as_str),
+            );
             let warning = message(NOTIFY_TOPIC, deadline.case_id, &warning)?;
             outbox::enqueue(&txn, &[warning], now)
                 .await

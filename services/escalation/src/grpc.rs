@@ -1,8 +1,9 @@
 //! `complaints.escalation.v1.EscalationService` over gRPC.
 
 use complaints_deadlines::{Deadline, DeadlineFilter, DeadlineState, PageRequest};
-use complaints_domain::case::{CaseId, DeadlineOutcome, Step, authorize};
+use complaints_domain::case::{Case, CaseId, DeadlineOutcome, Step, authorize};
 use complaints_domain::role::Role;
+use complaints_domain::values::Text;
 use complaints_domain::{DomainError, FieldViolation};
 use complaints_proto::complaints::escalation::v1::{
     self as pb, escalation_service_server::EscalationService,
@@ -18,6 +19,7 @@ use complaints_rpc::{
 use tonic::{Request, Response, Status};
 
 use crate::app::EscalationApp;
+use crate::clocks::Extension;
 use crate::scheduling::Start;
 
 #[derive(Debug, Clone)]
@@ -66,6 +68,9 @@ pub fn deadline_to_proto(d: &Deadline) -> pb::Deadline {
         fired_at: d.fired_at.map(timestamp_to_proto),
         owner_role: role_to_proto(d.owner_role),
         escalation_role: role_to_proto(d.escalation_role),
+        original_due_date: Some(date_to_proto(d.original_due.date)),
+        original_due_at: Some(timestamp_to_proto(d.original_due.at)),
+        paused_at: d.held_at.map(timestamp_to_proto),
     }
 }
 
@@ -99,6 +104,28 @@ fn start_from_proto(start: &pb::DeadlineStart, index: usize) -> Result<Start, Ve
     let at = required_timestamp(&field("due_at"), start.due_at.as_ref())
         .map_err(|v| violations.push(v))
         .ok();
+    // The instant the case service counted from; only checked here: the
+    // due date and instant it sent are the clock.
+    let started_at = start
+        .started_at
+        .as_ref()
+        .map(|ts| timestamp_from_proto(&field("started_at"), ts))
+        .transpose()
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten();
+    if let (Some(started_at), Some(at)) = (started_at, at)
+        && started_at > at
+    {
+        violations.push(FieldViolation::new(
+            field("started_at"),
+            format!(
+                "must not be after due_at (it is {}, due_at is {})",
+                started_at.to_rfc3339(),
+                at.to_rfc3339()
+            ),
+        ));
+    }
     match (kind, stage, date, at) {
         (Some(kind), Some(stage), Some(date), Some(at)) if violations.is_empty() => Ok(Start {
             kind,
@@ -237,9 +264,20 @@ impl EscalationService for EscalationGrpc {
                 )),
             }
         }
+        let assignee = if m.assignee.trim().is_empty() {
+            None
+        } else {
+            Text::single_line("assignee", &m.assignee, Case::ASSIGNEE_MAX)
+                .map_err(|v| violations.push(v))
+                .ok()
+        };
         if !violations.is_empty() {
             return Err(AppError::from(violations).into());
         }
+        self.app
+            .take_assignment(id, m.version, assignee.as_ref().map(Text::as_str))
+            .await
+            .map_err(into_status)?;
         let (started, settled) = self
             .app
             .apply_case_change(id, &m.register_number, &m.policy_version, start, settle)
@@ -249,5 +287,107 @@ impl EscalationService for EscalationGrpc {
             started: i32::try_from(started).unwrap_or(i32::MAX),
             settled: i32::try_from(settled).unwrap_or(i32::MAX),
         }))
+    }
+
+    async fn extend_deadline(
+        &self,
+        request: Request<pb::ExtendDeadlineRequest>,
+    ) -> Reply<pb::ExtendDeadlineResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let id = case_id(&m.case_id)?;
+        let Some(kind) = deadline_kind_from_proto(m.kind) else {
+            return Err(AppError::from(FieldViolation::new("kind", "is required")).into());
+        };
+        let extended = self
+            .app
+            .extend_deadline(
+                &actor,
+                Extension {
+                    case_id: id,
+                    kind,
+                    extra_working_days: m.extra_working_days,
+                    reason: m.reason,
+                    request_id: m.request_id,
+                },
+            )
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(pb::ExtendDeadlineResponse {
+            deadline: Some(deadline_to_proto(&extended.deadline)),
+            extended: extended.extended,
+        }))
+    }
+
+    async fn pause_clocks(
+        &self,
+        request: Request<pb::PauseClocksRequest>,
+    ) -> Reply<pb::PauseClocksResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let id = case_id(&m.case_id)?;
+        let paused = self
+            .app
+            .pause_clocks(&actor, id, &m.reason)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(pb::PauseClocksResponse {
+            deadlines: paused.iter().map(deadline_to_proto).collect(),
+        }))
+    }
+
+    async fn resume_clocks(
+        &self,
+        request: Request<pb::ResumeClocksRequest>,
+    ) -> Reply<pb::ResumeClocksResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let id = case_id(&m.case_id)?;
+        let (resumed, days) = self
+            .app
+            .resume_clocks(&actor, id, &m.reason)
+            .await
+            .map_err(into_status)?;
+        Ok(Response::new(pb::ResumeClocksResponse {
+            deadlines: resumed.iter().map(deadline_to_proto).collect(),
+            working_days_paused: i32::try_from(days).unwrap_or(i32::MAX),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+
+    use super::*;
+
+    fn start(started_at: Option<chrono::DateTime<Utc>>) -> pb::DeadlineStart {
+        let due_at = Utc.with_ymd_and_hms(2026, 3, 26, 0, 0, 0).unwrap();
+        pb::DeadlineStart {
+            kind: deadline_kind_to_proto(complaints_domain::case::DeadlineKind::Stage2Acknowledge),
+            stage: stage_to_proto(complaints_domain::policy::Stage::Stage2),
+            working_days: 3,
+            due_date: Some(date_to_proto(due_at.date_naive() - chrono::Days::new(1))),
+            due_at: Some(timestamp_to_proto(due_at)),
+            reason: "3 working days after receipt on Fri 20 Mar 2026".to_owned(),
+            owner_role: role_to_proto(Role::CxManager),
+            escalation_role: role_to_proto(Role::OpsLead),
+            started_at: started_at.map(timestamp_to_proto),
+        }
+    }
+
+    #[test]
+    fn a_clock_may_start_before_it_is_recorded_or_say_nothing_of_its_start() {
+        let asked = Utc.with_ymd_and_hms(2026, 3, 20, 15, 0, 0).unwrap();
+        assert!(start_from_proto(&start(Some(asked)), 0).is_ok());
+        assert!(start_from_proto(&start(None), 0).is_ok());
+    }
+
+    #[test]
+    fn a_clock_that_starts_after_it_is_due_is_refused_on_started_at() {
+        let late = Utc.with_ymd_and_hms(2026, 3, 27, 9, 0, 0).unwrap();
+        let violations = start_from_proto(&start(Some(late)), 2).unwrap_err();
+        let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(fields, ["start[2].started_at"]);
     }
 }

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod app;
+mod clocks;
 mod firing;
 mod grpc;
 mod relay;
@@ -17,6 +18,7 @@ mod scheduling;
 mod server;
 
 pub use app::EscalationApp;
+pub use clocks::{ClockError, Extended, Extension};
 pub use firing::Fired;
 pub use grpc::EscalationGrpc;
 pub use relay::{CASE_TOPIC, EscalationDelivery, NOTIFY_TOPIC};

@@ -20,6 +20,11 @@ pub const CASE_TOPIC: &str = "escalation.case";
 pub enum NoticeKind {
     ReferralUpdate,
     InternalAlert,
+    /// A deadline moved: `deadline` names it with its new due date.
+    Extension,
+    /// A resolution date passed: `deadline` carries when the complainant
+    /// hears from us next.
+    HoldingUpdate,
 }
 
 /// A notification the escalation service asks for.
@@ -33,6 +38,10 @@ pub struct AlertRequest {
     pub kind: NoticeKind,
     pub stage: Stage,
     pub to_role: Option<Role>,
+    /// The person the case is assigned to, named on the alert besides
+    /// `to_role`.
+    #[serde(default)]
+    pub assignee: Option<String>,
     pub reason: String,
     pub dedupe_key: String,
 }
@@ -67,6 +76,8 @@ impl Deliver for EscalationDelivery {
                 let kind = match alert.kind {
                     NoticeKind::ReferralUpdate => notification_pb::NotificationKind::ReferralUpdate,
                     NoticeKind::InternalAlert => notification_pb::NotificationKind::InternalAlert,
+                    NoticeKind::Extension => notification_pb::NotificationKind::Extension,
+                    NoticeKind::HoldingUpdate => notification_pb::NotificationKind::HoldingUpdate,
                 };
                 self.notification
                     .request_notification(notification_pb::RequestNotificationRequest {
@@ -92,6 +103,7 @@ impl Deliver for EscalationDelivery {
                             }
                             _ => 0,
                         },
+                        assignee: alert.assignee.unwrap_or_default(),
                     })
                     .await
                     .map(drop)

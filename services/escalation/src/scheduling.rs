@@ -1,8 +1,9 @@
 //! Applying a case change to the deadline queue: the clocks it starts (each
-//! with the instant its owner is warned) or settles.
+//! with the instant its owner is warned) or settles, and who the case is
+//! assigned to.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use complaints_deadlines::{NewDeadline, QueueError};
+use complaints_deadlines::{DeadlineState, NewDeadline, QueueError, assignees};
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use complaints_domain::policy::Stage;
@@ -67,6 +68,9 @@ impl EscalationApp {
                 .filter(|s| s.created)
                 .count()
         };
+        if started > 0 {
+            self.hold_if_paused(case_id, now).await?;
+        }
         let mut settled = 0;
         for (kind, outcome) in settle {
             if self.queue.settle(case_id, kind, outcome, now).await? {
@@ -76,13 +80,48 @@ impl EscalationApp {
         Ok((started, settled))
     }
 
+    /// A clock started while its case's clocks are paused is paused too,
+    /// from its start (docs/policy.md, Working days, Extensions and pauses).
+    async fn hold_if_paused(&self, case_id: CaseId, now: DateTime<Utc>) -> Result<(), QueueError> {
+        let paused = self
+            .queue
+            .get(case_id)
+            .await?
+            .iter()
+            .any(|d| d.state == DeadlineState::Pending && d.held_at.is_some());
+        if paused {
+            self.queue.hold_case(case_id, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Records who the case is assigned to after its change `version`, for
+    /// the alerts about its deadlines (see `firing`). Idempotent, and a
+    /// change older than one already taken changes nothing. True if this
+    /// call changed the record.
+    pub async fn take_assignment(
+        &self,
+        case_id: CaseId,
+        version: i64,
+        assignee: Option<&str>,
+    ) -> Result<bool, QueueError> {
+        assignees::record(
+            self.queue.database(),
+            case_id,
+            assignee,
+            version,
+            self.clock.now(),
+        )
+        .await
+    }
+
     /// When to warn the owner: the configured number of working days before
     /// the due date, i.e. at the end of the working day that many working
     /// days earlier ([`Calendar::subtract_working_days`]). `None` when
     /// warnings are off (0 days) or there is no such day in chrono's range.
     ///
     /// [`Calendar::subtract_working_days`]: complaints_domain::calendar::Calendar::subtract_working_days
-    fn warn_at(&self, due: Due) -> Option<DateTime<Utc>> {
+    pub(crate) fn warn_at(&self, due: Due) -> Option<DateTime<Utc>> {
         let n = self.warn_before_working_days;
         if n == 0 {
             return None;

@@ -10,9 +10,7 @@ use complaints_deadlines::{DeadlineQueue, RedisQueue, RedisQueueConfig, SqlQueue
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::escalation::v1::escalation_service_server::EscalationServiceServer;
 use complaints_rpc::peers::LocalHandle;
-use complaints_rpc::service::{
-    Application, BoxFuture, Pass, Service, ServiceParts, Stop, Worker,
-};
+use complaints_rpc::service::{Application, BoxFuture, Pass, Service, ServiceParts, Stop, Worker};
 use complaints_store::relay::Relay;
 
 use crate::{
@@ -56,7 +54,8 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         clock.clone(),
         peers.case.clone(),
     )
-    .with_lease(settings.deadline_lease);
+    .with_lease(settings.deadline_lease)
+    .with_extensions(settings.policy.extensions.clone());
     let delivery = Arc::new(EscalationDelivery {
         notification: peers.notification,
         case: peers.case,

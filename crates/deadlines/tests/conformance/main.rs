@@ -1,15 +1,19 @@
 //! The deadline queue conformance suite. Every test runs against the SQL
-//! backend on SQLite, on Postgres when `DATABASE_URL` is set, and against
-//! the Redis backend on Postgres when `REDIS_URL` is set too (both always
-//! in CI). Time is passed in explicitly: no test sleeps to make time pass.
+//! backend on SQLite, on Postgres, and against the Redis backend on
+//! Postgres, when there are servers for them (`DATABASE_URL` and
+//! `REDIS_URL`, else the machine's own; always in CI; see
+//! `complaints_test_support`). Time is passed in explicitly: no test
+//! sleeps to make time pass.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
 
+mod assignees;
 mod claiming;
 mod index;
 mod listing;
+mod moving;
 mod scale;
 mod scheduling;
 mod settling;

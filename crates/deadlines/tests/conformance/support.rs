@@ -78,8 +78,9 @@ impl Harness {
     /// The Redis backend over a fresh Postgres database and keys of its
     /// own, or `None` when Postgres or Redis tests are skipped.
     pub async fn redis_postgres() -> Option<Harness> {
-        let test = TestDb::postgres().await?;
+        // Redis first: no database is made for a variant skipped for want of it.
         let url = complaints_test_support::redis_url()?;
+        let test = TestDb::postgres().await?;
         let keys = RedisKeys::unique(&url);
         let queue = Arc::new(
             RedisQueue::connect(test.db.clone(), &url, keys.config())

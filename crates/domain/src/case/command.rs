@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::DomainError;
 use crate::role::Role;
 
 use super::effects::NotifyKind;
-use super::types::{Finding, ReferralId};
+use super::types::{AcknowledgementMethod, Finding, ReferralId};
 use crate::policy::Stage;
 
 /// A step on an existing case. Text fields hold what the user typed, raw;
@@ -21,6 +23,17 @@ pub enum Command {
     /// the same stage is a no-op (an empty [`super::Transition`]), so an
     /// at-least-once sender may repeat it.
     MarkAcknowledged,
+    /// Staff acknowledged the current stage outside the platform (a call, a
+    /// letter sent by hand): marks it acknowledged as a delivered
+    /// acknowledgement does (R1). Unlike [`Command::MarkAcknowledged`], a
+    /// second one for the same stage is refused: a person recording it twice
+    /// should hear that it was already done.
+    RecordAcknowledgement {
+        /// `None` for the contract's `ACKNOWLEDGEMENT_METHOD_UNSPECIFIED`.
+        method: Option<AcknowledgementMethod>,
+        /// Optional: empty means none.
+        reference: String,
+    },
     ReferToDepartment {
         referral_id: ReferralId,
         department: String,
@@ -41,6 +54,9 @@ pub enum Command {
     RequestReview {
         desired_outcome: String,
         unsatisfied_with: String,
+        /// When the complainant asked; `None` means now. The stage 2 clocks
+        /// count from it.
+        received_at: Option<DateTime<Utc>>,
     },
     /// Within stage 2: ownership moves from the CX Manager to the Operations
     /// Lead (the stage's `escalation` role in the policy).
@@ -50,12 +66,22 @@ pub enum Command {
     EscalateToDirector {
         desired_outcome: String,
         unsatisfied_with: String,
+        /// When the complainant asked; `None` means now. The stage 3 clocks
+        /// count from it.
+        received_at: Option<DateTime<Utc>>,
     },
     RecordTsaReferral {
         reference: String,
     },
     Close {
         reason: String,
+    },
+    /// Names the person who handles the case for its owner role (a token
+    /// subject, as typed: validated by [`super::Case::apply`]), or, when
+    /// `assignee` is empty, clears the assignment. Assigning the person
+    /// already assigned, or clearing an unassigned case, changes nothing.
+    AssignCase {
+        assignee: String,
     },
     /// Anonymise the complainant (retention or a data-subject request). The
     /// only step a closed case accepts.
@@ -80,6 +106,7 @@ impl Command {
         match self {
             Command::AddNote { .. } => Step::AddNote,
             Command::MarkAcknowledged => Step::MarkAcknowledged,
+            Command::RecordAcknowledgement { .. } => Step::RecordAcknowledgement,
             Command::ReferToDepartment { .. } => Step::ReferToDepartment,
             Command::RecordDepartmentResponse { .. } => Step::RecordDepartmentResponse,
             Command::IssueStageResponse { .. } => Step::IssueStageResponse,
@@ -88,6 +115,7 @@ impl Command {
             Command::EscalateToDirector { .. } => Step::EscalateToDirector,
             Command::RecordTsaReferral { .. } => Step::RecordTsaReferral,
             Command::Close { .. } => Step::Close,
+            Command::AssignCase { .. } => Step::AssignCase,
             Command::RecordNotice { .. } => Step::RecordNotice,
             Command::EraseComplainant { .. } => Step::EraseComplainant,
         }
@@ -102,6 +130,7 @@ pub enum Step {
     Read,
     AddNote,
     MarkAcknowledged,
+    RecordAcknowledgement,
     ReferToDepartment,
     RecordDepartmentResponse,
     IssueStageResponse,
@@ -110,16 +139,18 @@ pub enum Step {
     EscalateToDirector,
     RecordTsaReferral,
     Close,
+    AssignCase,
     RecordNotice,
     EraseComplainant,
 }
 
 impl Step {
-    pub const ALL: [Step; 14] = [
+    pub const ALL: [Step; 16] = [
         Step::Submit,
         Step::Read,
         Step::AddNote,
         Step::MarkAcknowledged,
+        Step::RecordAcknowledgement,
         Step::ReferToDepartment,
         Step::RecordDepartmentResponse,
         Step::IssueStageResponse,
@@ -128,6 +159,7 @@ impl Step {
         Step::EscalateToDirector,
         Step::RecordTsaReferral,
         Step::Close,
+        Step::AssignCase,
         Step::RecordNotice,
         Step::EraseComplainant,
     ];
@@ -138,6 +170,7 @@ impl Step {
             Step::Read => "read",
             Step::AddNote => "add_note",
             Step::MarkAcknowledged => "mark_acknowledged",
+            Step::RecordAcknowledgement => "record_acknowledgement",
             Step::ReferToDepartment => "refer_to_department",
             Step::RecordDepartmentResponse => "record_department_response",
             Step::IssueStageResponse => "issue_stage_response",
@@ -146,6 +179,7 @@ impl Step {
             Step::EscalateToDirector => "escalate_to_director",
             Step::RecordTsaReferral => "record_tsa_referral",
             Step::Close => "close",
+            Step::AssignCase => "assign_case",
             Step::RecordNotice => "record_notice",
             Step::EraseComplainant => "erase_complainant",
         }
@@ -171,12 +205,15 @@ impl fmt::Display for Step {
 ///   to go up a stage (review, director).
 /// - complaints_handler: the complaints department: all of stage 1, the
 ///   complainant's requests on their behalf, the TSA referral, closing,
-///   erasure.
+///   assigning a case to a person, erasure.
 /// - cx_manager, ops_lead: stage 2 (the CX Manager escalates within it).
 /// - director: stage 3.
+/// - cx_manager, ops_lead, director also close and assign the cases of the
+///   stage they decide.
 /// - service: the platform: submits (intake relays), reads, marks
 ///   acknowledgements sent, escalates within a stage on a breach, erases at
-///   the end of the retention period.
+///   the end of the retention period. It does not record an acknowledgement
+///   given outside the platform: a person gave it and is named.
 pub fn permitted(role: Role, step: Step) -> bool {
     use Role::{Adviser, ComplaintsHandler, CxManager, Director, Integration, OpsLead, Service};
     let roles: &[Role] = match step {
@@ -184,13 +221,14 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::Read => &Role::ALL,
         Step::AddNote => &[Adviser, ComplaintsHandler, CxManager, OpsLead, Director],
         Step::MarkAcknowledged => &[ComplaintsHandler, CxManager, OpsLead, Director, Service],
+        Step::RecordAcknowledgement => &[ComplaintsHandler, CxManager, OpsLead, Director],
         Step::ReferToDepartment | Step::RecordDepartmentResponse | Step::IssueStageResponse => {
             &[ComplaintsHandler, CxManager, OpsLead, Director]
         }
         Step::RequestReview | Step::EscalateToDirector => &[ComplaintsHandler, Integration],
         Step::EscalateWithinStage => &[CxManager, Service],
         Step::RecordTsaReferral => &[ComplaintsHandler],
-        Step::Close => &[ComplaintsHandler, CxManager, OpsLead, Director],
+        Step::Close | Step::AssignCase => &[ComplaintsHandler, CxManager, OpsLead, Director],
         Step::RecordNotice => &[Service],
         Step::EraseComplainant => &[ComplaintsHandler, Service],
     };

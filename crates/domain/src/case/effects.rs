@@ -11,7 +11,7 @@ use crate::role::Role;
 use crate::values::{RegisterNumber, Text};
 
 use super::Case;
-use super::types::{DeadlineKind, DeadlineOutcome, Finding, ReferralId};
+use super::types::{AcknowledgementMethod, DeadlineKind, DeadlineOutcome, Finding, ReferralId};
 
 /// The result of a step: the case as it now is and everything the step
 /// caused. Storage writes `case` and `events` (and the outbox rows for
@@ -47,6 +47,10 @@ pub struct DeadlineSpec {
     pub stage: Stage,
     /// The policy's target, in working days from the clock's start.
     pub working_days: u32,
+    /// The instant the clock runs from: when the complaint, the review
+    /// request or the director request was received. `due` counts from its
+    /// local date.
+    pub started_at: DateTime<Utc>,
     pub due: Due,
     /// How the due date was reached, from [`crate::calendar::Calendar::explain`].
     pub reason: String,
@@ -73,6 +77,13 @@ pub enum NotifyKind {
     FinalResponse,
     /// To staff, not the complainant: `to_role` says who.
     InternalAlert,
+    /// A deadline moved (an extension, or the case's clocks resumed after a
+    /// pause): the new date and why (docs/policy.md, Working days,
+    /// Extensions and pauses).
+    Extension,
+    /// The stage 1 resolution date passed without an extension: when the
+    /// complainant will hear from us next.
+    HoldingUpdate,
 }
 
 impl NotifyKind {
@@ -84,6 +95,8 @@ impl NotifyKind {
             NotifyKind::ReviewAcknowledgement => "review_acknowledgement",
             NotifyKind::FinalResponse => "final_response",
             NotifyKind::InternalAlert => "internal_alert",
+            NotifyKind::Extension => "extension",
+            NotifyKind::HoldingUpdate => "holding_update",
         }
     }
 }
@@ -154,6 +167,15 @@ pub enum Event {
     },
     #[serde(rename = "case.acknowledged")]
     Acknowledged { stage: Stage },
+    /// Staff acknowledged the stage outside the platform (R1); followed by
+    /// `case.acknowledged`. The timeline row names who recorded it.
+    #[serde(rename = "case.acknowledgement_recorded")]
+    AcknowledgementRecorded {
+        stage: Stage,
+        method: AcknowledgementMethod,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reference: Option<Text>,
+    },
     #[serde(rename = "case.note_added")]
     NoteAdded { text: Text },
     #[serde(rename = "case.referred")]
@@ -180,11 +202,18 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         lessons_learned: Option<Text>,
     },
+    /// `received_at` is when the complainant asked (the stage 2 clocks
+    /// count from it), `recorded_at` when it was keyed in. Both are absent
+    /// from events recorded before they were kept.
     #[serde(rename = "case.review_requested")]
     ReviewRequested {
         desired_outcome: Text,
         unsatisfied_with: Text,
         owner_role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "case.escalated_within_stage")]
     EscalatedWithinStage {
@@ -193,16 +222,36 @@ pub enum Event {
         to_role: Role,
         reason: Text,
     },
+    /// As [`Event::ReviewRequested`], for stage 3.
     #[serde(rename = "case.escalated_to_director")]
     EscalatedToDirector {
         desired_outcome: Text,
         unsatisfied_with: Text,
         owner_role: Role,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        received_at: Option<DateTime<Utc>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recorded_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "case.tsa_referral_recorded")]
     TsaReferralRecorded { reference: Text },
     #[serde(rename = "case.closed")]
     Closed { stage: Stage, reason: Text },
+    /// A named person handles the case for its owner role (a token
+    /// subject: staff, never the complainant).
+    #[serde(rename = "case.assigned")]
+    Assigned {
+        assignee: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_assignee: Option<Text>,
+    },
+    /// Nobody is named any more: cleared by a caller, or ended because the
+    /// case passed to another role (`owner_role`, the role that now has it).
+    #[serde(rename = "case.unassigned")]
+    Unassigned {
+        previous_assignee: Text,
+        owner_role: Role,
+    },
     #[serde(rename = "case.notice_sent")]
     NoticeSent {
         notification_id: String,
@@ -218,9 +267,10 @@ pub enum Event {
 
 impl Event {
     /// Every kind, as stored and shown in the timeline.
-    pub const KINDS: [&'static str; 14] = [
+    pub const KINDS: [&'static str; 17] = [
         "case.received",
         "case.acknowledged",
+        "case.acknowledgement_recorded",
         "case.note_added",
         "case.referred",
         "case.referral_update_due",
@@ -231,6 +281,8 @@ impl Event {
         "case.escalated_to_director",
         "case.tsa_referral_recorded",
         "case.closed",
+        "case.assigned",
+        "case.unassigned",
         "case.notice_sent",
         "case.complainant_erased",
     ];
@@ -240,6 +292,7 @@ impl Event {
         match self {
             Event::Received { .. } => "case.received",
             Event::Acknowledged { .. } => "case.acknowledged",
+            Event::AcknowledgementRecorded { .. } => "case.acknowledgement_recorded",
             Event::NoteAdded { .. } => "case.note_added",
             Event::Referred { .. } => "case.referred",
             Event::ReferralUpdateDue { .. } => "case.referral_update_due",
@@ -250,6 +303,8 @@ impl Event {
             Event::EscalatedToDirector { .. } => "case.escalated_to_director",
             Event::TsaReferralRecorded { .. } => "case.tsa_referral_recorded",
             Event::Closed { .. } => "case.closed",
+            Event::Assigned { .. } => "case.assigned",
+            Event::Unassigned { .. } => "case.unassigned",
             Event::NoticeSent { .. } => "case.notice_sent",
             Event::ComplainantErased { .. } => "case.complainant_erased",
         }

@@ -4,17 +4,13 @@
 //! and register number in between: validate first, refuse bad input without
 //! touching storage, then allocate and [`super::Case::open`].
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::complainant::{Channel, Complainant, RawComplainant};
 use crate::values::Text;
 use crate::{DomainError, FieldViolation};
 
-/// How far in the future a `received_at` may be, for clocks that disagree.
-pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::minutes(5);
-
-/// How old a complaint may be when submitted.
-pub const MAX_AGE: Duration = Duration::days(366);
+use super::receipt;
 
 /// A complaint as received over the wire, before validation. As in proto3,
 /// an empty (or all-whitespace) string means the optional field was not
@@ -56,8 +52,12 @@ impl NewComplaint {
     ///
     /// - `summary`: required, one line, at most [`Text::SUMMARY_MAX`] characters;
     /// - `details`: optional, several lines, at most [`Text::DETAILS_MAX`];
-    /// - `received_at`: not after `now` plus [`CLOCK_SKEW_ALLOWANCE`], not
-    ///   older than [`MAX_AGE`]; absent means `now`;
+    /// - `received_at`: as [`receipt::received_at`]: not after `now` plus
+    ///   [`receipt::CLOCK_SKEW_ALLOWANCE`], not older than
+    ///   [`receipt::MAX_AGE`]; absent means `now`;
+    /// - R1: a written route, `complainant.email` or
+    ///   `complainant.postal_address`: the acknowledgement is sent in writing
+    ///   or by email, never by telephone alone;
     /// - R8 telephone: `recorded_by` (the adviser) is required;
     /// - R9 post: `scan_reference` and `complainant.postal_address` are required;
     /// - R10 email: `complainant.email` is required.
@@ -75,26 +75,10 @@ impl NewComplaint {
             ));
         }
 
-        let received_at = raw.received_at.unwrap_or(now);
-        if received_at > now + CLOCK_SKEW_ALLOWANCE {
-            violations.push(FieldViolation::new(
-                "received_at",
-                format!(
-                    "must not be in the future (it is {}, now is {})",
-                    received_at.to_rfc3339(),
-                    now.to_rfc3339()
-                ),
-            ));
-        } else if received_at < now - MAX_AGE {
-            violations.push(FieldViolation::new(
-                "received_at",
-                format!(
-                    "must be within the last {} days (it is {})",
-                    MAX_AGE.num_days(),
-                    received_at.to_rfc3339()
-                ),
-            ));
-        }
+        let received_at = keep(
+            receipt::received_at("received_at", raw.received_at, now),
+            &mut violations,
+        );
 
         let has_email = !raw.complainant.email.trim().is_empty();
         let has_address = raw
@@ -117,6 +101,9 @@ impl NewComplaint {
                 None
             }
         };
+        if !has_email && !has_address {
+            written_route_missing(&mut violations);
+        }
 
         let summary = keep(
             Text::single_line("summary", &raw.summary, Text::SUMMARY_MAX),
@@ -146,14 +133,15 @@ impl NewComplaint {
                         "is required for a complaint by post: the reference of the letter's scan",
                     ));
                 }
-                if !has_address {
+                // Without any written route, the address is already named.
+                if !has_address && has_email {
                     violations.push(FieldViolation::new(
                         "complainant.postal_address",
                         "is required for a complaint by post: the acknowledgement goes by post unless another route is preferred",
                     ));
                 }
             }
-            Some(Channel::Email) if !has_email => {
+            Some(Channel::Email) if !has_email && has_address => {
                 violations.push(FieldViolation::new(
                     "complainant.email",
                     "is required for a complaint by email: the acknowledgement is sent to it",
@@ -162,8 +150,10 @@ impl NewComplaint {
             _ => {}
         }
 
-        match (channel, complainant, summary) {
-            (Some(channel), Some(complainant), Some(summary)) if violations.is_empty() => {
+        match (channel, received_at, complainant, summary) {
+            (Some(channel), Some(received_at), Some(complainant), Some(summary))
+                if violations.is_empty() =>
+            {
                 Ok(NewComplaint {
                     channel,
                     complainant,
@@ -228,6 +218,23 @@ pub(super) struct NewComplaintParts {
     pub received_at: DateTime<Utc>,
     pub recorded_by: Option<Text>,
     pub scan_reference: Option<Text>,
+}
+
+/// R1: the acknowledgement goes in writing or by email, so a complaint
+/// needs an email or a postal address. Named on both fields, except one the
+/// complainant's own checks already named (a complainant with no route at
+/// all is refused on every route field).
+fn written_route_missing(violations: &mut Vec<FieldViolation>) {
+    for field in ["complainant.email", "complainant.postal_address"] {
+        if violations.iter().any(|violation| violation.field == field) {
+            continue;
+        }
+        violations.push(FieldViolation::new(
+            field,
+            "a complaint needs a written route, an email or a postal address: \
+             the acknowledgement is sent in writing or by email, not by telephone (R1)",
+        ));
+    }
 }
 
 /// The value, or `None` with its violation recorded.

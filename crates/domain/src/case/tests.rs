@@ -126,16 +126,28 @@ fn respond() -> Command {
 }
 
 fn review() -> Command {
+    review_received(None)
+}
+
+/// A review request the complainant made at `received_at` (`None`: now).
+fn review_received(received_at: Option<DateTime<Utc>>) -> Command {
     Command::RequestReview {
         desired_outcome: "A refund of March's fee".into(),
         unsatisfied_with: "The apology did not cover the missed call".into(),
+        received_at,
     }
 }
 
 fn to_director() -> Command {
+    to_director_received(None)
+}
+
+/// A director request the complainant made at `received_at` (`None`: now).
+fn to_director_received(received_at: Option<DateTime<Utc>>) -> Command {
     Command::EscalateToDirector {
         desired_outcome: "A refund of March's fee".into(),
         unsatisfied_with: "The review ignored the call logs".into(),
+        received_at,
     }
 }
 
@@ -392,6 +404,7 @@ fn r4_review_without_desired_outcome_is_refused() {
     let command = Command::RequestReview {
         desired_outcome: " ".into(),
         unsatisfied_with: "The apology".into(),
+        received_at: None,
     };
     let error = apply(&stage_1_responded(), command, &integration()).unwrap_err();
     assert_eq!(fields(&error), ["desired_outcome"]);
@@ -402,12 +415,14 @@ fn r4_review_without_unsatisfied_with_is_refused() {
     let command = Command::RequestReview {
         desired_outcome: "A refund".into(),
         unsatisfied_with: String::new(),
+        received_at: None,
     };
     let error = apply(&stage_1_responded(), command, &integration()).unwrap_err();
     assert_eq!(fields(&error), ["unsatisfied_with"]);
     let neither = Command::RequestReview {
         desired_outcome: String::new(),
         unsatisfied_with: String::new(),
+        received_at: None,
     };
     let error = apply(&stage_1_responded(), neither, &handler()).unwrap_err();
     assert_eq!(fields(&error), ["desired_outcome", "unsatisfied_with"]);
@@ -463,6 +478,165 @@ fn stage_2_targets_come_from_the_policy() {
     assert_eq!(
         deadline(&transition, DeadlineKind::Stage2Respond).working_days,
         20
+    );
+}
+
+#[test]
+fn r4_a_review_keyed_in_late_runs_its_clocks_from_when_the_complainant_asked() {
+    // Asked on Friday 20 March (by phone); keyed in on Tuesday 24 March.
+    let asked = utc(2026, 3, 20, 15, 0);
+    let keyed = utc(2026, 3, 24, 9, 30);
+    let transition = apply_at(
+        &stage_1_responded(),
+        review_received(Some(asked)),
+        &handler(),
+        keyed,
+    )
+    .unwrap();
+    let acknowledge = deadline(&transition, DeadlineKind::Stage2Acknowledge);
+    assert_eq!(acknowledge.started_at, asked);
+    assert_eq!(acknowledge.due.date, date(2026, 3, 25));
+    assert_eq!(acknowledge.due.at, utc(2026, 3, 26, 0, 0));
+    let respond = deadline(&transition, DeadlineKind::Stage2Respond);
+    assert_eq!(respond.started_at, asked);
+    assert_eq!(respond.due.date, date(2026, 4, 7));
+    assert!(
+        respond.reason.contains("after receipt on Fri 20 Mar 2026"),
+        "{}",
+        respond.reason
+    );
+    let request = transition.case.review_request.as_ref().unwrap();
+    assert_eq!((request.received_at, request.requested_at), (asked, keyed));
+    let Event::ReviewRequested {
+        received_at,
+        recorded_at,
+        ..
+    } = &transition.events[0]
+    else {
+        panic!(
+            "expected case.review_requested, got {:?}",
+            transition.events
+        );
+    };
+    assert_eq!((*received_at, *recorded_at), (Some(asked), Some(keyed)));
+}
+
+#[test]
+fn r4_a_review_with_no_receipt_time_runs_its_clocks_from_now() {
+    let now = utc(2026, 3, 24, 9, 30);
+    let transition = apply_at(&stage_1_responded(), review(), &handler(), now).unwrap();
+    let acknowledge = deadline(&transition, DeadlineKind::Stage2Acknowledge);
+    assert_eq!(acknowledge.started_at, now);
+    assert_eq!(acknowledge.due.date, date(2026, 3, 27));
+    let request = transition.case.review_request.as_ref().unwrap();
+    assert_eq!((request.received_at, request.requested_at), (now, now));
+}
+
+#[test]
+fn r6_a_director_request_keyed_in_late_runs_its_clocks_from_when_the_complainant_asked() {
+    let asked = utc(2026, 3, 20, 15, 0);
+    let keyed = utc(2026, 3, 24, 9, 30);
+    let transition = apply_at(
+        &stage_2_responded(),
+        to_director_received(Some(asked)),
+        &integration(),
+        keyed,
+    )
+    .unwrap();
+    let acknowledge = deadline(&transition, DeadlineKind::Stage3Acknowledge);
+    assert_eq!(acknowledge.started_at, asked);
+    assert_eq!(acknowledge.due.date, date(2026, 3, 25));
+    let respond = deadline(&transition, DeadlineKind::Stage3Respond);
+    assert_eq!(respond.due.date, date(2026, 4, 7));
+    let request = transition.case.director_request.as_ref().unwrap();
+    assert_eq!((request.received_at, request.requested_at), (asked, keyed));
+    let Event::EscalatedToDirector {
+        received_at,
+        recorded_at,
+        ..
+    } = &transition.events[0]
+    else {
+        panic!(
+            "expected case.escalated_to_director, got {:?}",
+            transition.events
+        );
+    };
+    assert_eq!((*received_at, *recorded_at), (Some(asked), Some(keyed)));
+}
+
+#[test]
+fn a_request_to_go_up_a_stage_keeps_the_receipt_time_rule_of_intake() {
+    let keyed = utc(2026, 3, 24, 9, 30);
+    let refused = |case: &Case, command: Command| {
+        let error = apply_at(case, command, &handler(), keyed).unwrap_err();
+        assert_eq!(fields(&error), ["received_at"], "{error}");
+        error.to_string()
+    };
+    let future = keyed + chrono::Duration::minutes(6);
+    let message = refused(&stage_1_responded(), review_received(Some(future)));
+    assert!(message.contains("must not be in the future"), "{message}");
+    let message = refused(&stage_2_responded(), to_director_received(Some(future)));
+    assert!(message.contains("must not be in the future"), "{message}");
+    let too_old = keyed - chrono::Duration::days(367);
+    let message = refused(&stage_1_responded(), review_received(Some(too_old)));
+    assert!(message.contains("within the last 366 days"), "{message}");
+    let skewed = keyed + chrono::Duration::minutes(5);
+    assert!(
+        apply_at(
+            &stage_1_responded(),
+            review_received(Some(skewed)),
+            &handler(),
+            keyed
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_request_to_go_up_a_stage_cannot_be_received_before_the_response_it_answers() {
+    // Every response in these fixtures was issued on 3 March at 10:00.
+    let keyed = utc(2026, 3, 24, 9, 30);
+    let before = utc(2026, 3, 3, 9, 59);
+    let error = apply_at(
+        &stage_1_responded(),
+        review_received(Some(before)),
+        &handler(),
+        keyed,
+    )
+    .unwrap_err();
+    assert_eq!(fields(&error), ["received_at"]);
+    assert!(
+        error.to_string().contains("before the stage_1 response"),
+        "{error}"
+    );
+    let error = apply_at(
+        &stage_2_responded(),
+        to_director_received(Some(before)),
+        &handler(),
+        keyed,
+    )
+    .unwrap_err();
+    assert_eq!(fields(&error), ["received_at"]);
+    assert!(
+        error.to_string().contains("before the stage_2 response"),
+        "{error}"
+    );
+    // Asking before the stage has a response at all is a step out of order.
+    precondition(apply_at(
+        &new_case(),
+        review_received(Some(before)),
+        &handler(),
+        keyed,
+    ));
+    let issued = utc(2026, 3, 3, 10, 0);
+    assert!(
+        apply_at(
+            &stage_1_responded(),
+            review_received(Some(issued)),
+            &handler(),
+            keyed
+        )
+        .is_ok()
     );
 }
 
@@ -540,6 +714,34 @@ fn r5_a_stage_1_handler_may_not_escalate_within_stage_2() {
     assert!(apply(&in_review, command, &cx()).is_ok());
 }
 
+#[test]
+fn r5_a_stage_1_handler_may_not_close_the_stage_2_review() {
+    // Pat answered stage 1 as a complaints handler: closing the review would
+    // decide it, whichever of Pat's roles asks.
+    let pat_handler = Actor::new("pat", Role::ComplaintsHandler);
+    let pat_manager = Actor::new("pat", Role::CxManager);
+    let in_review = ok(
+        &ok(&new_case(), respond(), &pat_handler),
+        review(),
+        &integration(),
+    );
+    let close = || Command::Close {
+        reason: "Settled on the phone".into(),
+    };
+    let message = denied(apply(&in_review, close(), &pat_handler));
+    assert_eq!(
+        message,
+        "pat handled stage 1 of case CMP-2026-000042 and may not close in its stage 2 review"
+    );
+    denied(apply(&in_review, close(), &pat_manager));
+    let harry = Actor::new("harry", Role::ComplaintsHandler);
+    assert!(apply(&in_review, close(), &harry).is_ok());
+    assert!(apply(&in_review, close(), &cx()).is_ok());
+    // Stage 1 is theirs to close.
+    let referred = ok(&new_case(), refer(7), &pat_handler);
+    assert!(apply(&referred, close(), &pat_handler).is_ok());
+}
+
 // -- R6: stage 3 ---------------------------------------------------------------
 
 #[test]
@@ -560,6 +762,7 @@ fn r6_escalation_to_director_needs_desired_outcome_and_unsatisfied_with() {
     let command = Command::EscalateToDirector {
         desired_outcome: String::new(),
         unsatisfied_with: "\n".into(),
+        received_at: None,
     };
     let error = apply(&stage_2_responded(), command, &integration()).unwrap_err();
     assert_eq!(fields(&error), ["desired_outcome", "unsatisfied_with"]);
@@ -748,6 +951,8 @@ fn erasure_anonymises_the_complainant_once_and_keeps_the_case() {
     assert!(erased.complainant.is_erased());
     assert_eq!(erased.complainant.email(), None);
     assert_eq!(erased.details, None);
+    assert_ne!(case.summary.as_str(), "[erased]");
+    assert_eq!(erased.summary.as_str(), "[erased]");
     assert!(erased.erased_at.is_some());
     assert_eq!(erased.responses, case.responses);
     assert_eq!(erased.register_number, case.register_number);
@@ -849,6 +1054,7 @@ submit: adviser, complaints_handler, integration, service
 read: adviser, complaints_handler, cx_manager, ops_lead, director, integration, service
 add_note: adviser, complaints_handler, cx_manager, ops_lead, director
 mark_acknowledged: complaints_handler, cx_manager, ops_lead, director, service
+record_acknowledgement: complaints_handler, cx_manager, ops_lead, director
 refer_to_department: complaints_handler, cx_manager, ops_lead, director
 record_department_response: complaints_handler, cx_manager, ops_lead, director
 issue_stage_response: complaints_handler, cx_manager, ops_lead, director
@@ -857,6 +1063,7 @@ escalate_within_stage: cx_manager, service
 escalate_to_director: complaints_handler, integration
 record_tsa_referral: complaints_handler
 close: complaints_handler, cx_manager, ops_lead, director
+assign_case: complaints_handler, cx_manager, ops_lead, director
 record_notice: service
 erase_complainant: complaints_handler, service
 ";
@@ -895,7 +1102,10 @@ fn closing_belongs_to_the_complaints_department_or_the_stage_deciders() {
     let close = || Command::Close {
         reason: "Resolved".into(),
     };
-    assert!(apply(&stage_2(), close(), &handler()).is_ok());
+    // Not `handler()`: hannah answered stage 1 and may not close the review (R5).
+    let harry = Actor::new("harry", Role::ComplaintsHandler);
+    assert!(apply(&stage_2(), close(), &harry).is_ok());
+    assert!(apply(&stage_3(), close(), &handler()).is_ok());
     assert!(apply(&stage_2(), close(), &ops()).is_ok());
     denied(apply(&stage_2(), close(), &director()));
     denied(apply(&new_case(), close(), &cx()));
@@ -912,6 +1122,30 @@ fn events_round_trip_through_serde_tagged_by_kind() {
             .events,
     );
     events.extend(apply(&stage_3(), respond(), &director()).unwrap().events);
+    events.extend(
+        apply_at(
+            &stage_1_responded(),
+            review_received(Some(utc(2026, 3, 3, 12, 0))),
+            &handler(),
+            utc(2026, 3, 4, 9, 0),
+        )
+        .unwrap()
+        .events,
+    );
+    events.extend(
+        apply(&stage_2_responded(), to_director(), &handler())
+            .unwrap()
+            .events,
+    );
+    events.extend(
+        apply(
+            &new_case(),
+            acknowledged_by(AcknowledgementMethod::InPerson, "Home visit"),
+            &handler(),
+        )
+        .unwrap()
+        .events,
+    );
     events.extend(
         apply(&stage_2(), review_escalation(), &cx())
             .unwrap()
@@ -941,6 +1175,36 @@ fn events_round_trip_through_serde_tagged_by_kind() {
         assert_eq!(back, event);
     }
     assert!(Event::KINDS.iter().all(|kind| kind.starts_with("case.")));
+}
+
+#[test]
+fn requests_stored_before_receipt_times_were_kept_read_as_received_when_recorded() {
+    let event: Event = toml::from_str(
+        "kind = 'case.review_requested'\n\
+         desired_outcome = 'A refund'\n\
+         unsatisfied_with = 'The apology'\n\
+         owner_role = 'cx_manager'",
+    )
+    .unwrap();
+    let Event::ReviewRequested {
+        received_at,
+        recorded_at,
+        ..
+    } = event
+    else {
+        panic!("expected case.review_requested, got {event:?}");
+    };
+    assert_eq!((received_at, recorded_at), (None, None));
+
+    let request: Escalation = toml::from_str(
+        "desired_outcome = 'A refund'\n\
+         unsatisfied_with = 'The apology'\n\
+         requested_at = '2026-03-20T15:00:00Z'\n\
+         requested_by = { subject = 'crm', role = 'integration' }",
+    )
+    .unwrap();
+    assert_eq!(request.received_at, utc(2026, 3, 20, 15, 0));
+    assert_eq!(request.requested_at, utc(2026, 3, 20, 15, 0));
 }
 
 fn review_escalation() -> Command {
@@ -1023,6 +1287,68 @@ fn r10_an_email_complaint_needs_the_complainants_email() {
 }
 
 #[test]
+fn r1_a_complaint_with_no_written_route_is_refused_on_email_and_postal_address() {
+    let phone_only = RawComplainant {
+        email: String::new(),
+        postal_address: None,
+        ..raw_complainant()
+    };
+    let by = |channel| RawComplaint {
+        channel: Some(channel),
+        complainant: phone_only.clone(),
+        recorded_by: "Adam Adviser".into(),
+        scan_reference: "SCAN-2026-0042".into(),
+        ..raw_email()
+    };
+    for channel in Channel::ALL {
+        assert_eq!(
+            invalid(by(channel)),
+            ["complainant.email", "complainant.postal_address"],
+            "{channel}"
+        );
+    }
+    let described = NewComplaint::validate(by(Channel::Telephone), received()).unwrap_err();
+    assert!(
+        described.to_string().contains("needs a written route"),
+        "{described}"
+    );
+
+    // No route at all: the complainant's own check names each route once.
+    let nothing = RawComplaint {
+        complainant: RawComplainant {
+            phone: String::new(),
+            ..phone_only.clone()
+        },
+        ..by(Channel::Web)
+    };
+    assert_eq!(
+        invalid(nothing),
+        [
+            "complainant.email",
+            "complainant.phone",
+            "complainant.postal_address"
+        ]
+    );
+
+    // Either written route will do.
+    let email_only = RawComplainant {
+        email: "jane@example.com".into(),
+        ..phone_only.clone()
+    };
+    let address_only = RawComplainant {
+        postal_address: raw_complainant().postal_address,
+        ..phone_only.clone()
+    };
+    for complainant in [email_only, address_only] {
+        let raw = RawComplaint {
+            complainant,
+            ..by(Channel::Web)
+        };
+        assert!(NewComplaint::validate(raw, received()).is_ok());
+    }
+}
+
+#[test]
 fn intake_reports_every_bad_field_by_its_request_path() {
     let raw = RawComplaint {
         channel: None,
@@ -1086,6 +1412,154 @@ fn received_at_allows_clock_skew_but_not_the_future_or_the_distant_past() {
     );
 }
 
+// -- acknowledgements given outside the platform (R1) --------------------------
+
+fn acknowledged_by(method: AcknowledgementMethod, reference: &str) -> Command {
+    Command::RecordAcknowledgement {
+        method: Some(method),
+        reference: reference.into(),
+    }
+}
+
+#[test]
+fn r1_an_acknowledgement_given_by_telephone_settles_the_clock_as_a_sent_one_does() {
+    let recorded = apply(
+        &new_case(),
+        acknowledged_by(AcknowledgementMethod::Telephone, " Call 4471 "),
+        &handler(),
+    )
+    .unwrap();
+    assert_eq!(
+        recorded.events,
+        [
+            Event::AcknowledgementRecorded {
+                stage: Stage::Stage1,
+                method: AcknowledgementMethod::Telephone,
+                reference: Some(Text::single_line("reference", "Call 4471", 100).unwrap()),
+            },
+            Event::Acknowledged {
+                stage: Stage::Stage1
+            },
+        ]
+    );
+    assert_eq!(
+        recorded.settle,
+        [(DeadlineKind::Acknowledge, DeadlineOutcome::Met)]
+    );
+    assert!(recorded.notify.is_empty());
+    assert_eq!(
+        recorded.case.acknowledged_at,
+        Some(received() + chrono::Duration::days(1))
+    );
+
+    let sent = apply(
+        &new_case(),
+        notice("n-1", NotifyKind::Acknowledgement, Stage::Stage1),
+        &service(),
+    )
+    .unwrap();
+    assert_eq!(recorded.settle, sent.settle);
+    assert_eq!(recorded.case.acknowledged_at, sent.case.acknowledged_at);
+}
+
+#[test]
+fn a_second_acknowledgement_of_the_same_stage_is_refused_as_already_acknowledged() {
+    let by_letter = ok(
+        &new_case(),
+        acknowledged_by(AcknowledgementMethod::Letter, ""),
+        &handler(),
+    );
+    let message = precondition(apply(
+        &by_letter,
+        acknowledged_by(AcknowledgementMethod::Telephone, ""),
+        &handler(),
+    ));
+    assert!(
+        message.starts_with("stage_1 of case CMP-2026-000042 is already acknowledged"),
+        "{message}"
+    );
+    let sent = ok(
+        &new_case(),
+        notice("n-1", NotifyKind::Acknowledgement, Stage::Stage1),
+        &service(),
+    );
+    precondition(apply(
+        &sent,
+        acknowledged_by(AcknowledgementMethod::Email, ""),
+        &handler(),
+    ));
+
+    // The next stage is acknowledged afresh.
+    let in_review = ok(
+        &ok(&by_letter, respond(), &handler()),
+        review(),
+        &integration(),
+    );
+    let transition = apply(
+        &in_review,
+        acknowledged_by(AcknowledgementMethod::InPerson, ""),
+        &cx(),
+    )
+    .unwrap();
+    assert_eq!(
+        transition.settle,
+        [(DeadlineKind::Stage2Acknowledge, DeadlineOutcome::Met)]
+    );
+}
+
+#[test]
+fn an_acknowledgement_is_recorded_by_the_stages_workers_and_never_by_the_platform() {
+    let telephone = || acknowledged_by(AcknowledgementMethod::Telephone, "");
+    for actor in [adviser(), integration(), service()] {
+        let message = denied(apply(&new_case(), telephone(), &actor));
+        assert_eq!(
+            message,
+            format!("role {} may not record_acknowledgement", actor.role)
+        );
+    }
+    denied(apply(&new_case(), telephone(), &cx()));
+    denied(apply(&stage_2(), telephone(), &handler()));
+    assert!(apply(&stage_2(), telephone(), &ops()).is_ok());
+    denied(apply(&stage_3(), telephone(), &cx()));
+    assert!(apply(&stage_3(), telephone(), &director()).is_ok());
+    precondition(apply(&external(), telephone(), &handler()));
+}
+
+#[test]
+fn an_acknowledgement_needs_its_method_and_at_most_one_line_of_reference() {
+    let with = |reference: &str| {
+        apply(
+            &new_case(),
+            acknowledged_by(AcknowledgementMethod::Letter, reference),
+            &handler(),
+        )
+    };
+    assert_eq!(fields(&with("two\nlines").unwrap_err()), ["reference"]);
+    let unspecified = Command::RecordAcknowledgement {
+        method: None,
+        reference: "r".repeat(101),
+    };
+    let error = apply(&new_case(), unspecified, &handler()).unwrap_err();
+    assert_eq!(fields(&error), ["method", "reference"]);
+    assert!(
+        error
+            .to_string()
+            .contains("telephone, letter, email, in_person"),
+        "{error}"
+    );
+    assert_eq!(fields(&with(&"r".repeat(101)).unwrap_err()), ["reference"]);
+    assert!(with(&"r".repeat(100)).is_ok());
+    let none = with("  ").unwrap();
+    assert_eq!(
+        none.events[0],
+        Event::AcknowledgementRecorded {
+            stage: Stage::Stage1,
+            method: AcknowledgementMethod::Letter,
+            reference: None,
+        }
+    );
+}
+
 // -- delivered notices -----------------------------------------------------------
 
 fn notice(id: &str, kind: NotifyKind, stage: Stage) -> Command {
@@ -1139,4 +1613,183 @@ fn a_notice_is_recorded_even_on_a_closed_case_and_only_by_the_platform() {
     assert!(transition.settle.is_empty());
     assert_eq!(transition.events.len(), 1);
     denied(apply(&new_case(), sent, &handler()));
+}
+
+// -- assignment ----------------------------------------------------------------
+
+fn assign(assignee: &str) -> Command {
+    Command::AssignCase {
+        assignee: assignee.into(),
+    }
+}
+
+fn assignee(case: &Case) -> Option<&str> {
+    case.assignee.as_ref().map(Text::as_str)
+}
+
+#[test]
+fn assigning_names_the_person_and_records_who_had_it_before() {
+    let transition = apply(&new_case(), assign("  hannah "), &handler()).unwrap();
+    assert_eq!(assignee(&transition.case), Some("hannah"));
+    assert_eq!(
+        transition.events,
+        [Event::Assigned {
+            assignee: Text::single_line("assignee", "hannah", 10).unwrap(),
+            previous_assignee: None,
+        }]
+    );
+    assert!(transition.deadlines.is_empty());
+    assert!(transition.settle.is_empty());
+    assert!(transition.notify.is_empty());
+    assert_eq!(transition.case.owner_role, Role::ComplaintsHandler);
+
+    let reassigned = apply(&transition.case, assign("pat"), &handler()).unwrap();
+    assert_eq!(assignee(&reassigned.case), Some("pat"));
+    assert_eq!(
+        reassigned.events,
+        [Event::Assigned {
+            assignee: Text::single_line("assignee", "pat", 10).unwrap(),
+            previous_assignee: Some(Text::single_line("assignee", "hannah", 10).unwrap()),
+        }]
+    );
+    assert_eq!(reassigned.case.version, 3);
+}
+
+#[test]
+fn an_empty_assignee_clears_the_assignment_and_repeats_change_nothing() {
+    let assigned = ok(&new_case(), assign("hannah"), &handler());
+    let again = apply(&assigned, assign("hannah"), &handler()).unwrap();
+    assert!(again.is_noop());
+    assert_eq!(again.case, assigned);
+
+    let cleared = apply(&assigned, assign(" "), &handler()).unwrap();
+    assert_eq!(assignee(&cleared.case), None);
+    assert_eq!(
+        cleared.events,
+        [Event::Unassigned {
+            previous_assignee: Text::single_line("assignee", "hannah", 10).unwrap(),
+            owner_role: Role::ComplaintsHandler,
+        }]
+    );
+    assert!(
+        apply(&cleared.case, assign(""), &handler())
+            .unwrap()
+            .is_noop()
+    );
+}
+
+#[test]
+fn an_assignee_must_be_one_printable_line_of_at_most_128_characters() {
+    for bad in [
+        "hannah\nsmith".to_owned(),
+        "tab\there".to_owned(),
+        "bidi\u{202E}name".to_owned(),
+        "x".repeat(129),
+    ] {
+        let error = apply(&new_case(), assign(&bad), &handler()).unwrap_err();
+        assert_eq!(fields(&error), ["assignee"], "{bad:?}");
+    }
+    let longest = "x".repeat(128);
+    let case = ok(&new_case(), assign(&longest), &handler());
+    assert_eq!(assignee(&case), Some(longest.as_str()));
+}
+
+#[test]
+fn the_complaints_department_assigns_at_any_stage_and_the_stage_deciders_at_theirs() {
+    let colleague = Actor::new("hugo", Role::ComplaintsHandler);
+    assert!(apply(&stage_2(), assign("carl"), &colleague).is_ok());
+    assert!(apply(&stage_2(), assign("carl"), &cx()).is_ok());
+    assert!(apply(&stage_2(), assign("olive"), &ops()).is_ok());
+    assert!(apply(&stage_3(), assign("diana"), &director()).is_ok());
+    assert!(apply(&external(), assign("diana"), &director()).is_ok());
+
+    let message = denied(apply(&new_case(), assign("carl"), &cx()));
+    assert!(message.contains("assign_case"), "{message}");
+    denied(apply(&stage_2(), assign("diana"), &director()));
+    for actor in [adviser(), integration(), service()] {
+        let message = denied(apply(&new_case(), assign("hannah"), &actor));
+        assert_eq!(
+            message,
+            format!("role {} may not assign_case", actor.role.as_str())
+        );
+    }
+}
+
+#[test]
+fn a_closed_case_refuses_assignment() {
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "Withdrawn".into(),
+        },
+        &handler(),
+    );
+    let message = precondition(apply(&closed, assign("hannah"), &handler()));
+    assert!(message.contains("closed"), "{message}");
+    precondition(apply(&closed, assign(""), &handler()));
+}
+
+#[test]
+fn an_assignment_ends_when_the_case_passes_to_another_role() {
+    let assigned = ok(&stage_1_responded(), assign("hannah"), &handler());
+    let review = apply(&assigned, review(), &integration()).unwrap();
+    assert_eq!(assignee(&review.case), None);
+    assert_eq!(kinds(&review), ["case.review_requested", "case.unassigned"]);
+    assert_eq!(
+        review.events[1],
+        Event::Unassigned {
+            previous_assignee: Text::single_line("assignee", "hannah", 10).unwrap(),
+            owner_role: Role::CxManager,
+        }
+    );
+
+    let with_carl = ok(&review.case, assign("carl"), &cx());
+    let escalated = apply(&with_carl, review_escalation(), &cx()).unwrap();
+    assert_eq!(assignee(&escalated.case), None);
+    assert_eq!(
+        kinds(&escalated),
+        ["case.escalated_within_stage", "case.unassigned"]
+    );
+
+    // A step that keeps the owner keeps the assignee, closing included.
+    let with_olive = ok(&escalated.case, assign("olive"), &ops());
+    let noted = ok(&with_olive, Command::AddNote { text: "x".into() }, &ops());
+    assert_eq!(assignee(&noted), Some("olive"));
+    let closed = ok(
+        &noted,
+        Command::Close {
+            reason: "Accepted".into(),
+        },
+        &ops(),
+    );
+    assert_eq!(assignee(&closed), Some("olive"));
+}
+
+#[test]
+fn assignment_events_round_trip_through_serde_tagged_by_kind() {
+    let assigned = apply(&new_case(), assign("hannah"), &handler()).unwrap();
+    let cleared = apply(&assigned.case, assign(""), &handler()).unwrap();
+    for event in assigned.events.into_iter().chain(cleared.events) {
+        let value = toml::Value::try_from(&event).unwrap();
+        assert_eq!(
+            value.get("kind").and_then(|kind| kind.as_str()),
+            Some(event.kind())
+        );
+        assert!(Event::KINDS.contains(&event.kind()));
+        let back: Event = value.try_into().unwrap();
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn r5_whoever_handled_stage_1_neither_assigns_the_stage_2_review_nor_is_assigned_it() {
+    // hannah issued the stage 1 response.
+    let case = stage_2();
+    let message = denied(apply(&case, assign("carl"), &handler()));
+    assert!(message.contains("hannah handled stage 1"), "{message}");
+    let message = precondition(apply(&case, assign("hannah"), &cx()));
+    assert!(message.contains("hannah handled stage 1"), "{message}");
+    assert!(message.contains("R5"), "{message}");
+    // At stage 3 the rule no longer applies.
+    assert!(apply(&stage_3(), assign("diana"), &handler()).is_ok());
 }

@@ -1,5 +1,6 @@
 //! The parts a case is made of: identifiers, status, findings, deadline
-//! kinds, referrals, stage responses and escalation requests.
+//! kinds, referrals, stage responses, escalation requests and
+//! acknowledgement methods.
 
 use std::fmt;
 use std::str::FromStr;
@@ -262,11 +263,80 @@ pub struct StageResponse {
 /// A complainant's request to go up a stage (R4, R6): both parts are
 /// required by the policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredEscalation")]
 pub struct Escalation {
     pub desired_outcome: Text,
     pub unsatisfied_with: Text,
+    /// When the complainant made the request: the stage's clocks count from
+    /// it. Given by the caller when the request is keyed in later.
+    pub received_at: DateTime<Utc>,
+    /// When the request was recorded on the platform.
     pub requested_at: DateTime<Utc>,
     /// Who passed the request on (a complaints handler or an integration,
     /// on the complainant's behalf).
     pub requested_by: Actor,
+}
+
+/// An [`Escalation`] as stored. Requests recorded before `received_at` was
+/// kept were received when they were recorded.
+#[derive(Deserialize)]
+struct StoredEscalation {
+    desired_outcome: Text,
+    unsatisfied_with: Text,
+    #[serde(default)]
+    received_at: Option<DateTime<Utc>>,
+    requested_at: DateTime<Utc>,
+    requested_by: Actor,
+}
+
+impl From<StoredEscalation> for Escalation {
+    fn from(stored: StoredEscalation) -> Self {
+        Escalation {
+            desired_outcome: stored.desired_outcome,
+            unsatisfied_with: stored.unsatisfied_with,
+            received_at: stored.received_at.unwrap_or(stored.requested_at),
+            requested_at: stored.requested_at,
+            requested_by: stored.requested_by,
+        }
+    }
+}
+
+/// How an acknowledgement given outside the platform reached the
+/// complainant (docs/policy.md, R1), as [`super::Command::RecordAcknowledgement`]
+/// records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcknowledgementMethod {
+    /// Told on the telephone.
+    Telephone,
+    /// A letter sent or delivered by hand, outside the platform's letters.
+    Letter,
+    /// An email sent from a mailbox, outside the platform's emails.
+    Email,
+    /// Told face to face, for example on a home visit.
+    InPerson,
+}
+
+impl AcknowledgementMethod {
+    pub const ALL: [AcknowledgementMethod; 4] = [
+        AcknowledgementMethod::Telephone,
+        AcknowledgementMethod::Letter,
+        AcknowledgementMethod::Email,
+        AcknowledgementMethod::InPerson,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcknowledgementMethod::Telephone => "telephone",
+            AcknowledgementMethod::Letter => "letter",
+            AcknowledgementMethod::Email => "email",
+            AcknowledgementMethod::InPerson => "in_person",
+        }
+    }
+}
+
+impl fmt::Display for AcknowledgementMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }

@@ -3,8 +3,7 @@
 // Test helpers outside #[test] functions may fail loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../smtp/mod.rs"]
-mod smtp;
+use complaints_test_support::smtp;
 
 mod letters;
 mod outbox;

@@ -1,4 +1,4 @@
-//! Email through a real SMTP server (aiosmtpd, see `tests/smtp/`).
+//! Email through a real SMTP server (aiosmtpd, from `complaints_test_support::smtp`).
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ fn mailer(port: u16) -> SmtpMailer {
 #[tokio::test]
 async fn an_email_arrives_with_its_message_id_and_the_register_number() {
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(free_port().unwrap(), &dir.path().join("inbox")).unwrap();
+    let server = SmtpServer::start(free_port(), &dir.path().join("inbox")).unwrap();
     let email = email_to("ack-smtp-1", "margaret@example.com");
 
     let delivered = mailer(server.port).send(&email).await.unwrap();
@@ -28,9 +28,9 @@ async fn an_email_arrives_with_its_message_id_and_the_register_number() {
     };
     assert!(reply.starts_with("250"), "{reply}");
 
-    let received = server.received().unwrap();
+    let received = server.received();
     assert_eq!(received.len(), 1);
-    let message = parse_email(&received[0]);
+    let message = parse_email(&received[0].raw);
     assert_eq!(message.message_id(), Some("ack-smtp-1@example.org"));
     assert_eq!(
         message.from().unwrap().first().unwrap().address(),
@@ -44,7 +44,7 @@ async fn an_email_arrives_with_its_message_id_and_the_register_number() {
 #[tokio::test]
 async fn a_refused_recipient_is_a_permanent_failure_with_the_servers_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(free_port().unwrap(), &dir.path().join("inbox")).unwrap();
+    let server = SmtpServer::start(free_port(), &dir.path().join("inbox")).unwrap();
     let email = email_to("ack-smtp-2", "refuse-me@example.com");
 
     let err = mailer(server.port).send(&email).await.unwrap_err();
@@ -57,13 +57,13 @@ async fn a_refused_recipient_is_a_permanent_failure_with_the_servers_reason() {
         "{}",
         err.reason()
     );
-    assert!(server.received().unwrap().is_empty());
+    assert!(server.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_server_asking_to_try_later_is_a_transient_failure() {
     let dir = tempfile::tempdir().unwrap();
-    let server = SmtpServer::start(free_port().unwrap(), &dir.path().join("inbox")).unwrap();
+    let server = SmtpServer::start(free_port(), &dir.path().join("inbox")).unwrap();
     let email = email_to("ack-smtp-3", "later@example.com");
 
     let err = mailer(server.port).send(&email).await.unwrap_err();
@@ -76,7 +76,7 @@ async fn a_server_asking_to_try_later_is_a_transient_failure() {
 async fn a_server_that_is_down_is_transient_and_a_retry_gets_through_once_it_is_up() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = dir.path().join("inbox");
-    let port = free_port().unwrap();
+    let port = free_port();
     let mailer = mailer(port);
     let email = email_to("ack-smtp-4", "margaret@example.com");
 
@@ -85,10 +85,10 @@ async fn a_server_that_is_down_is_transient_and_a_retry_gets_through_once_it_is_
 
     let _server = SmtpServer::start(port, &inbox).unwrap();
     mailer.send(&email).await.unwrap();
-    let received = received_in(&inbox).unwrap();
+    let received = received_in(&inbox);
     assert_eq!(received.len(), 1);
     assert_eq!(
-        parse_email(&received[0]).message_id(),
+        parse_email(&received[0].raw).message_id(),
         Some("ack-smtp-4@example.org")
     );
 }

@@ -6,8 +6,8 @@ use complaints_domain::case::{DeadlineKind, Finding, NotifyKind};
 use complaints_domain::policy::{Policy, Stage};
 use complaints_domain::role::Role;
 use complaints_notify::{
-    ALL_KINDS, Addressee, AlertDetails, AlertLevel, CompanyDetails, MessageContext, NotifyError,
-    Renderer, ResponseDetails, ReviewInvitation, TemplateSource, bundled_templates,
+    ALL_KINDS, Addressee, AlertDetails, AlertLevel, CompanyDetails, DateChange, MessageContext,
+    NotifyError, Renderer, ResponseDetails, ReviewInvitation, TemplateSource, bundled_templates,
 };
 
 use crate::support::{REFERENCE, date, register_number, renderer, sample};
@@ -199,6 +199,7 @@ fn each_kind_renders_with_only_the_fields_it_needs() {
                 response: Some(response.clone()),
                 review: Some(ReviewInvitation {
                     request_by: date(2027, 1, 11),
+                    window_working_days: 20,
                     reviewer: Role::CxManager,
                 }),
                 ..addressed()
@@ -230,6 +231,28 @@ fn each_kind_renders_with_only_the_fields_it_needs() {
                 ..bare()
             },
         ),
+        (
+            NotifyKind::Extension,
+            MessageContext {
+                change: Some(DateChange {
+                    date: date(2026, 12, 16),
+                    deadline_kind: DeadlineKind::Resolve,
+                    reason: String::new(),
+                }),
+                ..addressed()
+            },
+        ),
+        (
+            NotifyKind::HoldingUpdate,
+            MessageContext {
+                change: Some(DateChange {
+                    date: date(2026, 12, 23),
+                    deadline_kind: DeadlineKind::Resolve,
+                    reason: String::new(),
+                }),
+                ..addressed()
+            },
+        ),
     ];
     for (kind, context) in contexts {
         let rendered = renderer
@@ -242,6 +265,103 @@ fn each_kind_renders_with_only_the_fields_it_needs() {
         .unwrap();
     assert!(update.text.contains("We will keep you updated."));
     assert!(!update.text.contains("still aim"), "{}", update.text);
+}
+
+#[test]
+fn an_extension_notice_gives_the_new_date_and_why() {
+    let context = MessageContext {
+        change: Some(DateChange {
+            date: date(2026, 12, 16),
+            deadline_kind: DeadlineKind::Resolve,
+            reason: "we are waiting for the engineer's report".to_owned(),
+        }),
+        ..sample()
+    };
+    let rendered = renderer().render(NotifyKind::Extension, &context).unwrap();
+    assert_eq!(
+        rendered.subject,
+        format!("Your complaint {REFERENCE}: a new date")
+    );
+    assert!(
+        rendered.text.contains(
+            "We will now give you our answer to your complaint by Wednesday 16 December 2026."
+        ),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        rendered
+            .text
+            .contains("This is why: we are waiting for the engineer's report"),
+        "{}",
+        rendered.text
+    );
+    let bare = MessageContext::new(register_number(), Stage::Stage1);
+    assert!(
+        renderer()
+            .render(NotifyKind::Extension, &bare)
+            .unwrap_err()
+            .to_string()
+            .contains("complainant")
+    );
+}
+
+#[test]
+fn a_holding_update_says_when_we_will_be_in_touch_again() {
+    let context = MessageContext {
+        change: Some(DateChange {
+            date: date(2026, 12, 23),
+            deadline_kind: DeadlineKind::Resolve,
+            reason: String::new(),
+        }),
+        ..sample()
+    };
+    let rendered = renderer()
+        .render(NotifyKind::HoldingUpdate, &context)
+        .unwrap();
+    assert!(
+        rendered
+            .text
+            .contains("We will contact you again by Wednesday 23 December 2026."),
+        "{}",
+        rendered.text
+    );
+    let without = MessageContext {
+        change: None,
+        ..sample()
+    };
+    assert!(
+        renderer()
+            .render(NotifyKind::HoldingUpdate, &without)
+            .unwrap_err()
+            .to_string()
+            .contains("needs change")
+    );
+}
+
+#[test]
+fn a_stage_response_states_the_review_window_it_is_given() {
+    let mut context = sample();
+    context.review = Some(ReviewInvitation {
+        request_by: date(2027, 1, 25),
+        window_working_days: 30,
+        reviewer: Role::CxManager,
+    });
+    let rendered = renderer()
+        .render(NotifyKind::StageResponse, &context)
+        .unwrap();
+    assert!(
+        rendered
+            .text
+            .contains("within 30 working days, by Monday 25 January 2027"),
+        "{}",
+        rendered.text
+    );
+    assert!(
+        !rendered.text.contains("20 working days"),
+        "{}",
+        rendered.text
+    );
 }
 
 #[test]

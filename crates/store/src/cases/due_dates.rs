@@ -14,6 +14,11 @@ pub struct DueDate {
     pub kind: DeadlineKind,
     pub stage: Stage,
     pub working_days: u32,
+    /// The instant the clock runs from (the receipt of the complaint or of
+    /// the request that started the stage); `None` in promises recorded
+    /// before it was kept.
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
     pub due_date: NaiveDate,
     pub due_at: DateTime<Utc>,
     pub reason: String,
@@ -52,6 +57,7 @@ pub(super) fn due_date(spec: &DeadlineSpec, _now: DateTime<Utc>) -> DueDate {
         kind: spec.kind,
         stage: spec.stage,
         working_days: spec.working_days,
+        started_at: Some(spec.started_at),
         due_date: spec.due.date,
         due_at: spec.due.at,
         reason: spec.reason.clone(),

@@ -1,9 +1,13 @@
 //! Listing cases: the filters, their translation to SQL, and keyset paging
 //! newest receipt first.
+//!
+//! Every filter is written with expressions SQLite and Postgres both run.
+//! The filters on the complainant look in `complainants`, where the
+//! personal data lives, and never match an erased complainant.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use complaints_domain::policy::Stage;
-use complaints_domain::values::RegisterNumber;
+use complaints_domain::values::{EmailAddress, RegisterNumber, UkPhone, UkPostcode};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -30,6 +34,18 @@ pub struct CaseFilter {
     pub register_number: Option<RegisterNumber>,
     /// Case-insensitive substring of the complainant's name.
     pub complainant_name: Option<String>,
+    /// The person the case is assigned to, exactly.
+    pub assignee: Option<String>,
+    /// The complainant's customer reference, exactly.
+    pub customer_ref: Option<String>,
+    /// The complainant's email address, ignoring case.
+    pub email: Option<EmailAddress>,
+    /// The complainant's phone number: stored, and so compared, in E.164.
+    pub phone: Option<UkPhone>,
+    /// The complainant's postcode, as [`UkPostcode`] writes it.
+    pub postcode: Option<UkPostcode>,
+    /// Words that must each occur somewhere in the summary, ignoring case.
+    pub summary_words: Vec<String>,
 }
 
 /// Where the previous page ended: newest first by receipt, then id.
@@ -140,22 +156,57 @@ fn conditions(filter: &CaseFilter) -> Condition {
     if let Some(number) = &filter.register_number {
         all = all.add(cases::Column::RegisterNumber.eq(number.as_str()));
     }
-    if let Some(name) = &filter.complainant_name {
-        let pattern = format!("%{}%", escape_like(&name.to_lowercase()));
+    if let Some(assignee) = &filter.assignee {
+        all = all.add(cases::Column::Assignee.eq(assignee.as_str()));
+    }
+    for word in &filter.summary_words {
+        all = all.add(contains_ignoring_case(cases::Column::Summary, word));
+    }
+    let person = person_conditions(filter);
+    if !person.is_empty() {
         all = all.add(
             cases::Column::Id.in_subquery(
                 Query::select()
                     .column(complainants::Column::CaseId)
                     .from(complainants::Entity)
-                    .and_where(
-                        Expr::expr(Func::lower(Expr::col(complainants::Column::FullName)))
-                            .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
-                    )
+                    .cond_where(person.add(complainants::Column::ErasedAt.is_null()))
                     .to_owned(),
             ),
         );
     }
     all
+}
+
+/// The filters on the complainant's personal data; empty when none is set.
+fn person_conditions(filter: &CaseFilter) -> Condition {
+    let mut person = Condition::all();
+    if let Some(name) = &filter.complainant_name {
+        person = person.add(contains_ignoring_case(complainants::Column::FullName, name));
+    }
+    if let Some(reference) = &filter.customer_ref {
+        person = person.add(complainants::Column::CustomerRef.eq(reference.as_str()));
+    }
+    if let Some(email) = &filter.email {
+        person = person.add(
+            Expr::expr(Func::lower(Expr::col(complainants::Column::Email)))
+                .eq(email.as_str().to_lowercase()),
+        );
+    }
+    if let Some(phone) = &filter.phone {
+        person = person.add(complainants::Column::Phone.eq(phone.e164()));
+    }
+    if let Some(postcode) = &filter.postcode {
+        person = person.add(complainants::Column::Postcode.eq(postcode.as_str()));
+    }
+    person
+}
+
+/// `column` contains `text` anywhere, ignoring case; `%` and `_` in `text`
+/// are themselves, not wildcards.
+fn contains_ignoring_case(column: impl sea_orm::sea_query::IntoColumnRef, text: &str) -> Expr {
+    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    Expr::expr(Func::lower(Expr::col(column)))
+        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'))
 }
 
 fn escape_like(text: &str) -> String {

@@ -6,18 +6,22 @@ use chrono::{DateTime, Utc};
 use complaints_domain::case::Case;
 
 mod due_dates;
+mod erasure;
 mod filters;
 mod outbox_message;
 mod read;
 mod replay;
+mod retention;
 mod rows;
 mod timeline;
 mod write;
 
 pub use due_dates::{DueDate, DueState};
+pub use erasure::{ERASED_CONTENT_HASH, ERASED_PAYLOAD};
 pub use filters::{CaseFilter, PageCursor, count, list, received_between};
 pub use outbox_message::{CASE_EVENTS_TOPIC, CaseChanged};
 pub use read::{load, load_by_register_number};
+pub use retention::closed_before_with_personal_data;
 pub use timeline::timeline;
 pub use write::{apply, open_case};
 

@@ -39,6 +39,20 @@ pub struct CaseChanged {
     /// the case to someone.
     #[serde(default)]
     pub respond_due: Option<DueDate>,
+    /// The person (a token subject) the case is assigned to after the
+    /// change; `None` when nobody is, and in messages written before
+    /// cases had assignees.
+    #[serde(default)]
+    pub assignee: Option<String>,
+}
+
+impl CaseChanged {
+    /// The change named the case's assignee or cleared it.
+    pub fn reassigned(&self) -> bool {
+        self.events
+            .iter()
+            .any(|event| matches!(event, Event::Assigned { .. } | Event::Unassigned { .. }))
+    }
 }
 
 pub(super) async fn enqueue(
@@ -73,6 +87,11 @@ pub(super) async fn enqueue(
                 .find(|d| d.kind == kind && d.state == DueState::Pending)
                 .cloned()
         }),
+        assignee: stored
+            .case
+            .assignee
+            .as_ref()
+            .map(|assignee| assignee.as_str().to_owned()),
     };
     let message = OutboxMessage::json(CASE_EVENTS_TOPIC, stored.case.id.as_uuid(), &message)?;
     outbox::enqueue(db, &[message], now).await

@@ -51,6 +51,7 @@ pub(super) fn case_row(
         status: Set(case.status.as_str().to_owned()),
         channel: Set(case.channel.as_str().to_owned()),
         owner_role: Set(case.owner_role.as_str().to_owned()),
+        assignee: Set(case.assignee.as_ref().map(|a| a.as_str().to_owned())),
         received_at: Set(case.received_at),
         received_on: Set(calendar.local_date(case.received_at).to_string()),
         summary: Set(case.summary.as_str().to_owned()),
@@ -81,6 +82,9 @@ pub(super) fn complainant_row(
         email: Set(complainant.email().map(|e| e.as_str().to_owned())),
         phone: Set(complainant.phone().map(|p| p.e164().to_owned())),
         postal_address: Set(address),
+        postcode: Set(complainant
+            .postal_address()
+            .map(|address| address.postcode().as_str().to_owned())),
         preferred_contact: Set(complainant.preferred_contact().as_str().to_owned()),
         customer_ref: Set(complainant.customer_ref().map(|r| r.as_str().to_owned())),
         erased_at: Set(erased_at),

@@ -12,6 +12,7 @@ use complaints_domain::values::RegisterNumber;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::due_dates::started;
+use super::erasure::scrub_copies;
 use super::outbox_message::enqueue;
 use super::read::load;
 use super::replay::replay;
@@ -208,10 +209,12 @@ async fn write_step(
             stage: row.stage,
             status: row.status,
             owner_role: row.owner_role,
+            assignee: row.assignee,
             version: row.version,
             respond_due_at: row.respond_due_at,
             acknowledged_at: row.acknowledged_at,
             closed_at: row.closed_at,
+            summary: row.summary,
             snapshot: row.snapshot,
             updated_at: row.updated_at,
             ..Default::default()
@@ -231,6 +234,7 @@ async fn write_step(
         )?)
         .exec(&txn)
         .await?;
+        scrub_copies(&txn, case_id.as_uuid()).await?;
     }
     let prev_hash = case_events::Entity::find()
         .filter(case_events::Column::CaseId.eq(case_id.as_uuid()))
@@ -260,5 +264,13 @@ async fn write_step(
         .await?;
     }
     txn.commit().await?;
+    if erased
+        && !current.erased
+        && let Err(error) = crate::db::forget_overwritten_pages(db).await
+    {
+        // The erasure is committed; the next erasure's checkpoint (or the
+        // database's own) takes the old pages out of the log.
+        tracing::warn!(%error, "checkpoint after an erasure failed");
+    }
     Ok(stored)
 }

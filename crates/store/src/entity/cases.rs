@@ -13,6 +13,8 @@ pub struct Model {
     pub status: String,
     pub channel: String,
     pub owner_role: String,
+    /// The person (a token subject) the case is assigned to, if any.
+    pub assignee: Option<String>,
     pub received_at: DateTimeUtc,
     /// The local (calendar) date of receipt, `YYYY-MM-DD`, for date ranges.
     pub received_on: String,

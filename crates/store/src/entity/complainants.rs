@@ -12,6 +12,9 @@ pub struct Model {
     pub phone: Option<String>,
     /// The postal address as JSON (`{"lines": [..], "town": .., "postcode": ..}`).
     pub postal_address: Option<String>,
+    /// The postal address's postcode as `UkPostcode` writes it (`LS1 4AP`),
+    /// for searching.
+    pub postcode: Option<String>,
     pub preferred_contact: String,
     pub customer_ref: Option<String>,
     pub erased_at: Option<DateTimeUtc>,

@@ -7,7 +7,7 @@ use complaints_test_support::TestDb;
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
-crate::conformance!(basics:
+complaints_test_support::on_every_backend!(
     register_numbers_count_up_per_year_from_one,
     register_numbers_are_unique_under_concurrent_writers,
     a_rolled_back_number_is_not_in_use,

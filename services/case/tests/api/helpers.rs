@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
-use complaints_case::Application;
+use chrono::{DateTime, Utc};
+use complaints_auth::{AuthConfig, BearerToken};
+use complaints_case::application;
 use complaints_config::{Settings, env};
 use complaints_domain::clock::{Clock, ManualClock};
 use complaints_domain::role::Role;
@@ -17,9 +16,8 @@ use complaints_proto::complaints::case::v1 as pb;
 use complaints_proto::complaints::case::v1::case_service_client::CaseServiceClient;
 use complaints_proto::complaints::common::v1 as common;
 use complaints_proto::google::r#type::Date;
-use complaints_test_support::TestDb;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use complaints_test_support::server::Served;
+use complaints_test_support::{TestDb, tokens};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -27,33 +25,8 @@ use tonic_types::StatusExt;
 
 pub type Client = CaseServiceClient<InterceptedService<Channel, BearerToken>>;
 
-/// Generates, for each named `async fn(TestDb)`, a test on SQLite and one
-/// on Postgres (skipped with a message outside CI when no Postgres is
-/// configured; a failure in CI).
-macro_rules! on_every_backend {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(complaints_test_support::TestDb::sqlite().await).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = complaints_test_support::TestDb::postgres().await {
-                        super::$test(db).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-pub(crate) use on_every_backend;
+pub(crate) use complaints_test_support::on_every_backend;
+pub use complaints_test_support::time::{monday_morning, timestamp};
 
 /// The test deployment's signing key: not the development key, which the
 /// production `Application` refuses.
@@ -61,32 +34,30 @@ const SECRET: &str = "case-service-integration-tests-signing-secret";
 const ISSUER: &str = "https://idp.test.example";
 const AUDIENCE: &str = "complaints-case-tests";
 
-/// Monday 2 March 2026, 10:00 UTC (GMT): no bank holiday near, so stage 1
-/// is acknowledged by Thursday 5 March and resolved by Monday 16 March
-/// (England and Wales), due at midnight at the end of that day.
-pub fn monday_morning() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
-}
-
 /// The token configuration of the served test deployment.
 pub fn auth_config() -> AuthConfig {
     AuthConfig::new(ISSUER, AUDIENCE).with_hs256_secret(SECRET)
 }
 
 pub struct TestApp {
+    // First, so dropped first: a failing test's server stops before its
+    // database is dropped.
+    server: Served<anyhow::Error>,
     pub clock: ManualClock,
     /// The database the service writes to, for looking under the service.
     pub db: TestDb,
     channel: Channel,
-    issuer: TokenIssuer,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// The case service as the `case` binary builds it, from settings naming
 /// `db`, a free port and a test signing key, with a manual clock at
 /// [`monday_morning`].
 pub async fn spawn_app(db: TestDb) -> TestApp {
+    spawn_app_with(db, &[]).await
+}
+
+/// [`spawn_app`] with further settings (`COMPLAINTS_*` variables).
+pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
     let vars: HashMap<String, String> = [
         (env::DATABASE_URL, db.url.as_str()),
         (env::LISTEN, "127.0.0.1:0"),
@@ -95,29 +66,25 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
         (env::JWT_AUDIENCE, AUDIENCE),
     ]
     .into_iter()
+    .chain(extra.iter().copied())
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     let settings = Settings::from_vars(&vars).expect("test settings");
     let clock = ManualClock::new(monday_morning());
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-    let application = Application::build(settings, shared)
+    let application = application(settings, shared)
         .await
         .expect("build the case service");
     let address: SocketAddr = format!("127.0.0.1:{}", application.port()).parse().unwrap();
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until_stopped(async {
-        let _ = stop.await;
-    }));
+    let server = Served::spawn(|stopped| application.run_until_stopped(stopped));
     let channel = Channel::from_shared(format!("http://{address}"))
         .unwrap()
         .connect_lazy();
     TestApp {
+        server,
         clock,
         db,
         channel,
-        issuer: TokenIssuer::new(&auth_config()).unwrap(),
-        shutdown: Some(shutdown),
-        server: Some(server),
     }
 }
 
@@ -127,11 +94,7 @@ impl TestApp {
     }
 
     pub fn token(&self, subject: &str, role: Role) -> BearerToken {
-        let token = self
-            .issuer
-            .issue(subject, role, Duration::from_secs(600))
-            .unwrap();
-        BearerToken::new(token).unwrap()
+        tokens::bearer(&auth_config(), subject, role)
     }
 
     /// A client whose calls carry a token naming `subject` as `role`.
@@ -218,21 +181,8 @@ impl TestApp {
     }
 
     /// Stops the server as SIGTERM would, and waits for it to finish.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -291,13 +241,6 @@ pub fn note(case_id: &str, request_id: &str, text: &str) -> pb::AddNoteRequest {
         case_id: case_id.to_owned(),
         request_id: request_id.to_owned(),
         text: text.to_owned(),
-    }
-}
-
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
     }
 }
 

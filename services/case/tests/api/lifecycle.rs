@@ -31,6 +31,7 @@ fn review(case_id: &str, desired: &str, unsatisfied: &str) -> pb::RequestReviewR
         request_id: String::new(),
         desired_outcome: desired.to_owned(),
         unsatisfied_with: unsatisfied.to_owned(),
+        received_at: None,
     }
 }
 
@@ -40,6 +41,7 @@ fn to_director(case_id: &str, desired: &str, unsatisfied: &str) -> pb::EscalateT
         request_id: String::new(),
         desired_outcome: desired.to_owned(),
         unsatisfied_with: unsatisfied.to_owned(),
+        received_at: None,
     }
 }
 

@@ -81,6 +81,7 @@ async fn four_cases(app: &TestApp) {
             request_id: String::new(),
             desired_outcome: "A refund".to_owned(),
             unsatisfied_with: "The invoice is still wrong".to_owned(),
+            received_at: None,
         })
         .await
         .unwrap();

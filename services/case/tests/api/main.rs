@@ -1,15 +1,19 @@
 //! The case service through its real gRPC surface: the production
 //! `Application` on a port-0 listener, behind token authentication, with a
-//! manual clock, on SQLite always and on Postgres when `DATABASE_URL` names
-//! one.
+//! manual clock, on SQLite always and on Postgres when there is one
+//! (`DATABASE_URL`, else the machine's own; see `complaints_test_support`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
 
 mod access;
+mod assignment;
+mod erasure;
+mod handler_steps;
 mod idempotency;
 mod lifecycle;
 mod listing;
+mod retention;
 mod statistics;
 mod timeline;

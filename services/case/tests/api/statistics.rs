@@ -17,6 +17,7 @@ on_every_backend!(
     a_case_counts_on_the_local_date_it_was_received,
     statistics_need_a_valid_date_range,
     an_acknowledgement_the_platform_delivered_in_time_counts_as_met,
+    root_causes_count_every_stage_response_and_lessons_come_with_their_register_numbers,
 );
 
 fn count(counts: &[pb::Count], key: &str) -> i64 {
@@ -80,6 +81,7 @@ async fn statistics_count_the_cases_received_in_the_range(db: TestDb) {
             request_id: String::new(),
             desired_outcome: "A refund".to_owned(),
             unsatisfied_with: "The invoice".to_owned(),
+            received_at: None,
         })
         .await
         .unwrap();
@@ -249,4 +251,122 @@ async fn an_acknowledgement_the_platform_delivered_in_time_counts_as_met(db: Tes
         Duration::hours(5).num_seconds()
     );
     assert_eq!(sla(&stats, common::DeadlineKind::Resolve), (0, 0, 1));
+}
+
+/// A lesson learned and the register numbers it came from.
+type Lesson = (String, Vec<String>);
+
+/// `author` responds to the case's current stage with `root_cause` and
+/// `lesson`.
+async fn respond(
+    app: &crate::helpers::TestApp,
+    author: (&str, Role),
+    case_id: &str,
+    root_cause: &str,
+    lesson: &str,
+) {
+    app.client(author.0, author.1)
+        .issue_stage_response(pb::IssueStageResponseRequest {
+            lessons_learned: lesson.to_owned(),
+            ..crate::helpers::stage_response(case_id, root_cause)
+        })
+        .await
+        .unwrap();
+}
+
+async fn root_causes_count_every_stage_response_and_lessons_come_with_their_register_numbers(
+    db: TestDb,
+) {
+    let app = spawn_app(db).await;
+    // Received a minute apart, so the report lists them in this order.
+    let first = app.open(complaint("lessons-1")).await.case.unwrap();
+    app.advance(Duration::minutes(1));
+    let second = app.open(complaint("lessons-2")).await.case.unwrap();
+    app.advance(Duration::minutes(1));
+    let third = app.open(complaint("lessons-3")).await.case.unwrap();
+    let handler = ("hana", Role::ComplaintsHandler);
+    // The first case: stage 1 blames billing, the review finds it was late.
+    respond(
+        &app,
+        handler,
+        &first.case_id,
+        "billing-error",
+        "Check tariffs monthly",
+    )
+    .await;
+    app.handler()
+        .request_review(pb::RequestReviewRequest {
+            case_id: first.case_id.clone(),
+            request_id: String::new(),
+            desired_outcome: "A refund".to_owned(),
+            unsatisfied_with: "The delay".to_owned(),
+            received_at: None,
+        })
+        .await
+        .unwrap();
+    respond(
+        &app,
+        ("carol", Role::CxManager),
+        &first.case_id,
+        "late-response",
+        "Call back within the hour",
+    )
+    .await;
+    // The second case learns the same billing lesson; the third none.
+    respond(
+        &app,
+        handler,
+        &second.case_id,
+        "billing-error",
+        "Check tariffs monthly",
+    )
+    .await;
+    respond(&app, handler, &third.case_id, "billing-error", "").await;
+
+    let stats = app
+        .handler()
+        .get_statistics(range((2026, 3, 1), (2026, 3, 31)))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // Four responses: the first case's stage 1 root cause still counts.
+    assert_eq!(count(&stats.by_root_cause, "billing-error"), 3);
+    assert_eq!(count(&stats.by_root_cause, "late-response"), 1);
+    // The finding is still the latest response's, one per case.
+    assert_eq!(stats.by_finding.iter().map(|c| c.count).sum::<i64>(), 3);
+    let lessons: Vec<(String, Vec<Lesson>)> = stats
+        .lessons_by_root_cause
+        .iter()
+        .map(|group| {
+            (
+                group.root_cause.clone(),
+                group
+                    .lessons
+                    .iter()
+                    .map(|l| (l.lessons_learned.clone(), l.register_numbers.clone()))
+                    .collect(),
+            )
+        })
+        .collect();
+    let own = |number: &str| number.to_owned();
+    assert_eq!(
+        lessons,
+        vec![
+            (
+                "billing-error".to_owned(),
+                vec![(
+                    "Check tariffs monthly".to_owned(),
+                    vec![own(&first.register_number), own(&second.register_number)]
+                )]
+            ),
+            (
+                "late-response".to_owned(),
+                vec![(
+                    "Call back within the hour".to_owned(),
+                    vec![own(&first.register_number)]
+                )]
+            ),
+        ]
+    );
 }

@@ -10,6 +10,7 @@ use tonic::Code;
 use crate::helpers::{on_every_backend, spawn_app, web_complaint};
 
 on_every_backend!(
+    #[tokio::test]
     a_call_without_a_token_is_unauthenticated,
     a_token_signed_with_another_key_is_unauthenticated,
     a_role_that_may_not_submit_is_permission_denied,

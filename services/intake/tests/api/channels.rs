@@ -12,6 +12,7 @@ use crate::helpers::{
 };
 
 on_every_backend!(
+    #[tokio::test]
     a_telephone_complaint_opens_a_case_recording_the_adviser,
     a_postal_complaint_opens_a_case_recording_the_scan_and_address,
     an_email_channel_complaint_opens_a_case_answered_by_email,

@@ -13,6 +13,7 @@ use crate::helpers::{
 };
 
 on_every_backend!(
+    #[tokio::test]
     a_raw_email_opens_an_email_case_for_its_sender,
     a_redelivered_email_opens_one_case,
     an_email_with_an_explicit_request_id_is_idempotent_on_it,

@@ -4,24 +4,21 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
+use complaints_auth::{AuthConfig, BearerToken};
 use complaints_case::{CaseApp, CaseGrpc};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::clock::{Clock, ManualClock};
 use complaints_domain::policy::Policy;
 use complaints_domain::role::{Actor, Role};
-use complaints_intake::{Application, CaseGateway, IntakeApp};
+use complaints_intake::{CaseGateway, IntakeApp, application_with_app};
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::common::v1 as common;
 use complaints_proto::complaints::intake::v1::SubmitComplaintRequest;
 use complaints_proto::complaints::intake::v1::intake_service_client::IntakeServiceClient;
-use complaints_test_support::TestDb;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use complaints_test_support::server::Served;
+use complaints_test_support::{TestDb, tokens};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -29,49 +26,18 @@ use tonic_types::StatusExt;
 
 pub type Client = IntakeServiceClient<InterceptedService<Channel, BearerToken>>;
 
-/// Generates, for each named `async fn(TestDb)`, a test on SQLite and one
-/// on Postgres (skipped with a message when no Postgres is configured).
-macro_rules! on_every_backend {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    super::$test(complaints_test_support::TestDb::sqlite().await).await;
-                }
-            )+
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    if let Some(db) = complaints_test_support::TestDb::postgres().await {
-                        super::$test(db).await;
-                    }
-                }
-            )+
-        }
-    };
-}
-pub(crate) use on_every_backend;
-
-/// Monday 2 March 2026, 10:00 UTC: no bank holiday within the stage 1
-/// deadlines, so acknowledge by Thursday 5 March and resolve by Monday 16
-/// March (England and Wales).
-pub fn monday_morning() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap()
-}
+pub(crate) use complaints_test_support::on_every_backend;
+pub use complaints_test_support::time::{monday_morning, timestamp};
 
 pub struct TestApp {
+    // First, so dropped first: a failing test's server stops before its
+    // database is dropped.
+    server: Served<anyhow::Error>,
     pub address: SocketAddr,
     /// Kept for the life of the app: dropping it deletes the database.
     _db: TestDb,
     /// The case service's handler, to look at cases as the platform does.
     pub case: Arc<CaseGrpc>,
-    issuer: TokenIssuer,
-    shutdown: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Intake in front of the real case service, in process, sharing one
@@ -99,7 +65,7 @@ pub async fn spawn_app_with(
     gateway: CaseGateway,
 ) -> TestApp {
     let intake = IntakeApp::new(db.db.clone(), gateway, Arc::new(clock.clone()));
-    let application = Application::build_with_app(
+    let application = application_with_app(
         "127.0.0.1:0".parse().unwrap(),
         &AuthConfig::development(),
         intake,
@@ -107,17 +73,12 @@ pub async fn spawn_app_with(
     .await
     .expect("build intake");
     let address: SocketAddr = format!("127.0.0.1:{}", application.port()).parse().unwrap();
-    let (shutdown, stop) = oneshot::channel::<()>();
-    let server = tokio::spawn(application.run_until_stopped(async {
-        let _ = stop.await;
-    }));
+    let server = Served::spawn(|stopped| application.run_until_stopped(stopped));
     TestApp {
+        server,
         address,
         _db: db,
         case,
-        issuer: TokenIssuer::new(&AuthConfig::development()).unwrap(),
-        shutdown: Some(shutdown),
-        server: Some(server),
     }
 }
 
@@ -131,11 +92,7 @@ impl TestApp {
     }
 
     pub fn token(&self, role: Role) -> BearerToken {
-        let token = self
-            .issuer
-            .issue(&format!("test-{role}"), role, Duration::from_secs(600))
-            .unwrap();
-        BearerToken::new(token).unwrap()
+        tokens::bearer(&AuthConfig::development(), &format!("test-{role}"), role)
     }
 
     /// A client whose calls carry a token for `role`.
@@ -185,21 +142,8 @@ impl TestApp {
     }
 
     /// Stops the server as SIGTERM would, and waits for it to finish.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.abort();
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -229,13 +173,6 @@ pub fn postal_address() -> common::PostalAddress {
         lines: vec!["12 Park Row".to_owned()],
         town: "Leeds".to_owned(),
         postcode: "ls1 5hd".to_owned(),
-    }
-}
-
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: 0,
     }
 }
 

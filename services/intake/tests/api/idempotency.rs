@@ -15,6 +15,7 @@ use tonic::transport::Endpoint;
 use crate::helpers::{monday_morning, on_every_backend, spawn_app, timestamp, web_complaint};
 
 on_every_backend!(
+    #[tokio::test]
     a_retried_request_returns_the_same_case_marked_replayed,
     the_same_request_id_with_other_content_is_refused_as_already_existing,
     a_refused_complaint_leaves_its_request_id_free,

@@ -1,6 +1,7 @@
 //! Intake through its real gRPC surface: a port-0 server behind
 //! authentication, in front of the real case service, on SQLite always and
-//! on Postgres when `DATABASE_URL` names one.
+//! on Postgres when there is one (`DATABASE_URL`, else the machine's own;
+//! see `complaints_test_support`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 

@@ -117,7 +117,12 @@ async fn the_binary_refuses_to_start_with_the_development_key() {
     ]))
     .unwrap();
     assert!(settings.auth.is_development());
-    let error = application(settings, std::sync::Arc::new(complaints_domain::clock::SystemClock)).await.unwrap_err();
+    let error = application(
+        settings,
+        std::sync::Arc::new(complaints_domain::clock::SystemClock),
+    )
+    .await
+    .unwrap_err();
     assert!(
         format!("{error:#}").contains("COMPLAINTS_ALLOW_DEV_KEY"),
         "{error:#}"
@@ -144,7 +149,12 @@ async fn the_binary_starts_with_a_real_key_and_serves_health() {
         ),
     ]))
     .unwrap();
-    let application = application(settings, std::sync::Arc::new(complaints_domain::clock::SystemClock)).await.unwrap();
+    let application = application(
+        settings,
+        std::sync::Arc::new(complaints_domain::clock::SystemClock),
+    )
+    .await
+    .unwrap();
     let port = application.port();
     assert_ne!(port, 0);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

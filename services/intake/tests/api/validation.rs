@@ -12,6 +12,7 @@ use crate::helpers::{
 };
 
 on_every_backend!(
+    #[tokio::test]
     a_complaint_without_a_summary_is_refused,
     a_malformed_email_address_is_refused,
     a_malformed_postcode_is_refused,
@@ -21,6 +22,7 @@ on_every_backend!(
     control_characters_are_refused,
     a_telephone_complaint_without_the_adviser_is_refused,
     a_postal_complaint_without_its_scan_or_address_is_refused,
+    a_complaint_with_only_a_telephone_number_is_refused_on_both_written_routes,
     a_complaint_without_a_request_id_is_refused,
     a_complaint_without_a_channel_is_refused,
     every_problem_is_reported_at_once,
@@ -133,6 +135,45 @@ async fn a_postal_complaint_without_its_scan_or_address_is_refused(db: TestDb) {
         &["scan_reference", "complainant.postal_address"],
     )
     .await;
+}
+
+async fn a_complaint_with_only_a_telephone_number_is_refused_on_both_written_routes(db: TestDb) {
+    let app = spawn_app(db).await;
+    let phone_only = || {
+        let mut request = web_complaint("phone-only");
+        request.channel = common::Channel::Telephone as i32;
+        request.recorded_by = "Adviser 4471".to_owned();
+        let person = complainant(&mut request);
+        person.email.clear();
+        person.postal_address = None;
+        request
+    };
+    let status = assert_refused(
+        &app,
+        phone_only(),
+        &["complainant.email", "complainant.postal_address"],
+    )
+    .await;
+    for field in ["complainant.email", "complainant.postal_address"] {
+        assert!(
+            violation_on(&status, field).contains("written route"),
+            "{status:?}"
+        );
+    }
+
+    // Nothing was recorded under the key either: with an address, the same
+    // request id opens the case.
+    let mut with_address = phone_only();
+    complainant(&mut with_address).postal_address = Some(postal_address());
+    let response = app
+        .client()
+        .await
+        .submit_complaint(with_address)
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!response.replayed);
+    assert_eq!(app.case_count().await, 1);
 }
 
 async fn a_complaint_without_a_request_id_is_refused(db: TestDb) {

@@ -1,13 +1,15 @@
-"""A real SMTP server for the notify crate's tests (aiosmtpd).
+"""A real SMTP server for the test suites (aiosmtpd), started by smtp/mod.rs.
 
 Usage: python3 server.py --port PORT --outbox DIR
 
 Listens on 127.0.0.1:PORT and prints "ready" once it accepts connections.
 Every message it accepts is written to DIR as <uuid>.eml, exactly as
-received, before the 250 reply, so a test that saw the reply can read the
-file. Recipients starting with "refuse" get a permanent 550 and those
-starting with "later" a transient 451. It stops when its standard input
-closes, so a test that dies takes its server with it.
+received, with its envelope recipients (one a line) in <uuid>.rcpt beside
+it, before the 250 reply, so a test that saw the reply can read both. The
+.rcpt file is written first: whoever sees the .eml can read the envelope.
+Recipients starting with "refuse" get a permanent 550 and those starting
+with "later" a transient 451. It stops when its standard input closes, so a
+test that dies takes its server with it.
 """
 
 import argparse
@@ -32,12 +34,16 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        name = f"{uuid.uuid4().hex}.eml"
+        stem = uuid.uuid4().hex
+        self.write(f"{stem}.rcpt", "\n".join(envelope.rcpt_tos).encode())
+        self.write(f"{stem}.eml", envelope.original_content or envelope.content)
+        return "250 2.0.0 Message accepted for delivery"
+
+    def write(self, name, data):
         partial = os.path.join(self.outbox, f".{name}.partial")
         with open(partial, "wb") as file:
-            file.write(envelope.original_content or envelope.content)
+            file.write(data)
         os.replace(partial, os.path.join(self.outbox, name))
-        return "250 2.0.0 Message accepted for delivery"
 
 
 def main():

@@ -1,0 +1,49 @@
+//! What erasing a complainant reaches besides their row: the copies of the
+//! case's content the case service keeps in its outbox and its idempotency
+//! records.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::outbox_message::CASE_EVENTS_TOPIC;
+use crate::StoreError;
+use crate::entity::{idempotency_records, outbox};
+
+/// What a scrubbed outbox payload reads: valid JSON naming why it is empty.
+pub const ERASED_PAYLOAD: &str = r#"{"erased":true}"#;
+
+/// What a scrubbed idempotency record's content hash reads. No request
+/// hashes to it, so a retry of a request made before the erasure is
+/// refused as a clash (ALREADY_EXISTS) rather than matched against a
+/// fingerprint of the person's data.
+pub const ERASED_CONTENT_HASH: &str = "erased";
+
+/// Blanks the payloads of the case's delivered `case.events` messages
+/// (undelivered ones are still owed to their receivers and are left to the
+/// relay), and the content hashes of the case service's idempotency records
+/// for the case (scopes `case.*`; intake's records are intake's). Run it in
+/// the transaction that erases the complainant, before that request's own
+/// idempotency record is written.
+pub(super) async fn scrub_copies(
+    txn: &impl ConnectionTrait,
+    case_id: Uuid,
+) -> Result<(), StoreError> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::Payload, Expr::value(ERASED_PAYLOAD))
+        .filter(outbox::Column::Topic.eq(CASE_EVENTS_TOPIC))
+        .filter(outbox::Column::AggregateId.eq(case_id))
+        .filter(outbox::Column::DeliveredAt.is_not_null())
+        .exec(txn)
+        .await?;
+    idempotency_records::Entity::update_many()
+        .col_expr(
+            idempotency_records::Column::ContentHash,
+            Expr::value(ERASED_CONTENT_HASH),
+        )
+        .filter(idempotency_records::Column::Scope.starts_with("case."))
+        .filter(idempotency_records::Column::ResourceId.eq(case_id.to_string()))
+        .exec(txn)
+        .await?;
+    Ok(())
+}

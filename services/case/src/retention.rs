@@ -1,0 +1,67 @@
+//! The retention job: on a schedule, erases the complainants of cases
+//! closed longer ago than the configured period, through the same erasure
+//! as `EraseComplainant`.
+
+use std::time::Duration;
+
+use complaints_domain::role::{Actor, Role};
+use complaints_rpc::service::{BoxFuture, Pass, Stop, Worker};
+
+use crate::CaseApp;
+
+/// How often the job looks for cases whose period has ended.
+const EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// The subject the job's erasures are recorded under on the timeline.
+pub const RETENTION_SUBJECT: &str = "retention";
+
+/// Runs [`CaseApp::run_retention`] at start and then hourly, as the
+/// platform (`service` role, subject [`RETENTION_SUBJECT`]).
+#[derive(Debug, Clone)]
+pub struct RetentionWorker {
+    app: CaseApp,
+}
+
+impl RetentionWorker {
+    pub fn new(app: CaseApp) -> Self {
+        Self { app }
+    }
+
+    /// One run; how many complainants it erased.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let actor = Actor::new(RETENTION_SUBJECT, Role::Service);
+        let retention = self
+            .app
+            .run_retention(&actor)
+            .await
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        if !retention.erased.is_empty() {
+            tracing::info!(
+                erased = retention.erased.len(),
+                closed_before = %retention.closed_before,
+                "retention erased complainants"
+            );
+        }
+        Ok(retention.erased.len())
+    }
+}
+
+impl Worker for RetentionWorker {
+    fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            loop {
+                if let Err(error) = RetentionWorker::run_once(self).await {
+                    tracing::warn!(%error, "retention run failed; will retry");
+                }
+                tokio::select! {
+                    () = stop.clone().wait() => return,
+                    () = tokio::time::sleep(EVERY) => {}
+                }
+            }
+        })
+    }
+
+    fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
+        Box::pin(async { Ok(Pass::work(RetentionWorker::run_once(self).await?)) })
+    }
+}
