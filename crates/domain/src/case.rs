@@ -10,8 +10,9 @@
 //! Every step is checked in the same order, so callers see consistent
 //! errors:
 //! 1. the role table ([`permitted`]): `PermissionDenied`;
-//! 2. a closed case takes nothing but erasure, an external one nothing but
-//!    notes, assignment, closing and erasure: `FailedPrecondition`;
+//! 2. a closed case takes nothing but erasure (and links to other cases),
+//!    an external one nothing but notes, assignment, closing, links and
+//!    erasure: `FailedPrecondition`;
 //! 3. the input, every bad field at once: `InvalidArgument`;
 //! 4. the case's stage and status: `FailedPrecondition`;
 //! 5. who decides the current stage, from the policy, and R5's rule that
@@ -20,6 +21,7 @@
 mod command;
 mod effects;
 mod intake;
+mod links;
 pub mod receipt;
 mod types;
 
@@ -34,6 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use command::{Command, Step, authorize, permitted};
 pub use effects::{DeadlineSpec, Event, NotifyKind, NotifyRequest, Transition};
 pub use intake::{NewComplaint, RawComplaint};
+pub use links::{CaseLink, LinkRelation};
 pub use receipt::{CLOCK_SKEW_ALLOWANCE, MAX_AGE};
 pub use types::{
     AcknowledgementMethod, CaseId, CaseStatus, DeadlineKind, DeadlineOutcome, Escalation, Finding,
@@ -118,6 +121,26 @@ pub struct Case {
     /// repeated delivery report adds nothing.
     #[serde(default)]
     pub notices: BTreeSet<String>,
+    /// The complainant wrote again after the case closed
+    /// ([`Command::ReceiveCorrespondence`]): a person must look. Cleared by
+    /// the next step a person takes on the case, a note included (a closed
+    /// case takes a note while it is set).
+    #[serde(default)]
+    pub needs_attention: bool,
+    /// For a complaint that came by email: that email's Message-ID
+    /// (without angle brackets), which the platform's emails about the case
+    /// answer so that they thread in the complainant's mail client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_message_id: Option<String>,
+    /// The complainant's other open cases when this one was opened, oldest
+    /// first ([`Transition::flag_possible_duplicates`]): a hint for staff,
+    /// never acted on by the platform. Kept as found at opening.
+    #[serde(default)]
+    pub possible_duplicate_of: Vec<CaseId>,
+    /// The cases staff linked this one to ([`Command::LinkCase`]), in the
+    /// order they were first linked.
+    #[serde(default)]
+    pub linked_cases: Vec<CaseLink>,
     pub created_by: Actor,
     /// The number of events applied: the optimistic-concurrency token.
     pub version: u64,
@@ -177,6 +200,10 @@ impl Case {
             closed_at: None,
             erased_at: None,
             notices: BTreeSet::new(),
+            needs_attention: false,
+            thread_message_id: None,
+            possible_duplicate_of: Vec::new(),
+            linked_cases: Vec::new(),
             created_by: actor.clone(),
             version: 0,
         };
@@ -190,6 +217,7 @@ impl Case {
             policy_version: policy.version.clone(),
             recorded_by: complaint.recorded_by,
             scan_reference: complaint.scan_reference,
+            possible_duplicate_of: Vec::new(),
         });
         draft.start_clock(
             DeadlineKind::Acknowledge,
@@ -235,8 +263,16 @@ impl Case {
     ) -> Result<Transition, DomainError> {
         let step = command.step();
         authorize(actor.role, step)?;
+        let noted_for_attention = step == Step::AddNote && self.needs_attention;
         if self.status == CaseStatus::Closed
-            && !matches!(step, Step::EraseComplainant | Step::RecordNotice)
+            && !noted_for_attention
+            && !matches!(
+                step,
+                Step::EraseComplainant
+                    | Step::RecordNotice
+                    | Step::ReceiveCorrespondence
+                    | Step::LinkCases
+            )
         {
             return Err(DomainError::FailedPrecondition(format!(
                 "case {} is closed; it can only be read",
@@ -251,6 +287,8 @@ impl Case {
                     | Step::AssignCase
                     | Step::EraseComplainant
                     | Step::RecordNotice
+                    | Step::ReceiveCorrespondence
+                    | Step::LinkCases
             )
         {
             return Err(DomainError::FailedPrecondition(format!(
@@ -339,8 +377,20 @@ impl Case {
             Command::Close { reason } => self.close(&mut draft, &at, &reason)?,
             Command::AssignCase { assignee } => self.assign(&mut draft, &at, &assignee)?,
             Command::EraseComplainant { reason } => self.erase(&mut draft, &at, &reason)?,
+            Command::ReceiveCorrespondence { subject } => {
+                self.receive_correspondence(&mut draft, &subject)
+            }
+            Command::LinkCase {
+                other_case_id,
+                other_register_number,
+                relation,
+            } => self.link(&mut draft, &at, other_case_id, other_register_number, relation)?,
         }
         draft.end_assignment_on_handover(self.owner_role);
+        if actor.role != Role::Service && !draft.events.is_empty() {
+            // A person took a step: the case has had their attention.
+            draft.case.needs_attention = false;
+        }
         Ok(draft.finish(self.version))
     }
 
@@ -501,6 +551,38 @@ impl Case {
             }
         }
         Ok(())
+    }
+
+    /// The complainant wrote again: the timeline keeps the subject, the
+    /// owner role (and through it the assignee) is alerted. Nothing is
+    /// sent to the complainant and no clock starts or restarts. A closed
+    /// case stays closed and is flagged for a person instead.
+    fn receive_correspondence(&self, draft: &mut Draft, subject: &str) {
+        let one_line: String = subject
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(Text::SUMMARY_MAX)
+            .collect();
+        let subject = Text::single_line("subject", one_line.trim(), Text::SUMMARY_MAX)
+            .or_else(|_| Text::single_line("subject", "(no subject)", Text::SUMMARY_MAX));
+        let Ok(subject) = subject else {
+            return;
+        };
+        let while_closed = self.status == CaseStatus::Closed;
+        draft.event(Event::CorrespondenceReceived {
+            subject,
+            while_closed,
+        });
+        let reason = if while_closed {
+            draft.case.needs_attention = true;
+            format!(
+                "the complainant wrote again about closed case {}; it needs attention",
+                self.register_number
+            )
+        } else {
+            format!("the complainant wrote again about case {}", self.register_number)
+        };
+        draft.notify(NotifyRequest::alert(self.owner_role, self.stage, reason));
     }
 
     fn refer(
@@ -940,6 +1022,53 @@ impl Case {
             }),
             (None, None) => {}
         }
+        Ok(())
+    }
+
+    /// Records a link to another case, or changes its relation. Linking
+    /// is a cross-reference, not a step in handling the complaint, so a
+    /// closed or external case takes it too (a new complaint may repeat one
+    /// closed long ago). Linking again with the same relation changes
+    /// nothing; a case is never linked to itself.
+    fn link(
+        &self,
+        draft: &mut Draft,
+        at: &Context<'_>,
+        other_case_id: CaseId,
+        other_register_number: RegisterNumber,
+        relation: LinkRelation,
+    ) -> Result<(), DomainError> {
+        if other_case_id == self.id {
+            return Err(FieldViolation::new(
+                "other_case_id",
+                "must be another case than case_id: a case is not linked to itself",
+            )
+            .into());
+        }
+        let existing = self
+            .linked_cases
+            .iter()
+            .position(|link| link.case_id == other_case_id);
+        let previous_relation = existing.map(|index| self.linked_cases[index].relation);
+        if previous_relation == Some(relation) {
+            return Ok(());
+        }
+        let link = CaseLink {
+            case_id: other_case_id,
+            register_number: other_register_number.clone(),
+            relation,
+            linked_at: at.now,
+        };
+        match existing {
+            Some(index) => draft.case.linked_cases[index] = link,
+            None => draft.case.linked_cases.push(link),
+        }
+        draft.event(Event::Linked {
+            other_case_id,
+            other_register_number,
+            relation,
+            previous_relation,
+        });
         Ok(())
     }
 

@@ -13,6 +13,7 @@ mod m20261203_000001_outbox_trace;
 mod m20261204_000001_assignee;
 mod m20261204_000003_deadline_extensions;
 mod m20261204_000004_notification_erasure;
+mod m20261205_000001_correspondence;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_assignee::Migration),
             Box::new(m20261204_000003_deadline_extensions::Migration),
             Box::new(m20261204_000004_notification_erasure::Migration),
+            Box::new(m20261205_000001_correspondence::Migration),
         ]
     }
 }

@@ -309,6 +309,22 @@ impl CasePeer {
     ) -> Result<case_pb::RecordNoticeResponse, Status> {
         call!(self, record_notice, request)
     }
+
+    /// The case an incoming email continues, if its sender is its complainant.
+    pub async fn find_case_by_message(
+        &self,
+        request: case_pb::FindCaseByMessageRequest,
+    ) -> Result<case_pb::FindCaseByMessageResponse, Status> {
+        call!(self, find_case_by_message, request)
+    }
+
+    /// Files the complainant's further email on its case.
+    pub async fn add_correspondence(
+        &self,
+        request: case_pb::AddCorrespondenceRequest,
+    ) -> Result<case_pb::AddCorrespondenceResponse, Status> {
+        call!(self, add_correspondence, request)
+    }
 }
 
 impl EscalationPeer {

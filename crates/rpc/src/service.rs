@@ -201,7 +201,10 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// A service named `name` serving what `routes` adds.
-    pub fn new(name: &'static str, routes: impl FnOnce(&mut RoutesBuilder) + Send + 'static) -> Self {
+    pub fn new(
+        name: &'static str,
+        routes: impl FnOnce(&mut RoutesBuilder) + Send + 'static,
+    ) -> Self {
         Self {
             name,
             routes: Box::new(routes),
@@ -333,8 +336,9 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.background
-            .push(Box::new(move |stop| Box::pin(task(stop)) as BoxFuture<'static, ()>));
+        self.background.push(Box::new(move |stop| {
+            Box::pin(task(stop)) as BoxFuture<'static, ()>
+        }));
     }
 
     /// Serves until `shutdown` resolves: health reports NOT_SERVING, no new

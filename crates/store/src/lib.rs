@@ -9,6 +9,7 @@
 
 pub mod cases;
 pub mod chain;
+pub mod correspondence;
 pub mod db;
 pub mod entity;
 mod error;

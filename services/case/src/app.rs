@@ -7,15 +7,18 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::NaiveDate;
 use complaints_domain::ErrorCode;
 use complaints_domain::calendar::Calendar;
-use complaints_domain::case::{Case, CaseId, Command, NewComplaint, Step, authorize};
+use complaints_domain::case::{
+    Case, CaseId, Command, LinkRelation, NewComplaint, Step, authorize,
+};
 use complaints_domain::clock::Clock;
 use complaints_domain::policy::Policy;
 use complaints_domain::role::Actor;
-use complaints_domain::values::RegisterNumber;
+use complaints_domain::values::{EmailAddress, RegisterNumber};
 use complaints_rpc::AppError;
-use complaints_store::cases::{self, CaseFilter, Outcome, PageCursor, StoredCase};
+use complaints_store::cases::{self, CaseFilter, LinkOutcome, Outcome, PageCursor, StoredCase};
 use complaints_store::entity::case_events;
 use complaints_store::idempotency::RequestKey;
+use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::{DatabaseConnection, StoreError, chain, policies};
 
 use crate::statistics::{self, Statistics};
@@ -30,6 +33,29 @@ pub struct Retention {
     pub closed_before: chrono::DateTime<chrono::Utc>,
     /// The register numbers of the cases whose complainants it erased.
     pub erased: Vec<RegisterNumber>,
+}
+
+/// Which case an incoming email continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Thread {
+    /// The case, whose complainant sent the email.
+    Case(Box<StoredCase>),
+    /// A case was found, but its complainant is not the sender (or was
+    /// erased): the email must not be filed on it.
+    SenderMismatch,
+    /// No case knows the email's references or register number.
+    NoCase,
+}
+
+/// Whether `sender` is the case's complainant's email address, ignoring
+/// case. An erased complainant is nobody's.
+fn is_complainant(stored: &StoredCase, sender: &EmailAddress) -> bool {
+    !stored.erased
+        && stored
+            .case
+            .complainant
+            .email()
+            .is_some_and(|email| email.as_str().eq_ignore_ascii_case(sender.as_str()))
 }
 
 /// The case service: cases, register numbers, the timeline, reporting.
@@ -125,20 +151,49 @@ impl CaseApp {
         complaint: NewComplaint,
         key: &RequestKey,
     ) -> Result<Outcome, AppError> {
+        self.open_case_from_message(caller, submitter, complaint, key, None)
+            .await
+    }
+
+    /// [`CaseApp::open_case`] for a complaint that came by email with
+    /// `message_id` (without angle brackets): the email is recorded as the
+    /// first message of the case's correspondence, from the complainant,
+    /// with the summary as its subject, and becomes the case's thread.
+    pub async fn open_case_from_message(
+        &self,
+        caller: &Actor,
+        submitter: &Actor,
+        complaint: NewComplaint,
+        key: &RequestKey,
+        message_id: Option<String>,
+    ) -> Result<Outcome, AppError> {
         authorize(caller.role, Step::Submit)?;
         let now = self.clock.now();
         let policy = self.policy.clone();
         let calendar = self.calendar.clone();
         let received_at = complaint.received_at();
-        let outcome = cases::open_case(
+        let original = message_id.clone().map(|message_id| Message {
+            case_id: CaseId(uuid::Uuid::nil()),
+            direction: Direction::Inbound,
+            message_id,
+            in_reply_to: None,
+            address: complaint
+                .complainant()
+                .email()
+                .map(|email| email.as_str().to_owned()),
+            subject: Some(complaint.summary().as_str().to_owned()),
+            at: received_at,
+        });
+        let outcome = cases::open_case_recording(
             &self.db,
             &self.calendar,
             received_at,
             submitter,
             now,
             Some(key),
+            original,
             |number| {
-                Case::open(
+                let mut transition = Case::open(
                     complaint,
                     CaseId(uuid::Uuid::now_v7()),
                     number,
@@ -146,7 +201,9 @@ impl CaseApp {
                     now,
                     &policy,
                     &calendar,
-                )
+                )?;
+                transition.case.thread_message_id = message_id;
+                Ok(transition)
             },
         )
         .await?;
@@ -209,18 +266,192 @@ impl CaseApp {
         resource: Option<String>,
         key: Option<&RequestKey>,
     ) -> Result<Outcome, AppError> {
+        self.step_recording(actor, case_id, command, resource, key, None)
+            .await
+    }
+
+    /// [`CaseApp::step`], also recording `message` in the case's
+    /// correspondence in the same transaction (once per Message-ID).
+    pub async fn step_recording(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        resource: Option<String>,
+        key: Option<&RequestKey>,
+        message: Option<Message>,
+    ) -> Result<Outcome, AppError> {
         authorize(actor.role, command.step())?;
         let current = cases::load(&self.db, case_id).await?;
         let policy = self.policy_for(&current.case.policy_version).await?;
         let now = self.clock.now();
         let calendar = self.calendar.clone();
         let resource_id = resource.unwrap_or_else(|| case_id.to_string());
-        let outcome = cases::apply(&self.db, &calendar, case_id, actor, now, key, |stored| {
-            let transition = stored
-                .case
-                .apply(command.clone(), actor, now, &policy, &calendar)?;
-            Ok((transition, resource_id.clone()))
+        // A notice delivered after erasure keeps no address or subject.
+        let message = message.map(|message| {
+            if current.erased {
+                Message {
+                    address: None,
+                    subject: None,
+                    ..message
+                }
+            } else {
+                message
+            }
+        });
+        let outcome = cases::apply_recording(
+            &self.db,
+            &calendar,
+            case_id,
+            actor,
+            now,
+            key,
+            message.as_ref(),
+            |stored| {
+                let transition = stored
+                    .case
+                    .apply(command.clone(), actor, now, &policy, &calendar)?;
+                Ok((transition, resource_id.clone()))
+            },
+        )
+        .await?;
+        self.outbox_wake.notify_one();
+        Ok(outcome)
+    }
+
+    /// The case's correspondence, oldest first.
+    pub async fn correspondence(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+    ) -> Result<Vec<Message>, AppError> {
+        authorize(actor.role, Step::Read)?;
+        // NOT_FOUND for an unknown case, not an empty list.
+        cases::load(&self.db, case_id).await?;
+        Ok(correspondence::list(&self.db, case_id).await?)
+    }
+
+    /// The case an incoming email continues: by the Message-IDs it answers
+    /// (`message_ids`, without brackets, nearest parent last), else by the
+    /// register number in its subject; returned only when `sender` is its
+    /// complainant.
+    pub async fn find_case_by_message(
+        &self,
+        actor: &Actor,
+        message_ids: &[String],
+        register_number: Option<&RegisterNumber>,
+        sender: &EmailAddress,
+    ) -> Result<Thread, AppError> {
+        authorize(actor.role, Step::ReceiveCorrespondence)?;
+        let mut stored = None;
+        if let Some(case_id) = correspondence::case_of_messages(&self.db, message_ids).await? {
+            stored = Some(cases::load(&self.db, case_id).await?);
+        } else if let Some(number) = register_number {
+            match cases::load_by_register_number(&self.db, number).await {
+                Ok(found) => stored = Some(found),
+                Err(StoreError::NotFound(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(match stored {
+            None => Thread::NoCase,
+            Some(stored) if is_complainant(&stored, sender) => Thread::Case(Box::new(stored)),
+            Some(_) => Thread::SenderMismatch,
         })
+    }
+
+    /// Files the complainant's further email on its case: its
+    /// correspondence, its timeline (`correspondence.received`, with the
+    /// subject only) and an alert to its owner role, in one transaction.
+    /// Returns the case and whether the email was new; an email already
+    /// filed (its Message-ID known to the case) changes nothing. Refused
+    /// (FAILED_PRECONDITION) when `message.address` is not the case's
+    /// complainant's email address.
+    pub async fn add_correspondence(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        sender: &EmailAddress,
+        message: Message,
+    ) -> Result<(StoredCase, bool), AppError> {
+        authorize(actor.role, Step::ReceiveCorrespondence)?;
+        let current = cases::load(&self.db, case_id).await?;
+        if !is_complainant(&current, sender) {
+            return Err(complaints_domain::DomainError::FailedPrecondition(format!(
+                "the sender is not the complainant of case {}",
+                current.case.register_number
+            ))
+            .into());
+        }
+        if correspondence::has_message(&self.db, case_id, &message.message_id).await? {
+            return Ok((current, false));
+        }
+        let message_id = message.message_id.clone();
+        let command = Command::ReceiveCorrespondence {
+            subject: message.subject.clone().unwrap_or_default(),
+        };
+        let message = Message {
+            case_id,
+            direction: Direction::Inbound,
+            ..message
+        };
+        match self
+            .step_recording(actor, case_id, command, None, None, Some(message))
+            .await
+        {
+            Ok(outcome) => Ok((outcome.stored, true)),
+            // A concurrent delivery of the same email filed it first.
+            Err(error) if correspondence::has_message(&self.db, case_id, &message_id).await? => {
+                tracing::info!(%case_id, %error, "email already filed by a concurrent call");
+                Ok((cases::load(&self.db, case_id).await?, false))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Links two cases with `relation`: the same `LinkCase` step on each,
+    /// naming the other, stored together (docs/policy.md, Records).
+    pub async fn link_cases(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        other_case_id: CaseId,
+        relation: LinkRelation,
+        key: Option<&RequestKey>,
+    ) -> Result<LinkOutcome, AppError> {
+        authorize(actor.role, Step::LinkCases)?;
+        let case_policy = self
+            .policy_for(&cases::load(&self.db, case_id).await?.case.policy_version)
+            .await?;
+        let other_policy = self
+            .policy_for(&cases::load(&self.db, other_case_id).await?.case.policy_version)
+            .await?;
+        let now = self.clock.now();
+        let calendar = self.calendar.clone();
+        let outcome = cases::link(
+            &self.db,
+            &calendar,
+            case_id,
+            other_case_id,
+            actor,
+            now,
+            key,
+            |case, other| {
+                let link_to = |stored: &StoredCase| Command::LinkCase {
+                    other_case_id: stored.case.id,
+                    other_register_number: stored.case.register_number.clone(),
+                    relation,
+                };
+                let for_case =
+                    case.case
+                        .apply(link_to(other), actor, now, &case_policy, &calendar)?;
+                let for_other =
+                    other
+                        .case
+                        .apply(link_to(case), actor, now, &other_policy, &calendar)?;
+                Ok((for_case, for_other))
+            },
+        )
         .await?;
         self.outbox_wake.notify_one();
         Ok(outcome)

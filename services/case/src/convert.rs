@@ -1,7 +1,7 @@
 //! Stored cases, events and statistics in their protobuf forms.
 
 use chrono::{DateTime, Utc};
-use complaints_domain::case::DeadlineKind;
+use complaints_domain::case::{DeadlineKind, LinkRelation};
 use complaints_proto::complaints::case::v1 as pb;
 use complaints_rpc::mapping::{
     channel_to_proto, complainant_to_proto, deadline_kind_to_proto, finding_to_proto,
@@ -78,6 +78,38 @@ pub fn case_to_proto(stored: &StoredCase, now: DateTime<Utc>) -> pb::Case {
         personal_data_erased: stored.erased,
         closed_at: case.closed_at.map(timestamp_to_proto),
         assignee: text(case.assignee.as_ref()),
+        thread_message_id: case.thread_message_id.clone().unwrap_or_default(),
+        needs_attention: case.needs_attention,
+        possible_duplicate_of: case
+            .possible_duplicate_of
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        linked_cases: case
+            .linked_cases
+            .iter()
+            .map(|link| pb::CaseLink {
+                case_id: link.case_id.to_string(),
+                register_number: link.register_number.as_str().to_owned(),
+                relation: link_relation_to_proto(link.relation),
+            })
+            .collect(),
+    }
+}
+
+pub fn link_relation_to_proto(relation: LinkRelation) -> i32 {
+    match relation {
+        LinkRelation::Duplicate => pb::CaseLinkRelation::Duplicate as i32,
+        LinkRelation::Related => pb::CaseLinkRelation::Related as i32,
+    }
+}
+
+/// `None` for `CASE_LINK_RELATION_UNSPECIFIED` and unknown values.
+pub fn link_relation_from_proto(value: i32) -> Option<LinkRelation> {
+    match pb::CaseLinkRelation::try_from(value).ok()? {
+        pb::CaseLinkRelation::Unspecified => None,
+        pb::CaseLinkRelation::Duplicate => Some(LinkRelation::Duplicate),
+        pb::CaseLinkRelation::Related => Some(LinkRelation::Related),
     }
 }
 
@@ -233,5 +265,22 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(cursor)), Some(cursor));
         assert_eq!(decode_cursor("zz"), None);
         assert_eq!(decode_cursor(&hex::encode("no-colon")), None);
+    }
+}
+
+pub fn correspondence_to_proto(
+    message: &complaints_store::correspondence::Message,
+) -> pb::Correspondence {
+    use complaints_store::correspondence::Direction;
+    pb::Correspondence {
+        direction: match message.direction {
+            Direction::Inbound => pb::CorrespondenceDirection::Inbound,
+            Direction::Outbound => pb::CorrespondenceDirection::Outbound,
+        } as i32,
+        message_id: message.message_id.clone(),
+        in_reply_to: message.in_reply_to.clone().unwrap_or_default(),
+        address: message.address.clone().unwrap_or_default(),
+        subject: message.subject.clone().unwrap_or_default(),
+        at: Some(timestamp_to_proto(message.at)),
     }
 }

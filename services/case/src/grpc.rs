@@ -1,7 +1,9 @@
 //! `complaints.case.v1.CaseService` over gRPC: decode, call one
 //! [`CaseApp`] function, encode. No policy and no SQL here.
 
-use complaints_domain::case::{CaseId, Command, NewComplaint, RawComplaint, ReferralId, Step};
+use complaints_domain::case::{
+    CaseId, Command, LinkRelation, NewComplaint, RawComplaint, ReferralId, Step,
+};
 use complaints_domain::role::Actor;
 use complaints_domain::values::{EmailAddress, RegisterNumber, Text, UkPhone, UkPostcode};
 use complaints_domain::{DomainError, FieldViolation};
@@ -14,11 +16,12 @@ use complaints_rpc::{
     AppError, date_from_proto, optional_timestamp, page_size, required_timestamp,
 };
 use complaints_store::cases::{CaseFilter, Outcome, PageCursor};
+use complaints_store::correspondence::{Direction, Message};
 use complaints_store::idempotency::RequestKey;
 use prost::Message;
 use tonic::{Request, Response, Status};
 
-use crate::app::CaseApp;
+use crate::app::{CaseApp, Thread};
 use crate::convert;
 
 /// The gRPC face of [`CaseApp`].
@@ -149,6 +152,7 @@ step_requests!(
     pb::RecordTsaReferralRequest,
     pb::CloseCaseRequest,
     pb::AssignCaseRequest,
+    pb::LinkCasesRequest,
     pb::EraseComplainantRequest,
 );
 
@@ -394,6 +398,31 @@ impl CaseService for CaseGrpc {
         Ok(Response::new(pb::AssignCaseResponse { case: Some(case) }))
     }
 
+    async fn link_cases(
+        &self,
+        request: Request<pb::LinkCasesRequest>,
+    ) -> Reply<pb::LinkCasesResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let (case_id, other_case_id, relation) = link_request(&m).map_err(AppError::from)?;
+        let key = step_key(
+            "LinkCases",
+            case_id,
+            &m.request_id,
+            &m,
+            StepRequest::clear_request_id,
+        )?;
+        let outcome = self
+            .app
+            .link_cases(&actor, case_id, other_case_id, relation, key.as_ref())
+            .await?;
+        let now = self.app.now();
+        Ok(Response::new(pb::LinkCasesResponse {
+            case: Some(convert::case_to_proto(&outcome.case, now)),
+            other_case: Some(convert::case_to_proto(&outcome.other, now)),
+        }))
+    }
+
     async fn erase_complainant(
         &self,
         request: Request<pb::EraseComplainantRequest>,
@@ -449,9 +478,10 @@ impl CaseService for CaseGrpc {
         content.submitted_by.clear();
         content.submitted_by_role = 0;
         let key = RequestKey::new("case.open", m.request_id.clone(), &content.encode_to_vec());
+        let message_id = optional_message_id("message_id", &m.message_id).map_err(AppError::from)?;
         let outcome = self
             .app
-            .open_case(&caller, &submitter, complaint, &key)
+            .open_case_from_message(&caller, &submitter, complaint, &key, message_id)
             .await?;
         Ok(Response::new(convert::open_response(
             &outcome,
@@ -481,9 +511,81 @@ impl CaseService for CaseGrpc {
             channel: m.channel.clone(),
             route_note: m.route_note.clone(),
         };
-        let outcome = self.app.step(&actor, case_id, command, None, None).await?;
+        let message = optional_message_id("message_id", &m.message_id)
+            .map_err(AppError::from)?
+            .map(|message_id| Message {
+                case_id,
+                direction: Direction::Outbound,
+                message_id,
+                in_reply_to: None,
+                address: non_empty(&m.recipient).map(str::to_owned),
+                subject: non_empty(&m.subject).map(str::to_owned),
+                at: m
+                    .sent_at
+                    .as_ref()
+                    .and_then(|ts| required_timestamp("sent_at", Some(ts)).ok())
+                    .unwrap_or_else(|| self.app.now()),
+            });
+        let outcome = self
+            .app
+            .step_recording(&actor, case_id, command, None, None, message)
+            .await?;
         Ok(Response::new(pb::RecordNoticeResponse {
             case: Some(convert::case_to_proto(&outcome.stored, self.app.now())),
+        }))
+    }
+
+    async fn list_correspondence(
+        &self,
+        request: Request<pb::ListCorrespondenceRequest>,
+    ) -> Reply<pb::ListCorrespondenceResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let id = case_id(&request.get_ref().case_id)?;
+        let messages = self.app.correspondence(&actor, id).await?;
+        Ok(Response::new(pb::ListCorrespondenceResponse {
+            messages: messages.iter().map(convert::correspondence_to_proto).collect(),
+        }))
+    }
+
+    async fn find_case_by_message(
+        &self,
+        request: Request<pb::FindCaseByMessageRequest>,
+    ) -> Reply<pb::FindCaseByMessageResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let (message_ids, number, sender) = thread_lookup(&m).map_err(AppError::from)?;
+        let thread = self
+            .app
+            .find_case_by_message(&actor, &message_ids, number.as_ref(), &sender)
+            .await?;
+        Ok(Response::new(match thread {
+            Thread::Case(stored) => pb::FindCaseByMessageResponse {
+                case: Some(convert::case_to_proto(&stored, self.app.now())),
+                sender_mismatch: false,
+            },
+            Thread::SenderMismatch => pb::FindCaseByMessageResponse {
+                case: None,
+                sender_mismatch: true,
+            },
+            Thread::NoCase => pb::FindCaseByMessageResponse::default(),
+        }))
+    }
+
+    async fn add_correspondence(
+        &self,
+        request: Request<pb::AddCorrespondenceRequest>,
+    ) -> Reply<pb::AddCorrespondenceResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        let m = request.into_inner();
+        let case_id = case_id(&m.case_id)?;
+        let (sender, message) = filed_message(&m, case_id, self.app.now()).map_err(AppError::from)?;
+        let (stored, added) = self
+            .app
+            .add_correspondence(&actor, case_id, &sender, message)
+            .await?;
+        Ok(Response::new(pb::AddCorrespondenceResponse {
+            case: Some(convert::case_to_proto(&stored, self.app.now())),
+            added,
         }))
     }
 
@@ -512,6 +614,46 @@ impl CaseService for CaseGrpc {
         let (from, to) = date_range(&m).map_err(AppError::from)?;
         let stats = self.app.statistics(&actor, from, to).await?;
         Ok(Response::new(convert::statistics_to_proto(&stats)))
+    }
+}
+
+/// Both cases and the relation of a LinkCases request, every bad field at
+/// once. Linking a case to itself is the domain's to refuse.
+fn link_request(
+    m: &pb::LinkCasesRequest,
+) -> Result<(CaseId, CaseId, LinkRelation), DomainError> {
+    let mut violations = Vec::new();
+    let case = case_id(&m.case_id)
+        .map_err(|_| {
+            violations.push(FieldViolation::new(
+                "case_id",
+                "is required: a UUID such as 0190f5e4-7a8b-7c3d-9e0f-123456789abc",
+            ))
+        })
+        .ok();
+    let other = if m.other_case_id.trim().is_empty() {
+        violations.push(FieldViolation::new("other_case_id", "is required"));
+        None
+    } else {
+        m.other_case_id
+            .parse::<CaseId>()
+            .map_err(|v| {
+                violations.push(FieldViolation::new("other_case_id", v.description));
+            })
+            .ok()
+    };
+    let relation = convert::link_relation_from_proto(m.relation);
+    if relation.is_none() {
+        violations.push(FieldViolation::new(
+            "relation",
+            "must be CASE_LINK_RELATION_DUPLICATE or CASE_LINK_RELATION_RELATED",
+        ));
+    }
+    match (case, other, relation) {
+        (Some(case), Some(other), Some(relation)) if violations.is_empty() => {
+            Ok((case, other, relation))
+        }
+        _ => Err(DomainError::InvalidArgument(violations)),
     }
 }
 
@@ -644,4 +786,106 @@ fn list_filter(
 fn non_empty(raw: &str) -> Option<&str> {
     let trimmed = raw.trim();
     (!trimmed.is_empty()).then_some(trimmed)
+}
+
+/// The most Message-IDs a thread lookup takes (intake keeps the last ones of
+/// a References header).
+const MAX_THREAD_IDS: usize = 20;
+
+/// The longest Message-ID accepted: RFC 5322's line length.
+const MESSAGE_ID_MAX: usize = 998;
+
+/// A Message-ID as stored (without angle brackets), or `None` when blank.
+fn optional_message_id(field: &str, raw: &str) -> Result<Option<String>, FieldViolation> {
+    let Some(id) = complaints_store::correspondence::normalize_message_id(raw) else {
+        return Ok(None);
+    };
+    if id.chars().count() > MESSAGE_ID_MAX || id.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be a Message-ID of at most {MESSAGE_ID_MAX} characters without spaces"),
+        ));
+    }
+    Ok(Some(id))
+}
+
+fn thread_lookup(
+    m: &pb::FindCaseByMessageRequest,
+) -> Result<(Vec<String>, Option<RegisterNumber>, EmailAddress), DomainError> {
+    let mut violations = Vec::new();
+    if m.message_ids.len() > MAX_THREAD_IDS {
+        violations.push(FieldViolation::new(
+            "message_ids",
+            format!("must be at most {MAX_THREAD_IDS} (got {})", m.message_ids.len()),
+        ));
+    }
+    let mut message_ids = Vec::new();
+    for raw in m.message_ids.iter().take(MAX_THREAD_IDS) {
+        match optional_message_id("message_ids", raw) {
+            Ok(Some(id)) => message_ids.push(id),
+            Ok(None) => {}
+            Err(violation) => violations.push(violation),
+        }
+    }
+    let number = non_empty(&m.subject_register_number).and_then(|raw| {
+        RegisterNumber::parse(raw)
+            .map_err(|v| {
+                violations.push(FieldViolation::new("subject_register_number", v.description))
+            })
+            .ok()
+    });
+    let sender = EmailAddress::parse(&m.sender)
+        .map_err(|v| violations.push(FieldViolation::new("sender", v.description)))
+        .ok();
+    match sender {
+        Some(sender) if violations.is_empty() => Ok((message_ids, number, sender)),
+        _ => Err(DomainError::InvalidArgument(violations)),
+    }
+}
+
+fn filed_message(
+    m: &pb::AddCorrespondenceRequest,
+    case_id: CaseId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(EmailAddress, Message), DomainError> {
+    let mut violations = Vec::new();
+    let message_id = match optional_message_id("message_id", &m.message_id) {
+        Ok(Some(id)) => Some(id),
+        Ok(None) => {
+            violations.push(FieldViolation::new("message_id", "is required"));
+            None
+        }
+        Err(violation) => {
+            violations.push(violation);
+            None
+        }
+    };
+    let in_reply_to = optional_message_id("in_reply_to", &m.in_reply_to)
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten();
+    let sender = EmailAddress::parse(&m.sender)
+        .map_err(|v| violations.push(FieldViolation::new("sender", v.description)))
+        .ok();
+    let at = optional_timestamp("received_at", m.received_at.as_ref())
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten()
+        .unwrap_or(now);
+    match (message_id, sender) {
+        (Some(message_id), Some(sender)) if violations.is_empty() => {
+            let message = Message {
+                case_id,
+                direction: Direction::Inbound,
+                message_id,
+                in_reply_to,
+                address: Some(sender.as_str().to_owned()),
+                subject: non_empty(&m.subject).map(str::to_owned),
+                at,
+            };
+            Ok((sender, message))
+        }
+        _ => Err(DomainError::InvalidArgument(violations)),
+    }
 }

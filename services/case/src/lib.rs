@@ -15,7 +15,7 @@ pub mod retention;
 mod server;
 pub mod statistics;
 
-pub use app::{CaseApp, Retention};
+pub use app::{CaseApp, Retention, Thread};
 pub use grpc::CaseGrpc;
 pub use server::{SUBJECT, application, build};
 

@@ -270,6 +270,9 @@ fn response_from(opened: OpenCaseResponse) -> Result<SubmitComplaintResponse, Ap
         acknowledge_by_at: opened.acknowledge_by_at,
         resolve_by_at: opened.resolve_by_at,
         replayed: false,
+        // Passed through: the case service found them when it opened the
+        // case, and replays them with it.
+        possible_duplicate_of: case.possible_duplicate_of,
     })
 }
 

@@ -8,7 +8,9 @@ use crate::DomainError;
 use crate::role::Role;
 
 use super::effects::NotifyKind;
-use super::types::{AcknowledgementMethod, Finding, ReferralId};
+use super::links::LinkRelation;
+use super::types::{AcknowledgementMethod, CaseId, Finding, ReferralId};
+use crate::values::RegisterNumber;
 use crate::policy::Stage;
 
 /// A step on an existing case. Text fields hold what the user typed, raw;
@@ -98,6 +100,26 @@ pub enum Command {
     EraseComplainant {
         reason: String,
     },
+    /// The complainant wrote again about the case (an email answering one
+    /// of ours, or quoting the register number): recorded on the timeline
+    /// with its subject only, and the case's owner alerted. No clock starts
+    /// and nothing goes to the complainant. A closed case takes it too, is
+    /// not reopened, and is flagged as needing a person's attention.
+    ReceiveCorrespondence {
+        /// The message's subject, as received; made one line and cut to
+        /// [`crate::values::Text::SUMMARY_MAX`] characters.
+        subject: String,
+    },
+    /// Links the case to another one (the same link is recorded on the
+    /// other case by a second `LinkCase` in the same transaction). Linking
+    /// again with the same relation changes nothing; another relation
+    /// replaces the earlier one.
+    LinkCase {
+        other_case_id: CaseId,
+        /// The other case's register number, shown with the link.
+        other_register_number: RegisterNumber,
+        relation: LinkRelation,
+    },
 }
 
 impl Command {
@@ -118,6 +140,8 @@ impl Command {
             Command::AssignCase { .. } => Step::AssignCase,
             Command::RecordNotice { .. } => Step::RecordNotice,
             Command::EraseComplainant { .. } => Step::EraseComplainant,
+            Command::ReceiveCorrespondence { .. } => Step::ReceiveCorrespondence,
+            Command::LinkCase { .. } => Step::LinkCases,
         }
     }
 }
@@ -142,10 +166,12 @@ pub enum Step {
     AssignCase,
     RecordNotice,
     EraseComplainant,
+    ReceiveCorrespondence,
+    LinkCases,
 }
 
 impl Step {
-    pub const ALL: [Step; 16] = [
+    pub const ALL: [Step; 18] = [
         Step::Submit,
         Step::Read,
         Step::AddNote,
@@ -162,6 +188,8 @@ impl Step {
         Step::AssignCase,
         Step::RecordNotice,
         Step::EraseComplainant,
+        Step::ReceiveCorrespondence,
+        Step::LinkCases,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -182,6 +210,8 @@ impl Step {
             Step::AssignCase => "assign_case",
             Step::RecordNotice => "record_notice",
             Step::EraseComplainant => "erase_complainant",
+            Step::ReceiveCorrespondence => "receive_correspondence",
+            Step::LinkCases => "link_cases",
         }
     }
 }
@@ -210,9 +240,12 @@ impl fmt::Display for Step {
 /// - director: stage 3.
 /// - cx_manager, ops_lead, director also close and assign the cases of the
 ///   stage they decide.
+/// - complaints_handler, cx_manager, ops_lead, director link cases (as
+///   duplicates or related), at any stage.
 /// - service: the platform: submits (intake relays), reads, marks
 ///   acknowledgements sent, escalates within a stage on a breach, erases at
-///   the end of the retention period. It does not record an acknowledgement
+///   the end of the retention period, and files the complainant's further
+///   emails on their case. It does not record an acknowledgement
 ///   given outside the platform: a person gave it and is named.
 pub fn permitted(role: Role, step: Step) -> bool {
     use Role::{Adviser, ComplaintsHandler, CxManager, Director, Integration, OpsLead, Service};
@@ -228,8 +261,10 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::RequestReview | Step::EscalateToDirector => &[ComplaintsHandler, Integration],
         Step::EscalateWithinStage => &[CxManager, Service],
         Step::RecordTsaReferral => &[ComplaintsHandler],
-        Step::Close | Step::AssignCase => &[ComplaintsHandler, CxManager, OpsLead, Director],
-        Step::RecordNotice => &[Service],
+        Step::Close | Step::AssignCase | Step::LinkCases => {
+            &[ComplaintsHandler, CxManager, OpsLead, Director]
+        }
+        Step::RecordNotice | Step::ReceiveCorrespondence => &[Service],
         Step::EraseComplainant => &[ComplaintsHandler, Service],
     };
     roles.contains(&role)

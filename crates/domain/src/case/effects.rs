@@ -11,7 +11,10 @@ use crate::role::Role;
 use crate::values::{RegisterNumber, Text};
 
 use super::Case;
-use super::types::{AcknowledgementMethod, DeadlineKind, DeadlineOutcome, Finding, ReferralId};
+use super::links::LinkRelation;
+use super::types::{
+    AcknowledgementMethod, CaseId, DeadlineKind, DeadlineOutcome, Finding, ReferralId,
+};
 
 /// The result of a step: the case as it now is and everything the step
 /// caused. Storage writes `case` and `events` (and the outbox rows for
@@ -164,6 +167,10 @@ pub enum Event {
         recorded_by: Option<Text>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scan_reference: Option<Text>,
+        /// The complainant's other open cases found at opening
+        /// ([`Transition::flag_possible_duplicates`]); absent when none.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        possible_duplicate_of: Vec<CaseId>,
     },
     #[serde(rename = "case.acknowledged")]
     Acknowledged { stage: Stage },
@@ -263,11 +270,31 @@ pub enum Event {
     },
     #[serde(rename = "case.complainant_erased")]
     ComplainantErased { reason: Text },
+    /// The complainant wrote again (a reply by email): only the subject is
+    /// kept here; who sent it and its Message-ID are in the case's
+    /// correspondence, which erasure can reach. `while_closed` when it came
+    /// after the case closed (the case then needs a person's attention).
+    #[serde(rename = "correspondence.received")]
+    CorrespondenceReceived {
+        subject: Text,
+        #[serde(default)]
+        while_closed: bool,
+    },
+    /// Staff linked the case to another (each of the two cases records
+    /// one); `previous_relation` when it changed an earlier link's relation.
+    #[serde(rename = "case.linked")]
+    Linked {
+        other_case_id: CaseId,
+        other_register_number: RegisterNumber,
+        relation: LinkRelation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_relation: Option<LinkRelation>,
+    },
 }
 
 impl Event {
     /// Every kind, as stored and shown in the timeline.
-    pub const KINDS: [&'static str; 17] = [
+    pub const KINDS: [&'static str; 19] = [
         "case.received",
         "case.acknowledged",
         "case.acknowledgement_recorded",
@@ -285,6 +312,8 @@ impl Event {
         "case.unassigned",
         "case.notice_sent",
         "case.complainant_erased",
+        "correspondence.received",
+        "case.linked",
     ];
 
     /// The stable name of the event's kind; equal to its serde tag.
@@ -307,6 +336,8 @@ impl Event {
             Event::Unassigned { .. } => "case.unassigned",
             Event::NoticeSent { .. } => "case.notice_sent",
             Event::ComplainantErased { .. } => "case.complainant_erased",
+            Event::CorrespondenceReceived { .. } => "correspondence.received",
+            Event::Linked { .. } => "case.linked",
         }
     }
 }

@@ -1066,6 +1066,8 @@ close: complaints_handler, cx_manager, ops_lead, director
 assign_case: complaints_handler, cx_manager, ops_lead, director
 record_notice: service
 erase_complainant: complaints_handler, service
+receive_correspondence: service
+link_cases: complaints_handler, cx_manager, ops_lead, director
 ";
     println!("{table}");
     assert_eq!(table, expected);
@@ -1792,4 +1794,155 @@ fn r5_whoever_handled_stage_1_neither_assigns_the_stage_2_review_nor_is_assigned
     assert!(message.contains("R5"), "{message}");
     // At stage 3 the rule no longer applies.
     assert!(apply(&stage_3(), assign("diana"), &handler()).is_ok());
+}
+
+// -- correspondence ----------------------------------------------------------------
+
+fn reply(subject: &str) -> Command {
+    Command::ReceiveCorrespondence {
+        subject: subject.into(),
+    }
+}
+
+#[test]
+fn a_reply_is_recorded_and_alerts_the_owner_without_starting_a_clock_or_writing_back() {
+    let case = new_case();
+    let transition = apply(&case, reply("Re: Your complaint"), &service()).unwrap();
+    assert_eq!(kinds(&transition), ["correspondence.received"]);
+    assert!(transition.deadlines.is_empty());
+    assert!(transition.settle.is_empty());
+    assert_eq!(
+        transition.notify,
+        vec![NotifyRequest::alert(
+            Role::ComplaintsHandler,
+            Stage::Stage1,
+            format!("the complainant wrote again about case {}", case.register_number),
+        )]
+    );
+    assert!(!transition.case.needs_attention);
+    assert_eq!(transition.case.status, case.status);
+}
+
+#[test]
+fn a_reply_to_a_closed_case_flags_it_for_attention_until_a_person_adds_a_note() {
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "Accepted".into(),
+        },
+        &handler(),
+    );
+    let replied = ok(&closed, reply("Re: thanks\r\nBcc: x"), &service());
+    assert_eq!(replied.status, CaseStatus::Closed);
+    assert!(replied.needs_attention);
+    let noted = ok(
+        &replied,
+        Command::AddNote {
+            text: "Called the complainant back.".into(),
+        },
+        &handler(),
+    );
+    assert!(!noted.needs_attention);
+    assert_eq!(noted.status, CaseStatus::Closed);
+    let refused = precondition(apply(
+        &noted,
+        Command::AddNote {
+            text: "Another".into(),
+        },
+        &handler(),
+    ));
+    assert!(refused.contains("closed"), "{refused}");
+}
+
+#[test]
+fn only_the_platform_files_a_reply() {
+    let message = denied(apply(&new_case(), reply("Re: x"), &handler()));
+    assert!(message.contains("receive_correspondence"), "{message}");
+}
+
+// -- links and possible duplicates ---------------------------------------------------
+
+fn other_case_id() -> CaseId {
+    CaseId(Uuid::from_u128(2))
+}
+
+fn link(relation: LinkRelation) -> Command {
+    Command::LinkCase {
+        other_case_id: other_case_id(),
+        other_register_number: RegisterNumber::new(2026, 43).unwrap(),
+        relation,
+    }
+}
+
+#[test]
+fn linking_records_the_other_case_and_its_relation_once() {
+    let case = new_case();
+    let transition = apply(&case, link(LinkRelation::Duplicate), &handler()).unwrap();
+    assert_eq!(kinds(&transition), ["case.linked"]);
+    let linked = &transition.case.linked_cases;
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].case_id, other_case_id());
+    assert_eq!(linked[0].register_number.as_str(), "CMP-2026-000043");
+    assert_eq!(linked[0].relation, LinkRelation::Duplicate);
+    assert!(transition.deadlines.is_empty() && transition.settle.is_empty());
+
+    let again = apply(&transition.case, link(LinkRelation::Duplicate), &handler()).unwrap();
+    assert!(again.is_noop(), "the same link again changes nothing");
+
+    let related = apply(&transition.case, link(LinkRelation::Related), &cx()).unwrap();
+    assert_eq!(kinds(&related), ["case.linked"]);
+    assert_eq!(related.case.linked_cases.len(), 1);
+    assert_eq!(related.case.linked_cases[0].relation, LinkRelation::Related);
+}
+
+#[test]
+fn a_case_is_not_linked_to_itself() {
+    let case = new_case();
+    let command = Command::LinkCase {
+        other_case_id: case.id,
+        other_register_number: case.register_number.clone(),
+        relation: LinkRelation::Related,
+    };
+    match apply(&case, command, &handler()) {
+        Err(DomainError::InvalidArgument(violations)) => {
+            assert_eq!(violations[0].field, "other_case_id");
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_closed_case_can_still_be_linked_and_advisers_cannot_link() {
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "Withdrawn".into(),
+        },
+        &handler(),
+    );
+    let transition = apply(&closed, link(LinkRelation::Duplicate), &director()).unwrap();
+    assert_eq!(kinds(&transition), ["case.linked"]);
+    assert_eq!(transition.case.status, CaseStatus::Closed);
+    let refused = apply(&new_case(), link(LinkRelation::Related), &adviser());
+    assert!(matches!(refused, Err(DomainError::PermissionDenied(_))));
+}
+
+#[test]
+fn possible_duplicates_are_flagged_on_the_case_and_its_received_event_only() {
+    let plain = opened();
+    let flagged = opened().flag_possible_duplicates(vec![other_case_id(), plain.case.id]);
+    assert_eq!(flagged.case.possible_duplicate_of, [other_case_id()]);
+    assert_eq!(flagged.deadlines, plain.deadlines, "its own clocks");
+    assert_eq!(flagged.notify, plain.notify);
+    match &flagged.events[0] {
+        Event::Received {
+            possible_duplicate_of,
+            ..
+        } => assert_eq!(possible_duplicate_of, &[other_case_id()]),
+        other => panic!("expected case.received, got {other:?}"),
+    }
+    assert!(matches!(
+        &plain.events[0],
+        Event::Received { possible_duplicate_of, .. } if possible_duplicate_of.is_empty()
+    ));
 }

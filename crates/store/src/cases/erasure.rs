@@ -1,6 +1,6 @@
 //! What erasing a complainant reaches besides their row: the copies of the
-//! case's content the case service keeps in its outbox and its idempotency
-//! records.
+//! case's content the case service keeps in its outbox, its idempotency
+//! records and its correspondence (addresses and subjects).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -45,5 +45,6 @@ pub(super) async fn scrub_copies(
         .filter(idempotency_records::Column::ResourceId.eq(case_id.to_string()))
         .exec(txn)
         .await?;
+    crate::correspondence::scrub(txn, case_id).await?;
     Ok(())
 }

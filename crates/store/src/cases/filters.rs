@@ -178,7 +178,7 @@ fn conditions(filter: &CaseFilter) -> Condition {
 }
 
 /// The filters on the complainant's personal data; empty when none is set.
-fn person_conditions(filter: &CaseFilter) -> Condition {
+pub(super) fn person_conditions(filter: &CaseFilter) -> Condition {
     let mut person = Condition::all();
     if let Some(name) = &filter.complainant_name {
         person = person.add(contains_ignoring_case(complainants::Column::FullName, name));

@@ -6,8 +6,10 @@ use chrono::{DateTime, Utc};
 use complaints_domain::case::Case;
 
 mod due_dates;
+mod duplicates;
 mod erasure;
 mod filters;
+mod links;
 mod outbox_message;
 mod read;
 mod replay;
@@ -17,13 +19,15 @@ mod timeline;
 mod write;
 
 pub use due_dates::{DueDate, DueState};
+pub use duplicates::{MAX_POSSIBLE_DUPLICATES, possible_duplicates};
 pub use erasure::{ERASED_CONTENT_HASH, ERASED_PAYLOAD};
 pub use filters::{CaseFilter, PageCursor, count, list, received_between};
+pub use links::{LinkOutcome, link};
 pub use outbox_message::{CASE_EVENTS_TOPIC, CaseChanged};
 pub use read::{load, load_by_register_number};
 pub use retention::closed_before_with_personal_data;
 pub use timeline::timeline;
-pub use write::{apply, open_case};
+pub use write::{apply, apply_recording, open_case, open_case_recording};
 
 /// A case as stored, with its due dates.
 #[derive(Debug, Clone, PartialEq, Eq)]

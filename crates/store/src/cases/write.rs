@@ -12,6 +12,7 @@ use complaints_domain::values::RegisterNumber;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::due_dates::started;
+use super::duplicates::possible_duplicates;
 use super::erasure::scrub_copies;
 use super::outbox_message::enqueue;
 use super::read::load;
@@ -21,6 +22,7 @@ use super::timeline::append_events;
 use super::{Outcome, StoredCase};
 use crate::chain::GENESIS_HASH;
 use crate::entity::{case_events, cases, complainants};
+use crate::correspondence::{self, Message};
 use crate::idempotency::{self, RequestKey};
 use crate::{StoreError, register};
 
@@ -45,10 +47,30 @@ pub async fn open_case<F>(
 where
     F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
 {
+    open_case_recording(db, calendar, received_at, actor, now, key, None, build).await
+}
+
+/// [`open_case`], also recording the message the complaint came in
+/// (`original`, whose `case_id` is replaced by the new case's) in the same
+/// transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn open_case_recording<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    received_at: DateTime<Utc>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    original: Option<Message>,
+    build: F,
+) -> Result<Outcome, StoreError>
+where
+    F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
+{
     if let Some(outcome) = replay(db, key).await? {
         return Ok(outcome);
     }
-    match write_new_case(db, calendar, received_at, actor, now, key, build).await {
+    match write_new_case(db, calendar, received_at, actor, now, key, original, build).await {
         // A concurrent call with the same key won the race: its record
         // refused ours, and its case is the answer.
         Err(StoreError::Database(error)) if key.is_some() => match replay(db, key).await? {
@@ -59,6 +81,7 @@ where
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn write_new_case<F>(
     db: &DatabaseConnection,
     calendar: &Calendar,
@@ -66,6 +89,7 @@ async fn write_new_case<F>(
     actor: &Actor,
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
+    original: Option<Message>,
     build: F,
 ) -> Result<Outcome, StoreError>
 where
@@ -75,6 +99,9 @@ where
     let year = calendar.local_date(received_at).year();
     let number = register::next_register_number(&txn, year).await?;
     let transition = build(number)?;
+    // Read in the opening transaction; see `duplicates` for the race.
+    let others = possible_duplicates(&txn, &transition.case.complainant).await?;
+    let transition = transition.flag_possible_duplicates(others);
     let case_id = transition.case.id;
     let due_dates = started(&[], &transition, now);
     let stored = StoredCase {
@@ -104,6 +131,10 @@ where
     )
     .await?;
     enqueue(&txn, &stored, &transition, actor, now).await?;
+    if let Some(original) = original {
+        let original = Message { case_id, ..original };
+        correspondence::insert(&txn, &original, now).await?;
+    }
     let resource_id = case_id.to_string();
     if let Some(key) = key {
         idempotency::record(&txn, key, &resource_id, Vec::new(), now).await?;
@@ -131,6 +162,26 @@ pub async fn apply<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
+    apply_recording(db, calendar, case_id, actor, now, key, None, step).await
+}
+
+/// [`apply`], also recording `message` in the case's correspondence in the
+/// same transaction (unless the case already has its Message-ID). The
+/// message is recorded even when the step changes nothing else.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply_recording<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    case_id: CaseId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    message: Option<&Message>,
+    step: F,
+) -> Result<Outcome, StoreError>
+where
+    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
+{
     if let Some(outcome) = replay(db, key).await? {
         return Ok(outcome);
     }
@@ -138,7 +189,11 @@ where
         let current = load(db, case_id).await?;
         let (transition, resource_id) = step(&current)?;
         if transition.is_noop() {
-            // Nothing changed (a repeated acknowledgement): nothing to write.
+            // Nothing changed (a repeated acknowledgement): nothing to write
+            // but the message, if it is new.
+            if let Some(message) = message {
+                correspondence::insert(db, message, now).await?;
+            }
             return Ok(Outcome {
                 stored: current,
                 resource_id,
@@ -154,6 +209,7 @@ where
             actor,
             now,
             key,
+            message,
         )
         .await
         {
@@ -188,6 +244,7 @@ async fn write_step(
     actor: &Actor,
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
+    message: Option<&Message>,
 ) -> Result<StoredCase, StoreError> {
     let case_id = current.case.id;
     let old_version = i64::try_from(current.case.version).map_err(StoreError::corrupt)?;
@@ -253,6 +310,9 @@ async fn write_step(
     )
     .await?;
     enqueue(&txn, &stored, transition, actor, now).await?;
+    if let Some(message) = message {
+        correspondence::insert(&txn, message, now).await?;
+    }
     if let Some(key) = key {
         idempotency::record(
             &txn,

@@ -4,6 +4,7 @@
 pub mod case_events;
 pub mod cases;
 pub mod complainants;
+pub mod correspondence;
 pub mod idempotency_records;
 pub mod outbox;
 pub mod policies;

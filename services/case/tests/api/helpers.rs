@@ -207,6 +207,7 @@ pub fn complaint(request_id: &str) -> pb::OpenCaseRequest {
         scan_reference: String::new(),
         submitted_by: "crm".to_owned(),
         submitted_by_role: common::Role::Integration as i32,
+        ..Default::default()
     }
 }
 

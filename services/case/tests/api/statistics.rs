@@ -214,6 +214,7 @@ async fn an_acknowledgement_the_platform_delivered_in_time_counts_as_met(db: Tes
         channel: "email".to_owned(),
         route_note: String::new(),
         sent_at: Some(timestamp(app.now())),
+        ..Default::default()
     };
 
     refused(

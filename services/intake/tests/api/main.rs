@@ -9,6 +9,7 @@ mod helpers;
 
 mod access;
 mod channels;
+mod duplicates;
 mod email;
 mod idempotency;
 mod service;

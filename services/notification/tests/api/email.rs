@@ -5,8 +5,8 @@ use complaints_proto::complaints::notification::v1 as pb;
 use complaints_test_support::TestDb;
 
 use crate::helpers::{
-    MAIL_DOMAIN, STAFF_DOMAIN, channel, email_complaint, events_of, kind, on_every_backend, smtp_server,
-    spawn_app, state,
+    MAIL_DOMAIN, STAFF_DOMAIN, channel, email_complaint, events_of, kind, on_every_backend,
+    smtp_server, spawn_app, state,
 };
 use crate::smtp::free_port;
 
@@ -185,8 +185,20 @@ async fn an_alert_about_an_assigned_case_goes_to_the_assignee_and_an_unassigned_
         dedupe_key: dedupe_key.to_owned(),
         ..pb::RequestNotificationRequest::default()
     };
-    assert!(app.request(alert("jane.doe", "assigned")).await.unwrap().into_inner().created);
-    assert!(app.request(alert("", "unassigned")).await.unwrap().into_inner().created);
+    assert!(
+        app.request(alert("jane.doe", "assigned"))
+            .await
+            .unwrap()
+            .into_inner()
+            .created
+    );
+    assert!(
+        app.request(alert("", "unassigned"))
+            .await
+            .unwrap()
+            .into_inner()
+            .created
+    );
     assert_eq!(app.deliver().await, 2);
 
     let mut recipients: Vec<Vec<String>> = smtp

@@ -361,6 +361,7 @@ pub fn complaint(
         scan_reference: String::new(),
         submitted_by: "crm".to_owned(),
         submitted_by_role: common::Role::Integration as i32,
+        ..Default::default()
     }
 }
 
