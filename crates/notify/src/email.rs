@@ -96,6 +96,24 @@ pub fn build_email(
     rendered: &Rendered,
     at: DateTime<Utc>,
 ) -> Result<Email, NotifyError> {
+    build_email_in_thread(settings, id, to_name, to, rendered, at, None)
+}
+
+/// [`build_email`] for a message that answers `thread`: the Message-ID
+/// (with or without angle brackets) of the complainant's email the case
+/// came from. The message then carries `In-Reply-To` and `References`
+/// naming it, so mail clients show the case's emails as one conversation.
+/// A `thread` that is blank or not a Message-ID (spaces, control
+/// characters) is left out rather than written into a header.
+pub fn build_email_in_thread(
+    settings: &EmailSettings,
+    id: &NotificationId,
+    to_name: &str,
+    to: &EmailAddress,
+    rendered: &Rendered,
+    at: DateTime<Utc>,
+    thread: Option<&str>,
+) -> Result<Email, NotifyError> {
     let address: Address = to
         .as_str()
         .parse()
@@ -106,7 +124,12 @@ pub fn build_email(
         .from(settings.from.clone())
         .to(recipient)
         .subject(rendered.subject.as_str())
-        .message_id(Some(settings.message_id(id)))
+        .message_id(Some(settings.message_id(id)));
+    let message = match thread.and_then(thread_header_value) {
+        Some(parent) => message.in_reply_to(parent.clone()).references(parent),
+        None => message,
+    };
+    let message = message
         .date(SystemTime::from(at))
         .header(ContentType::TEXT_PLAIN)
         .body(rendered.text.clone())
@@ -115,6 +138,18 @@ pub fn build_email(
         id: id.clone(),
         message,
     })
+}
+
+/// `<id>` for a header naming a Message-ID, or `None` when `raw` is not
+/// one (blank, or with spaces, control characters or angle brackets inside).
+fn thread_header_value(raw: &str) -> Option<String> {
+    let id = raw.trim().trim_start_matches('<').trim_end_matches('>');
+    let usable = !id.is_empty()
+        && id.len() <= 998
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
+    usable.then(|| format!("<{id}>"))
 }
 
 /// How a delivery attempt failed, and so whether to try again.
@@ -410,6 +445,44 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Your reference is CMP-2026-000123."));
+    }
+
+    fn threaded(thread: Option<&str>) -> String {
+        let settings =
+            EmailSettings::new("Example Telecare <complaints@example.org>", None).unwrap();
+        let id = NotificationId::parse("n-1").unwrap();
+        let to = EmailAddress::parse("jane@example.com").unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 16, 9, 30, 0).unwrap();
+        let email =
+            build_email_in_thread(&settings, &id, "Jane Doe", &to, &rendered(), at, thread)
+                .unwrap();
+        String::from_utf8(email.formatted()).unwrap()
+    }
+
+    #[test]
+    fn an_email_about_a_case_that_came_by_email_answers_the_complainants_message() {
+        for thread in ["CAF-1.abc@mail.example.com", "<CAF-1.abc@mail.example.com>"] {
+            let text = threaded(Some(thread));
+            assert!(
+                text.contains("In-Reply-To: <CAF-1.abc@mail.example.com>\r\n"),
+                "{text}"
+            );
+            assert!(
+                text.contains("References: <CAF-1.abc@mail.example.com>\r\n"),
+                "{text}"
+            );
+            assert!(text.contains("Message-ID: <n-1@example.org>\r\n"), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_email_without_a_usable_thread_names_no_parent() {
+        for thread in [None, Some(""), Some("  "), Some("a b@c"), Some("x\r\nBcc: y@z")] {
+            let text = threaded(thread);
+            assert!(!text.contains("In-Reply-To"), "{text}");
+            assert!(!text.contains("References"), "{text}");
+            assert!(!text.contains("Bcc"), "{text}");
+        }
     }
 
     #[test]

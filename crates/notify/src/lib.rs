@@ -34,7 +34,7 @@ pub use context::{
 };
 pub use email::{
     Delivered, Email, EmailSettings, FileMailer, Mailer, SendError, SmtpCredentials, SmtpMailer,
-    SmtpSecurity, SmtpSettings, build_email,
+    SmtpSecurity, SmtpSettings, build_email, build_email_in_thread,
 };
 pub use error::NotifyError;
 pub use id::NotificationId;

@@ -287,12 +287,22 @@ impl CaseApp {
         let now = self.clock.now();
         let calendar = self.calendar.clone();
         let resource_id = resource.unwrap_or_else(|| case_id.to_string());
-        // A notice delivered after erasure keeps no address or subject.
+        // A notice delivered after erasure keeps no address or subject; an
+        // email the platform sent went to the complainant's address.
         let message = message.map(|message| {
             if current.erased {
                 Message {
                     address: None,
                     subject: None,
+                    ..message
+                }
+            } else if message.direction == Direction::Outbound && message.address.is_none() {
+                Message {
+                    address: current
+                        .case
+                        .complainant
+                        .email()
+                        .map(|email| email.as_str().to_owned()),
                     ..message
                 }
             } else {

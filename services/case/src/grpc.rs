@@ -16,7 +16,7 @@ use complaints_rpc::{
     AppError, date_from_proto, optional_timestamp, page_size, required_timestamp,
 };
 use complaints_store::cases::{CaseFilter, Outcome, PageCursor};
-use complaints_store::correspondence::{Direction, Message};
+use complaints_store::correspondence::{Direction, Message as Filed};
 use complaints_store::idempotency::RequestKey;
 use prost::Message;
 use tonic::{Request, Response, Status};
@@ -513,7 +513,7 @@ impl CaseService for CaseGrpc {
         };
         let message = optional_message_id("message_id", &m.message_id)
             .map_err(AppError::from)?
-            .map(|message_id| Message {
+            .map(|message_id| Filed {
                 case_id,
                 direction: Direction::Outbound,
                 message_id,
@@ -848,7 +848,7 @@ fn filed_message(
     m: &pb::AddCorrespondenceRequest,
     case_id: CaseId,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(EmailAddress, Message), DomainError> {
+) -> Result<(EmailAddress, Filed), DomainError> {
     let mut violations = Vec::new();
     let message_id = match optional_message_id("message_id", &m.message_id) {
         Ok(Some(id)) => Some(id),
@@ -875,7 +875,7 @@ fn filed_message(
         .unwrap_or(now);
     match (message_id, sender) {
         (Some(message_id), Some(sender)) if violations.is_empty() => {
-            let message = Message {
+            let message = Filed {
                 case_id,
                 direction: Direction::Inbound,
                 message_id,

@@ -25,6 +25,13 @@ pub struct NoticeDelivered {
     pub channel: DeliveryChannel,
     pub route_note: String,
     pub sent_at: DateTime<Utc>,
+    /// An email's `Message-ID` (`<notification_id@mail domain>`); empty for
+    /// a letter, and in messages queued before it was kept.
+    #[serde(default)]
+    pub message_id: String,
+    /// An email's subject; empty for a letter.
+    #[serde(default)]
+    pub subject: String,
 }
 
 /// Delivers `notification.case` messages to the case service's timeline.
@@ -51,6 +58,11 @@ impl complaints_store::relay::Deliver for NoticeRelay {
                 channel: notice.channel.as_str().to_owned(),
                 route_note: notice.route_note,
                 sent_at: Some(complaints_rpc::timestamp_to_proto(notice.sent_at)),
+                message_id: notice.message_id,
+                // The case service knows its complainant's address; it is
+                // not copied into this outbox.
+                recipient: String::new(),
+                subject: notice.subject,
             })
             .await;
         match result {

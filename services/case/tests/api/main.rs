@@ -9,6 +9,7 @@ mod helpers;
 
 mod access;
 mod assignment;
+mod duplicates;
 mod erasure;
 mod handler_steps;
 mod idempotency;

@@ -8,7 +8,7 @@ use complaints_domain::complainant::Complainant;
 use complaints_domain::role::Role;
 use complaints_domain::values::EmailAddress;
 use complaints_notify::{
-    LetterAddress, NotificationId, Route, build_email, choose_route_for, render_letter,
+    LetterAddress, NotificationId, Route, build_email_in_thread, choose_route_for, render_letter,
 };
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_rpc::mapping::raw_complainant;
@@ -46,8 +46,15 @@ impl Delivery {
         let (route, route_note, name) = self.route(n, kind, &case)?;
         match route {
             Route::Email { to } => {
-                let email = build_email(&self.email, &id, &name, &to, &rendered, now)
-                    .map_err(|e| Failure::Permanent(e.to_string()))?;
+                // The complainant's emails answer the one the case came in,
+                // so that they thread in their mail client; staff alerts
+                // stand alone.
+                let thread = (kind != NotifyKind::InternalAlert)
+                    .then_some(case.thread_message_id.as_str())
+                    .filter(|id| !id.is_empty());
+                let email =
+                    build_email_in_thread(&self.email, &id, &name, &to, &rendered, now, thread)
+                        .map_err(|e| Failure::Permanent(e.to_string()))?;
                 self.mailer.send(&email).await.map_err(|e| {
                     if e.is_transient() {
                         Failure::Transient(e.reason().to_owned())
@@ -147,6 +154,17 @@ impl Delivery {
         let channel = sent.channel;
         let route_note = sent.route_note.clone();
         let at = sent.at;
+        // An email's Message-ID and subject, for the case's
+        // correspondence; a letter has neither.
+        let (message_id, subject) = match channel {
+            DeliveryChannel::Email => (
+                NotificationId::parse(&n.notification_id)
+                    .map(|id| self.email.message_id(&id))
+                    .unwrap_or_default(),
+                sent.subject.clone(),
+            ),
+            DeliveryChannel::Post => (String::new(), String::new()),
+        };
         let marked = repo::mark_sent(&txn, &n.notification_id, &self.worker, sent).await?;
         if let (true, Some(kind), Some(stage)) = (marked, n.kind(), n.stage())
             && kind != NotifyKind::InternalAlert
@@ -159,6 +177,8 @@ impl Delivery {
                 channel,
                 route_note: route_note.unwrap_or_default(),
                 sent_at: at,
+                message_id,
+                subject,
             };
             let message = OutboxMessage::json(CASE_TOPIC, n.case_id, &notice)
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
