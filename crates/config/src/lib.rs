@@ -77,6 +77,8 @@ pub struct Settings {
     /// complainant's personal data (`COMPLAINTS_RETENTION_DAYS`, 1 to
     /// 36500). Unset, nothing is erased by age.
     pub retention_days: Option<u32>,
+    /// Where and what evidence the case service keeps.
+    pub evidence: EvidenceConfig,
     /// Log filter (`RUST_LOG`), default `info`.
     pub log_filter: String,
     /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
@@ -116,6 +118,31 @@ pub struct DeliveryConfig {
     pub company_phone: String,
     pub company_email: String,
     pub company_website: String,
+}
+
+/// Evidence (the case service's blob store).
+#[derive(Debug, Clone)]
+pub struct EvidenceConfig {
+    /// Where the bytes are kept (`COMPLAINTS_EVIDENCE_URL`): a directory (a
+    /// plain path or `file:///...`, default `<data dir>/evidence`) or an
+    /// `s3://bucket[/prefix]?...` URL. It may hold credentials: never log it.
+    pub url: String,
+    /// The largest piece of evidence, in bytes (`COMPLAINTS_EVIDENCE_MAX_BYTES`,
+    /// default 25 MiB).
+    pub max_bytes: u64,
+    /// The accepted media types (`COMPLAINTS_EVIDENCE_MEDIA_TYPES`, comma
+    /// separated; `type/*` covers a type), default the blob store's list.
+    pub media_types: Vec<String>,
+}
+
+impl EvidenceConfig {
+    /// The blob store's limits these settings give.
+    pub fn limits(&self) -> complaints_blobs::Limits {
+        complaints_blobs::Limits {
+            max_bytes: self.max_bytes,
+            allowed_media_types: self.media_types.clone(),
+        }
+    }
 }
 
 /// The file layout, every field optional; environment variables override it.
@@ -184,6 +211,9 @@ pub mod env {
     pub const COMPANY_EMAIL: &str = "COMPLAINTS_COMPANY_EMAIL";
     pub const COMPANY_WEBSITE: &str = "COMPLAINTS_COMPANY_WEBSITE";
     pub const RETENTION_DAYS: &str = "COMPLAINTS_RETENTION_DAYS";
+    pub const EVIDENCE_URL: &str = "COMPLAINTS_EVIDENCE_URL";
+    pub const EVIDENCE_MAX_BYTES: &str = "COMPLAINTS_EVIDENCE_MAX_BYTES";
+    pub const EVIDENCE_MEDIA_TYPES: &str = "COMPLAINTS_EVIDENCE_MEDIA_TYPES";
 }
 
 impl Settings {
@@ -361,6 +391,13 @@ impl Settings {
             None => None,
         };
 
+        let evidence = evidence_config(
+            &data_dir,
+            var(env::EVIDENCE_URL),
+            var(env::EVIDENCE_MAX_BYTES),
+            var(env::EVIDENCE_MEDIA_TYPES),
+        )?;
+
         let metrics_listen = match var(env::METRICS_LISTEN).or(file.metrics_listen) {
             Some(address) => Some(
                 address
@@ -388,6 +425,7 @@ impl Settings {
             policy,
             calendar,
             retention_days,
+            evidence,
             log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
             log_json,
             metrics_listen,
@@ -410,6 +448,71 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// The evidence settings: the store's URL (default `<data dir>/evidence`),
+/// the size limit (1 byte to 4 GiB) and the media types (each `type/subtype`
+/// or `type/*`).
+fn evidence_config(
+    data_dir: &Path,
+    url: Option<String>,
+    max_bytes: Option<String>,
+    media_types: Option<String>,
+) -> Result<EvidenceConfig, ConfigError> {
+    const MOST_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+    let url = url
+        .map(|url| url.trim().to_owned())
+        .unwrap_or_else(|| data_dir.join("evidence").display().to_string());
+    let max_bytes = match max_bytes {
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=MOST_BYTES).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    env::EVIDENCE_MAX_BYTES,
+                    format!("{n:?}: expected a number of bytes from 1 to {MOST_BYTES}"),
+                )
+            })?,
+        None => complaints_blobs::DEFAULT_MAX_BYTES,
+    };
+    let media_types = match media_types {
+        Some(list) => {
+            let types: Vec<String> = list
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect();
+            for media_type in &types {
+                let well_formed = media_type.split_once('/').is_some_and(|(kind, sub)| {
+                    !kind.is_empty() && kind != "*" && !sub.is_empty() && !sub.contains('/')
+                });
+                if !well_formed {
+                    return Err(invalid(
+                        env::EVIDENCE_MEDIA_TYPES,
+                        format!("{media_type:?} is not a media type such as application/pdf or image/*"),
+                    ));
+                }
+            }
+            if types.is_empty() {
+                return Err(invalid(
+                    env::EVIDENCE_MEDIA_TYPES,
+                    "names no media type; unset it for the defaults",
+                ));
+            }
+            types
+        }
+        None => complaints_blobs::DEFAULT_ALLOWED_MEDIA_TYPES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+    };
+    Ok(EvidenceConfig {
+        url,
+        max_bytes,
+        media_types,
+    })
 }
 
 /// The embedded database under the data folder.
@@ -494,6 +597,42 @@ mod tests {
         assert_eq!(settings.calendar, Calendar::default());
         assert_eq!(settings.metrics_listen, None);
         assert_eq!(settings.retention_days, None);
+    }
+
+    #[test]
+    fn evidence_is_kept_under_the_data_dir_up_to_25_mebibytes_of_the_default_types() {
+        let settings =
+            Settings::from_vars(&vars(&[(env::DATA_DIR, "/var/lib/complaints")])).unwrap();
+        assert_eq!(settings.evidence.url, "/var/lib/complaints/evidence");
+        assert_eq!(settings.evidence.max_bytes, 26_214_400);
+        assert!(settings.evidence.media_types.contains(&"application/pdf".to_owned()));
+        assert!(settings.evidence.limits().check_media_type("image/png").is_ok());
+    }
+
+    #[test]
+    fn evidence_settings_are_read_and_checked() {
+        let settings = Settings::from_vars(&vars(&[
+            (env::EVIDENCE_URL, "s3://evidence/complaints?region=eu-west-2"),
+            (env::EVIDENCE_MAX_BYTES, "1048576"),
+            (env::EVIDENCE_MEDIA_TYPES, "application/pdf, Image/*"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            settings.evidence.url,
+            "s3://evidence/complaints?region=eu-west-2"
+        );
+        assert_eq!(settings.evidence.max_bytes, 1_048_576);
+        assert_eq!(settings.evidence.media_types, ["application/pdf", "image/*"]);
+        for (name, bad) in [
+            (env::EVIDENCE_MAX_BYTES, "0"),
+            (env::EVIDENCE_MAX_BYTES, "25MiB"),
+            (env::EVIDENCE_MEDIA_TYPES, "pdf"),
+            (env::EVIDENCE_MEDIA_TYPES, "*/*"),
+            (env::EVIDENCE_MEDIA_TYPES, " , "),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, bad)])).unwrap_err();
+            assert!(err.to_string().starts_with(name), "{bad}: {err}");
+        }
     }
 
     #[test]

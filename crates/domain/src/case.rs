@@ -20,6 +20,7 @@
 
 mod command;
 mod effects;
+mod evidence;
 mod intake;
 mod links;
 pub mod receipt;
@@ -35,12 +36,16 @@ use serde::{Deserialize, Serialize};
 
 pub use command::{Command, Step, authorize, permitted};
 pub use effects::{DeadlineSpec, Event, NotifyKind, NotifyRequest, Transition};
+pub use evidence::{
+    DESCRIPTION_MAX, Evidence, EvidenceSource, FILENAME_MAX, NewEvidence, RefusedEvidence,
+    evidence_filename,
+};
 pub use intake::{NewComplaint, RawComplaint};
 pub use links::{CaseLink, LinkRelation};
 pub use receipt::{CLOCK_SKEW_ALLOWANCE, MAX_AGE};
 pub use types::{
-    AcknowledgementMethod, CaseId, CaseStatus, DeadlineKind, DeadlineOutcome, Escalation, Finding,
-    Referral, ReferralId, StageResponse,
+    AcknowledgementMethod, CaseId, CaseStatus, DeadlineKind, DeadlineOutcome, Escalation,
+    EvidenceId, Finding, Referral, ReferralId, StageResponse,
 };
 
 use crate::calendar::Calendar;
@@ -283,6 +288,7 @@ impl Case {
             && !matches!(
                 step,
                 Step::AddNote
+                    | Step::AddEvidence
                     | Step::Close
                     | Step::AssignCase
                     | Step::EraseComplainant
@@ -305,6 +311,7 @@ impl Case {
         };
         match command {
             Command::AddNote { text } => self.add_note(&mut draft, &text)?,
+            Command::AddEvidence(evidence) => draft.event(evidence.validate()?.added_event()),
             Command::MarkAcknowledged => self.mark_acknowledged(&mut draft, &at)?,
             Command::RecordAcknowledgement { method, reference } => {
                 self.record_acknowledgement(&mut draft, &at, method, &reference)?

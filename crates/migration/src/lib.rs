@@ -14,6 +14,7 @@ mod m20261204_000001_assignee;
 mod m20261204_000003_deadline_extensions;
 mod m20261204_000004_notification_erasure;
 mod m20261205_000001_correspondence;
+mod m20261205_000003_evidence;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000003_deadline_extensions::Migration),
             Box::new(m20261204_000004_notification_erasure::Migration),
             Box::new(m20261205_000001_correspondence::Migration),
+            Box::new(m20261205_000003_evidence::Migration),
         ]
     }
 }

@@ -23,6 +23,15 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Request, Status};
 
+/// A piece of evidence as `CaseService/GetEvidence` streams it.
+pub type EvidenceChunks = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<case_pb::GetEvidenceResponse, Status>> + Send>,
+>;
+
+/// The case service as the others in its process call it: its one
+/// server-streaming call streams boxed.
+pub type CaseServiceHandle = dyn CaseService<GetEvidenceStream = EvidenceChunks>;
+
 /// A service token on every call, and the caller's trace context.
 type Authed = InterceptedService<Channel, WithTraceContext<BearerToken>>;
 
@@ -79,11 +88,11 @@ fn internal<T>(subject: &'static str, message: T) -> Request<T> {
 }
 
 macro_rules! peer {
-    ($name:ident, $server:ident, $client:ident) => {
+    ($name:ident, $server:ty, $client:ident) => {
         #[derive(Clone)]
         pub struct $name {
             subject: &'static str,
-            route: Route<dyn $server>,
+            route: Route<$server>,
             client: Option<$client<Authed>>,
         }
 
@@ -102,7 +111,7 @@ macro_rules! peer {
 
         impl $name {
             /// Calls `service` directly, as `subject` with the service role.
-            pub fn in_process(subject: &'static str, service: Arc<dyn $server>) -> Self {
+            pub fn in_process(subject: &'static str, service: Arc<$server>) -> Self {
                 let slot = Arc::new(OnceLock::new());
                 let _ = slot.set(service);
                 Self {
@@ -115,7 +124,7 @@ macro_rules! peer {
             /// Calls whatever service is put in `slot`, as `subject`; until
             /// then, calls are `UNAVAILABLE`. Lets services that call each
             /// other be built one after another in one process.
-            pub fn in_slot(subject: &'static str, slot: Arc<OnceLock<Arc<dyn $server>>>) -> Self {
+            pub fn in_slot(subject: &'static str, slot: Arc<OnceLock<Arc<$server>>>) -> Self {
                 Self {
                     subject,
                     route: Route::InProcess(slot),
@@ -174,11 +183,11 @@ macro_rules! call {
     }};
 }
 
-peer!(CasePeer, CaseService, CaseServiceClient);
-peer!(EscalationPeer, EscalationService, EscalationServiceClient);
+peer!(CasePeer, CaseServiceHandle, CaseServiceClient);
+peer!(EscalationPeer, dyn EscalationService, EscalationServiceClient);
 peer!(
     NotificationPeer,
-    NotificationService,
+    dyn NotificationService,
     NotificationServiceClient
 );
 
@@ -228,7 +237,7 @@ impl Peers {
 /// put in its slot once it is built.
 #[derive(Clone, Default)]
 pub struct LocalServices {
-    case: Arc<OnceLock<Arc<dyn CaseService>>>,
+    case: Arc<OnceLock<Arc<CaseServiceHandle>>>,
     escalation: Arc<OnceLock<Arc<dyn EscalationService>>>,
     notification: Arc<OnceLock<Arc<dyn NotificationService>>>,
 }
@@ -246,7 +255,7 @@ impl std::fmt::Debug for LocalServices {
 /// A built service as the others in its process call it.
 #[derive(Clone)]
 pub enum LocalHandle {
-    Case(Arc<dyn CaseService>),
+    Case(Arc<CaseServiceHandle>),
     Escalation(Arc<dyn EscalationService>),
     Notification(Arc<dyn NotificationService>),
 }

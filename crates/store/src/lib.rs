@@ -12,6 +12,7 @@ pub mod chain;
 pub mod correspondence;
 pub mod db;
 pub mod entity;
+pub mod evidence;
 mod error;
 pub mod idempotency;
 pub mod outbox;

@@ -23,6 +23,10 @@ use complaints_store::{DatabaseConnection, StoreError, chain, policies};
 
 use crate::statistics::{self, Statistics};
 
+mod evidence;
+
+pub use evidence::{ComplaintFile, EvidenceMetadata, EvidenceStore, MAX_COMPLAINT_FILES};
+
 /// How many cases one query of the retention run fetches.
 const RETENTION_BATCH: u64 = 100;
 
@@ -75,6 +79,8 @@ pub struct CaseApp {
     outbox_wake: Arc<tokio::sync::Notify>,
     /// Days after closing when a complainant is erased; `None`: never by age.
     retention_days: Option<u32>,
+    /// Where evidence bytes go; `None`: evidence is refused.
+    evidence: Option<EvidenceStore>,
 }
 
 impl std::fmt::Debug for CaseApp {
@@ -107,6 +113,7 @@ impl CaseApp {
             clock,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             retention_days: None,
+            evidence: None,
         })
     }
 
@@ -167,6 +174,46 @@ impl CaseApp {
         key: &RequestKey,
         message_id: Option<String>,
     ) -> Result<Outcome, AppError> {
+        self.open_case_with_files(caller, submitter, complaint, key, message_id, Vec::new())
+            .await
+    }
+
+    /// [`CaseApp::open_case_from_message`], keeping the files that came
+    /// with the complaint (an email's attachments, a letter's scan) as its
+    /// evidence: each stored within the evidence limits and recorded with
+    /// an `evidence.added` event in the opening transaction; each the
+    /// limits refuse is left out, and an `evidence.refused` event names it
+    /// and says why. On a retry of an opened request, the files' bytes are
+    /// the ones already stored.
+    pub async fn open_case_with_files(
+        &self,
+        caller: &Actor,
+        submitter: &Actor,
+        complaint: NewComplaint,
+        key: &RequestKey,
+        message_id: Option<String>,
+        files: Vec<ComplaintFile>,
+    ) -> Result<Outcome, AppError> {
+        authorize(caller.role, Step::Submit)?;
+        let files = self.keep_files(files).await?;
+        let opened = self
+            .open_case_keeping(caller, submitter, complaint, key, message_id, &files)
+            .await;
+        if opened.as_ref().is_err() {
+            self.forget_files(&files.kept).await;
+        }
+        opened
+    }
+
+    async fn open_case_keeping(
+        &self,
+        caller: &Actor,
+        submitter: &Actor,
+        complaint: NewComplaint,
+        key: &RequestKey,
+        message_id: Option<String>,
+        files: &evidence::KeptFiles,
+    ) -> Result<Outcome, AppError> {
         authorize(caller.role, Step::Submit)?;
         let now = self.clock.now();
         let policy = self.policy.clone();
@@ -192,6 +239,7 @@ impl CaseApp {
             now,
             Some(key),
             original,
+            &files.kept,
             |number| {
                 let mut transition = Case::open(
                     complaint,
@@ -203,7 +251,7 @@ impl CaseApp {
                     &calendar,
                 )?;
                 transition.case.thread_message_id = message_id;
-                Ok(transition)
+                Ok(transition.with_evidence(&files.kept, &files.refused))
             },
         )
         .await?;

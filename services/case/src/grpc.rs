@@ -24,6 +24,10 @@ use tonic::{Request, Response, Status};
 use crate::app::{CaseApp, Thread};
 use crate::convert;
 
+mod evidence;
+
+pub use evidence::CHUNK_BYTES as EVIDENCE_CHUNK_BYTES;
+
 /// The gRPC face of [`CaseApp`].
 #[derive(Debug, Clone)]
 pub struct CaseGrpc {
@@ -450,7 +454,7 @@ impl CaseService for CaseGrpc {
                 "OpenCase is internal to the platform; submit complaints through IntakeService",
             ));
         }
-        let m = request.into_inner();
+        let mut m = request.into_inner();
         validate_request_id(&m.request_id).map_err(AppError::from)?;
         let submitter = submitter(&m).map_err(AppError::from)?;
         let received_at = m
@@ -479,9 +483,10 @@ impl CaseService for CaseGrpc {
         content.submitted_by_role = 0;
         let key = RequestKey::new("case.open", m.request_id.clone(), &content.encode_to_vec());
         let message_id = optional_message_id("message_id", &m.message_id).map_err(AppError::from)?;
+        let files = evidence::complaint_files(&mut m).map_err(AppError::from)?;
         let outcome = self
             .app
-            .open_case_from_message(&caller, &submitter, complaint, &key, message_id)
+            .open_case_with_files(&caller, &submitter, complaint, &key, message_id, files)
             .await?;
         Ok(Response::new(convert::open_response(
             &outcome,
@@ -603,6 +608,29 @@ impl CaseService for CaseGrpc {
                 .map(|number| number.as_str().to_owned())
                 .collect(),
         }))
+    }
+
+    async fn upload_evidence(
+        &self,
+        request: Request<tonic::Streaming<pb::UploadEvidenceRequest>>,
+    ) -> Reply<pb::UploadEvidenceResponse> {
+        Ok(Response::new(evidence::upload(&self.app, request).await?))
+    }
+
+    async fn list_evidence(
+        &self,
+        request: Request<pb::ListEvidenceRequest>,
+    ) -> Reply<pb::ListEvidenceResponse> {
+        Ok(Response::new(evidence::list(&self.app, request).await?))
+    }
+
+    type GetEvidenceStream = complaints_rpc::peers::EvidenceChunks;
+
+    async fn get_evidence(
+        &self,
+        request: Request<pb::GetEvidenceRequest>,
+    ) -> Reply<Self::GetEvidenceStream> {
+        Ok(Response::new(evidence::get(&self.app, request).await?))
     }
 
     async fn get_statistics(

@@ -15,8 +15,10 @@ pub mod retention;
 mod server;
 pub mod statistics;
 
-pub use app::{CaseApp, Retention, Thread};
-pub use grpc::CaseGrpc;
+pub use app::{
+    CaseApp, ComplaintFile, EvidenceMetadata, EvidenceStore, MAX_COMPLAINT_FILES, Retention, Thread,
+};
+pub use grpc::{CaseGrpc, EVIDENCE_CHUNK_BYTES};
 pub use server::{SUBJECT, application, build};
 
 /// The fully-qualified gRPC service name, as health reports it.

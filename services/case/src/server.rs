@@ -14,7 +14,13 @@ use complaints_rpc::service::{Application, Service, ServiceParts};
 
 use crate::relay::CaseChangeDelivery;
 use crate::retention::RetentionWorker;
-use crate::{CaseApp, CaseGrpc, SERVICE_NAME};
+use crate::{CaseApp, CaseGrpc, EvidenceStore, SERVICE_NAME};
+
+/// The largest message the case service decodes: an `OpenCase` carrying an
+/// email's attachments (intake takes raw messages of at most 10 MiB) or a
+/// letter's scan, with room to spare. Evidence uploads stream in messages
+/// of at most 1 MiB.
+pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// The subject of the case service's own credentials.
 pub const SUBJECT: &str = "case";
@@ -32,6 +38,10 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         .await
         .context("starting the case service")?
         .with_retention(settings.retention_days);
+    // The URL may hold credentials: the error never quotes it.
+    let blobs = complaints_blobs::BlobStore::from_url(&settings.evidence.url)
+        .context("opening the evidence store (COMPLAINTS_EVIDENCE_URL)")?;
+    let app = app.with_evidence(EvidenceStore::new(blobs, settings.evidence.limits()));
     // The retention job runs only where a period is configured.
     let retention = settings
         .retention_days
@@ -43,7 +53,9 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     let handler = CaseGrpc::new(app);
     let local = LocalHandle::Case(Arc::new(handler.clone()));
     let service = Service::new(SERVICE_NAME, move |routes| {
-        routes.add_service(CaseServiceServer::new(handler));
+        routes.add_service(
+            CaseServiceServer::new(handler).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        );
     })
     .with_worker(relay)
     .with_local(local);

@@ -8,10 +8,14 @@ use complaints_domain::clock::Clock;
 use complaints_domain::complainant::ContactMethod;
 use complaints_domain::role::{Actor, Role};
 use complaints_domain::{DomainError, FieldViolation};
-use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_proto::complaints::case::v1::{
+    AddCorrespondenceRequest, EvidenceFile, FindCaseByMessageRequest, OpenCaseRequest,
+    OpenCaseResponse,
+};
 use complaints_proto::complaints::common::v1 as common;
 use complaints_proto::complaints::intake::v1::{
-    SubmitComplaintRequest, SubmitComplaintResponse, SubmitEmailRequest, SubmitEmailResponse,
+    EmailOutcome, SubmitComplaintRequest, SubmitComplaintResponse, SubmitEmailRequest,
+    SubmitEmailResponse,
 };
 use complaints_rpc::AppError;
 use complaints_rpc::mapping::{
@@ -109,6 +113,24 @@ impl IntakeApp {
             Some(request_id) => request_id,
             None => RequestId::parse(&inbound.request_id(&request.raw_message))?,
         };
+        if let Some(filed) = self
+            .file_follow_up(&inbound, &request, &request_id)
+            .await?
+        {
+            return Ok(filed);
+        }
+        let message_id = inbound.message_id.clone();
+        // The attachments the message carries (at most
+        // `email::MAX_KEPT_ATTACHMENTS`), kept as the case's evidence.
+        let attachments = inbound
+            .attachments
+            .into_iter()
+            .map(|file| EvidenceFile {
+                filename: file.filename,
+                media_type: file.media_type,
+                content: file.content,
+            })
+            .collect();
         let complaint = SubmitComplaintRequest {
             request_id: String::new(),
             channel: common::Channel::Email as i32,
@@ -123,11 +145,20 @@ impl IntakeApp {
             details: inbound.details,
             recorded_by: String::new(),
             scan_reference: String::new(),
+            scanned_letter: None,
         };
         let response = self
-            .submit(actor, request_id, complaint, email_violations)
+            .submit_with_message(
+                actor,
+                request_id,
+                complaint,
+                message_id.as_deref(),
+                attachments,
+                email_violations,
+            )
             .await?;
         Ok(SubmitEmailResponse {
+            outcome: EmailOutcome::NewCase as i32,
             case_id: response.case_id,
             register_number: response.register_number,
             acknowledge_by: response.acknowledge_by,
@@ -138,13 +169,110 @@ impl IntakeApp {
         })
     }
 
+    /// A follow-up email files itself on its case (docs/policy.md, R10): one
+    /// that answers a message of a case (`In-Reply-To`, the last
+    /// `References`) or quotes its register number in the subject, from the
+    /// case's complainant. `None` when it is no follow-up, or names a case
+    /// whose complainant is someone else: then it is a new complaint, never
+    /// filed silently on another person's case.
+    async fn file_follow_up(
+        &self,
+        inbound: &InboundEmail,
+        request: &SubmitEmailRequest,
+        request_id: &RequestId,
+    ) -> Result<Option<SubmitEmailResponse>, AppError> {
+        if inbound.thread_ids.is_empty() && inbound.subject_register_number.is_none() {
+            return Ok(None);
+        }
+        let received_at = match request.received_at.as_ref() {
+            None => None,
+            Some(at) => {
+                let at = complaints_rpc::timestamp_from_proto("received_at", at)?;
+                if at > self.clock.now() {
+                    return Err(
+                        FieldViolation::new("received_at", "must not be in the future").into(),
+                    );
+                }
+                Some(complaints_rpc::timestamp_to_proto(at))
+            }
+        };
+        let found = self
+            .gateway
+            .find_case_by_message(FindCaseByMessageRequest {
+                message_ids: inbound.thread_ids.clone(),
+                subject_register_number: inbound
+                    .subject_register_number
+                    .clone()
+                    .unwrap_or_default(),
+                sender: inbound.email.clone(),
+            })
+            .await?;
+        let Some(case) = found.case else {
+            if found.sender_mismatch {
+                tracing::info!(
+                    request_id = request_id.as_str(),
+                    "an email naming another person's case opens a case of its own"
+                );
+            }
+            return Ok(None);
+        };
+        // Without a Message-ID the email is filed under its idempotency
+        // key, the same for every delivery of it.
+        let message_id = inbound
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@intake.invalid", request_id.as_str()));
+        let filed = self
+            .gateway
+            .add_correspondence(AddCorrespondenceRequest {
+                case_id: case.case_id.clone(),
+                message_id,
+                in_reply_to: inbound.in_reply_to.clone().unwrap_or_default(),
+                sender: inbound.email.clone(),
+                subject: inbound.subject.clone(),
+                received_at,
+            })
+            .await?;
+        tracing::info!(
+            request_id = request_id.as_str(),
+            case_id = case.case_id,
+            register_number = case.register_number,
+            added = filed.added,
+            "follow-up email filed on its case"
+        );
+        Ok(Some(SubmitEmailResponse {
+            case_id: case.case_id,
+            register_number: case.register_number,
+            replayed: !filed.added,
+            outcome: EmailOutcome::AddedToCase as i32,
+            ..SubmitEmailResponse::default()
+        }))
+    }
+
     /// The path both calls share, once the caller and key are known.
     /// `relabel` rewrites field violations into the caller's request's terms.
     async fn submit(
         &self,
         actor: &Actor,
         request_id: RequestId,
+        request: SubmitComplaintRequest,
+        relabel: impl FnOnce(Vec<FieldViolation>) -> Vec<FieldViolation>,
+    ) -> Result<SubmitComplaintResponse, AppError> {
+        self.submit_with_message(actor, request_id, request, None, Vec::new(), relabel)
+            .await
+    }
+
+    /// [`Self::submit`] for a complaint that came as an email with
+    /// `message_id`, which the case records as its first correspondence,
+    /// and its `attachments`, which the case keeps as evidence (as it keeps
+    /// a posted complaint's `scanned_letter`).
+    async fn submit_with_message(
+        &self,
+        actor: &Actor,
+        request_id: RequestId,
         mut request: SubmitComplaintRequest,
+        message_id: Option<&str>,
+        attachments: Vec<EvidenceFile>,
         relabel: impl FnOnce(Vec<FieldViolation>) -> Vec<FieldViolation>,
     ) -> Result<SubmitComplaintResponse, AppError> {
         request.request_id.clear();
@@ -173,9 +301,19 @@ impl IntakeApp {
             Err(other) => return Err(other.into()),
         };
 
+        let scanned_letter = request.scanned_letter.take().map(|letter| EvidenceFile {
+            filename: letter.filename,
+            media_type: letter.media_type,
+            content: letter.content,
+        });
         let opened = self
             .gateway
-            .open_case(open_case_request(&request_id, &complaint, actor))
+            .open_case(OpenCaseRequest {
+                message_id: message_id.unwrap_or_default().to_owned(),
+                attachments,
+                scanned_letter,
+                ..open_case_request(&request_id, &complaint, actor)
+            })
             .await?;
         let replayed_by_case_service = opened.replayed;
         let response = response_from(opened)?;
@@ -254,6 +392,7 @@ fn open_case_request(
         scan_reference: text(complaint.scan_reference()),
         submitted_by: actor.subject.clone(),
         submitted_by_role: role_to_proto(actor.role),
+        ..OpenCaseRequest::default()
     }
 }
 

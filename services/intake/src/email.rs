@@ -4,7 +4,8 @@
 //! complainant from `From`, the summary from `Subject` (or, without one, the
 //! first line of the body), and the details from the text body (HTML is
 //! converted to text by `mail-parser`). Attachments are listed in the
-//! details by name, type and size; their bytes are not kept.
+//! details by name, type and size, and the first [`MAX_KEPT_ATTACHMENTS`]
+//! are passed on with their bytes for the case to keep as evidence.
 //!
 //! What it turns out is plain strings, cleaned of what an email often
 //! carries and the domain refuses (stray control characters, invisible
@@ -33,6 +34,28 @@ const MAX_LISTED_ATTACHMENTS: usize = 50;
 /// Longest attachment name kept in the list, in characters.
 const MAX_ATTACHMENT_NAME_CHARS: usize = 100;
 
+/// Attachments passed on to be kept as evidence: the first 20 (the case
+/// service takes no more with one complaint); the rest are only listed in
+/// the details. Their bytes are bounded by [`MAX_RAW_MESSAGE_BYTES`].
+pub const MAX_KEPT_ATTACHMENTS: usize = 20;
+
+/// An attachment of the message, to keep as evidence. Only the message's
+/// own attachments are taken: a forwarded email is one `message/rfc822`
+/// file, never opened for the attachments inside it, so nesting goes no
+/// deeper than one level here (and `mail-parser` itself decodes at most
+/// three levels of encoded nested messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachedFile {
+    /// The name it came with, cleaned to one line; `(unnamed)` without one.
+    /// The case service checks it (no path separators, at most 255
+    /// characters) and notes a refusal on the timeline.
+    pub filename: String,
+    /// Its media type, lowercase, without parameters.
+    pub media_type: String,
+    /// Its bytes, decoded from their transfer encoding.
+    pub content: Vec<u8>,
+}
+
 /// What intake takes from an inbound email: the fields of a complaint, not
 /// yet validated by the domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +72,18 @@ pub struct InboundEmail {
     pub details: String,
     /// The `Message-ID` header without its angle brackets, if any.
     pub message_id: Option<String>,
+    /// The Message-IDs the message answers, without angle brackets: the
+    /// last [`MAX_THREAD_IDS`] of `References`, then `In-Reply-To` (the
+    /// nearest parent last), each once.
+    pub thread_ids: Vec<String>,
+    /// The `In-Reply-To` header's (last) Message-ID, if any.
+    pub in_reply_to: Option<String>,
+    /// The `Subject`, cleaned to one line; empty without one.
+    pub subject: String,
+    /// The first register number (`CMP-YYYY-NNNNNN`) quoted in the subject.
+    pub subject_register_number: Option<String>,
+    /// The first [`MAX_KEPT_ATTACHMENTS`] attachments, with their bytes.
+    pub attachments: Vec<AttachedFile>,
 }
 
 impl InboundEmail {
@@ -99,6 +134,7 @@ impl InboundEmail {
             .join("\n\n");
 
         let subject = message.subject().map(clean_line).unwrap_or_default();
+        let subject_line = shorten(&subject, Text::SUMMARY_MAX);
         let summary = if subject.is_empty() {
             body.lines()
                 .map(clean_line)
@@ -135,6 +171,20 @@ impl InboundEmail {
                 size: part.len(),
             })
             .collect();
+        let files = message
+            .attachments()
+            .zip(&attachments)
+            .take(MAX_KEPT_ATTACHMENTS)
+            .map(|(part, listed)| AttachedFile {
+                filename: part
+                    .attachment_name()
+                    .map(clean_line)
+                    .filter(|name| !name.is_empty())
+                    .unwrap_or_else(|| "(unnamed)".to_owned()),
+                media_type: listed.content_type.clone(),
+                content: part.contents().to_vec(),
+            })
+            .collect();
 
         Ok(InboundEmail {
             full_name,
@@ -145,6 +195,14 @@ impl InboundEmail {
                 .message_id()
                 .map(clean_line)
                 .filter(|id| !id.is_empty()),
+            thread_ids: thread_ids(message.references(), message.in_reply_to()),
+            in_reply_to: message
+                .in_reply_to()
+                .as_text()
+                .and_then(message_id_of),
+            subject_register_number: register_number_in(&subject_line),
+            subject: subject_line,
+            attachments: files,
         })
     }
 
@@ -168,6 +226,62 @@ impl InboundEmail {
             None => format!("email-sha256:{}", hex::encode(Sha256::digest(raw))),
         }
     }
+}
+
+/// The most Message-IDs of a `References` header read: a reply's nearest
+/// ancestors are last, and a header with thousands is not worth a lookup.
+pub const MAX_THREAD_IDS: usize = 20;
+
+/// A Message-ID as threading compares it: cleaned, without angle brackets;
+/// `None` when nothing usable is left.
+fn message_id_of(raw: &str) -> Option<String> {
+    let id = clean_line(raw);
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let usable = !id.is_empty() && id.len() <= 998 && !id.chars().any(char::is_whitespace);
+    usable.then(|| id.to_owned())
+}
+
+/// The Message-IDs a message answers, nearest parent last, each once, at
+/// most [`MAX_THREAD_IDS`]: the last ones of `References`, then
+/// `In-Reply-To`.
+fn thread_ids(
+    references: &mail_parser::HeaderValue<'_>,
+    in_reply_to: &mail_parser::HeaderValue<'_>,
+) -> Vec<String> {
+    let listed = |value: &mail_parser::HeaderValue<'_>| -> Vec<String> {
+        value
+            .as_text_list()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| message_id_of(id))
+            .collect()
+    };
+    let mut ids: Vec<String> = Vec::new();
+    for id in listed(references).into_iter().chain(listed(in_reply_to)) {
+        ids.retain(|seen| seen != &id);
+        ids.push(id);
+    }
+    let excess = ids.len().saturating_sub(MAX_THREAD_IDS);
+    ids.drain(..excess);
+    ids
+}
+
+/// The first register number (`CMP-YYYY-NNNNNN`, any case) in `subject`.
+fn register_number_in(subject: &str) -> Option<String> {
+    let upper = subject.to_ascii_uppercase();
+    upper.match_indices("CMP-").find_map(|(at, _)| {
+        let candidate = upper.get(at..at + 15)?;
+        let followed_by_digit = upper
+            .get(at + 15..)
+            .and_then(|rest| rest.chars().next())
+            .is_some_and(|c| c.is_ascii_digit());
+        if followed_by_digit {
+            return None;
+        }
+        complaints_domain::values::RegisterNumber::parse(candidate)
+            .ok()
+            .map(|number| number.as_str().to_owned())
+    })
 }
 
 /// One attachment as listed in the details.
@@ -519,6 +633,53 @@ mod tests {
         assert!(email.details.chars().count() <= Text::DETAILS_MAX);
         assert!(email.details.contains("was shortened"), "tail");
         assert!(Text::multi_line("details", &email.details, Text::DETAILS_MAX).is_ok());
+    }
+
+    #[test]
+    fn a_reply_names_the_messages_it_answers_nearest_last_and_the_register_number_in_its_subject()
+    {
+        let email = parse(concat!(
+            "From: Jane Doe <jane@example.com>\r\n",
+            "Subject: Re: Your complaint cmp-2026-000123: we have received it\r\n",
+            "Message-ID: <reply-1@mail.example.com>\r\n",
+            "In-Reply-To: <ack-1@complaints.example.org>\r\n",
+            "References: <orig-1@mail.example.com>\r\n <ack-1@complaints.example.org>\r\n",
+            "\r\n",
+            "Thank you.\r\n",
+        ));
+        assert_eq!(
+            email.thread_ids,
+            ["orig-1@mail.example.com", "ack-1@complaints.example.org"]
+        );
+        assert_eq!(
+            email.in_reply_to.as_deref(),
+            Some("ack-1@complaints.example.org")
+        );
+        assert_eq!(
+            email.subject_register_number.as_deref(),
+            Some("CMP-2026-000123")
+        );
+    }
+
+    #[test]
+    fn an_absurd_references_header_is_cut_to_its_last_twenty_ids() {
+        let references: Vec<String> = (0..5000).map(|i| format!("<r{i}@example.com>")).collect();
+        let raw = format!(
+            "From: jane@example.com\r\nSubject: x\r\nReferences: {}\r\n\r\nBody\r\n",
+            references.join(" ")
+        );
+        let email = parse(&raw);
+        assert_eq!(email.thread_ids.len(), 20);
+        assert_eq!(email.thread_ids[0], "r4980@example.com");
+        assert_eq!(email.thread_ids[19], "r4999@example.com");
+    }
+
+    #[test]
+    fn a_number_that_only_looks_like_a_register_number_is_not_one() {
+        for subject in ["CMP-2026-0001234", "CMP-26-000123", "CMP-2026-00012", "no number"] {
+            let email = parse(&format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nB\r\n"));
+            assert_eq!(email.subject_register_number, None, "{subject}");
+        }
     }
 
     #[test]

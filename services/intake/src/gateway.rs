@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use complaints_auth::BearerToken;
 use complaints_config::Settings;
-use complaints_proto::complaints::case::v1::case_service_server::CaseService;
-use complaints_proto::complaints::case::v1::{OpenCaseRequest, OpenCaseResponse};
+use complaints_proto::complaints::case::v1::{
+    AddCorrespondenceRequest, AddCorrespondenceResponse, FindCaseByMessageRequest,
+    FindCaseByMessageResponse, OpenCaseRequest, OpenCaseResponse,
+};
 use complaints_rpc::PeerFailure;
 use complaints_rpc::peers::{self, CasePeer, PeerError};
 use tonic::Status;
@@ -31,7 +33,7 @@ impl CaseGateway {
 
     /// Calls the case service's handler directly, as the actor `intake`
     /// with role `service` (as the auth layer would have put it there).
-    pub fn in_process(case_service: Arc<dyn CaseService>) -> Self {
+    pub fn in_process(case_service: Arc<complaints_rpc::peers::CaseServiceHandle>) -> Self {
         Self::new(CasePeer::in_process(SERVICE_SUBJECT, case_service))
     }
 
@@ -61,6 +63,30 @@ impl CaseGateway {
     pub async fn open_case(&self, request: OpenCaseRequest) -> Result<OpenCaseResponse, Status> {
         self.case
             .open_case(request)
+            .await
+            .map_err(|status| complaints_rpc::into_status(PeerFailure::new("case", status)))
+    }
+
+    /// The case an incoming email continues, if any (as `open_case`, a
+    /// failure to reach the case service is `UNAVAILABLE`).
+    pub async fn find_case_by_message(
+        &self,
+        request: FindCaseByMessageRequest,
+    ) -> Result<FindCaseByMessageResponse, Status> {
+        self.case
+            .find_case_by_message(request)
+            .await
+            .map_err(|status| complaints_rpc::into_status(PeerFailure::new("case", status)))
+    }
+
+    /// Files the complainant's further email on its case; idempotent on its
+    /// Message-ID.
+    pub async fn add_correspondence(
+        &self,
+        request: AddCorrespondenceRequest,
+    ) -> Result<AddCorrespondenceResponse, Status> {
+        self.case
+            .add_correspondence(request)
             .await
             .map_err(|status| complaints_rpc::into_status(PeerFailure::new("case", status)))
     }

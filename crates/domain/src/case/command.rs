@@ -8,10 +8,11 @@ use crate::DomainError;
 use crate::role::Role;
 
 use super::effects::NotifyKind;
+use super::evidence::NewEvidence;
 use super::links::LinkRelation;
 use super::types::{AcknowledgementMethod, CaseId, Finding, ReferralId};
-use crate::values::RegisterNumber;
 use crate::policy::Stage;
+use crate::values::RegisterNumber;
 
 /// A step on an existing case. Text fields hold what the user typed, raw;
 /// [`super::Case::apply`] validates them and names a bad one by its field in
@@ -21,6 +22,10 @@ pub enum Command {
     AddNote {
         text: String,
     },
+    /// Records a piece of evidence whose bytes are already stored (by their
+    /// SHA-256). Taken at any stage but not on a closed case; refused
+    /// before its bytes are stored when it would be refused after.
+    AddEvidence(NewEvidence),
     /// The acknowledgement of the current stage was sent. A second one for
     /// the same stage is a no-op (an empty [`super::Transition`]), so an
     /// at-least-once sender may repeat it.
@@ -127,6 +132,7 @@ impl Command {
     pub fn step(&self) -> Step {
         match self {
             Command::AddNote { .. } => Step::AddNote,
+            Command::AddEvidence(_) => Step::AddEvidence,
             Command::MarkAcknowledged => Step::MarkAcknowledged,
             Command::RecordAcknowledgement { .. } => Step::RecordAcknowledgement,
             Command::ReferToDepartment { .. } => Step::ReferToDepartment,
@@ -153,6 +159,7 @@ pub enum Step {
     Submit,
     Read,
     AddNote,
+    AddEvidence,
     MarkAcknowledged,
     RecordAcknowledgement,
     ReferToDepartment,
@@ -171,10 +178,11 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 18] = [
+    pub const ALL: [Step; 19] = [
         Step::Submit,
         Step::Read,
         Step::AddNote,
+        Step::AddEvidence,
         Step::MarkAcknowledged,
         Step::RecordAcknowledgement,
         Step::ReferToDepartment,
@@ -197,6 +205,7 @@ impl Step {
             Step::Submit => "submit",
             Step::Read => "read",
             Step::AddNote => "add_note",
+            Step::AddEvidence => "add_evidence",
             Step::MarkAcknowledged => "mark_acknowledged",
             Step::RecordAcknowledgement => "record_acknowledgement",
             Step::ReferToDepartment => "refer_to_department",
@@ -242,6 +251,8 @@ impl fmt::Display for Step {
 ///   stage they decide.
 /// - complaints_handler, cx_manager, ops_lead, director link cases (as
 ///   duplicates or related), at any stage.
+/// - evidence is added by whoever may add notes, and by the platform
+///   (attachments of an email, scanned letters).
 /// - service: the platform: submits (intake relays), reads, marks
 ///   acknowledgements sent, escalates within a stage on a breach, erases at
 ///   the end of the retention period, and files the complainant's further
@@ -253,6 +264,14 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::Submit => &[Adviser, ComplaintsHandler, Integration, Service],
         Step::Read => &Role::ALL,
         Step::AddNote => &[Adviser, ComplaintsHandler, CxManager, OpsLead, Director],
+        Step::AddEvidence => &[
+            Adviser,
+            ComplaintsHandler,
+            CxManager,
+            OpsLead,
+            Director,
+            Service,
+        ],
         Step::MarkAcknowledged => &[ComplaintsHandler, CxManager, OpsLead, Director, Service],
         Step::RecordAcknowledgement => &[ComplaintsHandler, CxManager, OpsLead, Director],
         Step::ReferToDepartment | Step::RecordDepartmentResponse | Step::IssueStageResponse => {

@@ -11,9 +11,10 @@ use crate::role::Role;
 use crate::values::{RegisterNumber, Text};
 
 use super::Case;
+use super::evidence::EvidenceSource;
 use super::links::LinkRelation;
 use super::types::{
-    AcknowledgementMethod, CaseId, DeadlineKind, DeadlineOutcome, Finding, ReferralId,
+    AcknowledgementMethod, CaseId, DeadlineKind, DeadlineOutcome, EvidenceId, Finding, ReferralId,
 };
 
 /// The result of a step: the case as it now is and everything the step
@@ -290,11 +291,30 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous_relation: Option<LinkRelation>,
     },
+    /// A piece of evidence was added; its bytes are stored under `sha256`.
+    /// Its description is kept with the evidence, not here.
+    #[serde(rename = "evidence.added")]
+    EvidenceAdded {
+        evidence_id: EvidenceId,
+        filename: Text,
+        media_type: String,
+        sha256: String,
+        size_bytes: u64,
+        source: EvidenceSource,
+    },
+    /// A file that came with the complaint was not kept: the evidence
+    /// limits refused it (`reason` says which).
+    #[serde(rename = "evidence.refused")]
+    EvidenceRefused {
+        filename: Text,
+        source: EvidenceSource,
+        reason: Text,
+    },
 }
 
 impl Event {
     /// Every kind, as stored and shown in the timeline.
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 21] = [
         "case.received",
         "case.acknowledged",
         "case.acknowledgement_recorded",
@@ -314,6 +334,8 @@ impl Event {
         "case.complainant_erased",
         "correspondence.received",
         "case.linked",
+        "evidence.added",
+        "evidence.refused",
     ];
 
     /// The stable name of the event's kind; equal to its serde tag.
@@ -338,6 +360,8 @@ impl Event {
             Event::ComplainantErased { .. } => "case.complainant_erased",
             Event::CorrespondenceReceived { .. } => "correspondence.received",
             Event::Linked { .. } => "case.linked",
+            Event::EvidenceAdded { .. } => "evidence.added",
+            Event::EvidenceRefused { .. } => "evidence.refused",
         }
     }
 }

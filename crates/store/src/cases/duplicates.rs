@@ -92,11 +92,11 @@ pub async fn possible_duplicates(
     let matching: Vec<_> = people
         .into_iter()
         .filter(|person| {
-            let same_email = email.is_some()
-                && person.email.as_deref().map(str::to_lowercase) == email;
-            let same_phone = complainant.phone().is_some_and(|phone| {
-                person.phone.as_deref() == Some(phone.e164())
-            });
+            let same_email =
+                email.is_some() && person.email.as_deref().map(str::to_lowercase) == email;
+            let same_phone = complainant
+                .phone()
+                .is_some_and(|phone| person.phone.as_deref() == Some(phone.e164()));
             let same_reference = complainant.customer_ref().is_some_and(|reference| {
                 person.customer_ref.as_deref() == Some(reference.as_str())
             });

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Utc};
 use complaints_domain::DomainError;
 use complaints_domain::calendar::Calendar;
-use complaints_domain::case::{CaseId, Event, Transition};
+use complaints_domain::case::{CaseId, Event, Evidence, Transition};
 use complaints_domain::complainant::Complainant;
 use complaints_domain::role::Actor;
 use complaints_domain::values::RegisterNumber;
@@ -47,12 +47,13 @@ pub async fn open_case<F>(
 where
     F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
 {
-    open_case_recording(db, calendar, received_at, actor, now, key, None, build).await
+    open_case_recording(db, calendar, received_at, actor, now, key, None, &[], build).await
 }
 
 /// [`open_case`], also recording the message the complaint came in
-/// (`original`, whose `case_id` is replaced by the new case's) in the same
-/// transaction.
+/// (`original`, whose `case_id` is replaced by the new case's) and the
+/// evidence that came with it (`evidence`, whose bytes are already stored;
+/// its events are the transition's) in the same transaction.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_case_recording<F>(
     db: &DatabaseConnection,
@@ -62,6 +63,7 @@ pub async fn open_case_recording<F>(
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
     original: Option<Message>,
+    evidence: &[Evidence],
     build: F,
 ) -> Result<Outcome, StoreError>
 where
@@ -70,7 +72,19 @@ where
     if let Some(outcome) = replay(db, key).await? {
         return Ok(outcome);
     }
-    match write_new_case(db, calendar, received_at, actor, now, key, original, build).await {
+    let written = write_new_case(
+        db,
+        calendar,
+        received_at,
+        actor,
+        now,
+        key,
+        original,
+        evidence,
+        build,
+    )
+    .await;
+    match written {
         // A concurrent call with the same key won the race: its record
         // refused ours, and its case is the answer.
         Err(StoreError::Database(error)) if key.is_some() => match replay(db, key).await? {
@@ -90,6 +104,7 @@ async fn write_new_case<F>(
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
     original: Option<Message>,
+    evidence: &[Evidence],
     build: F,
 ) -> Result<Outcome, StoreError>
 where
@@ -134,6 +149,9 @@ where
     if let Some(original) = original {
         let original = Message { case_id, ..original };
         correspondence::insert(&txn, &original, now).await?;
+    }
+    for piece in evidence {
+        crate::evidence::insert(&txn, case_id, piece, &actor.subject, now).await?;
     }
     let resource_id = case_id.to_string();
     if let Some(key) = key {
@@ -182,6 +200,42 @@ pub async fn apply_recording<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
+    apply_with(db, calendar, case_id, actor, now, key, message, None, step).await
+}
+
+/// [`apply`] for a step that records a piece of evidence (whose bytes are
+/// already stored): its record is written with the step's events, in the
+/// same transaction.
+pub async fn apply_adding_evidence<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    case_id: CaseId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    evidence: &Evidence,
+    step: F,
+) -> Result<Outcome, StoreError>
+where
+    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
+{
+    apply_with(db, calendar, case_id, actor, now, None, None, Some(evidence), step).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn apply_with<F>(
+    db: &DatabaseConnection,
+    calendar: &Calendar,
+    case_id: CaseId,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    key: Option<&RequestKey>,
+    message: Option<&Message>,
+    evidence: Option<&Evidence>,
+    step: F,
+) -> Result<Outcome, StoreError>
+where
+    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
+{
     if let Some(outcome) = replay(db, key).await? {
         return Ok(outcome);
     }
@@ -210,6 +264,7 @@ where
             now,
             key,
             message,
+            evidence,
         )
         .await
         {
@@ -245,6 +300,7 @@ async fn write_step(
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
     message: Option<&Message>,
+    evidence: Option<&Evidence>,
 ) -> Result<StoredCase, StoreError> {
     let case_id = current.case.id;
     let old_version = i64::try_from(current.case.version).map_err(StoreError::corrupt)?;
@@ -312,6 +368,9 @@ async fn write_step(
     enqueue(&txn, &stored, transition, actor, now).await?;
     if let Some(message) = message {
         correspondence::insert(&txn, message, now).await?;
+    }
+    if let Some(evidence) = evidence {
+        crate::evidence::insert(&txn, case_id, evidence, &actor.subject, now).await?;
     }
     if let Some(key) = key {
         idempotency::record(

@@ -5,6 +5,7 @@ pub mod case_events;
 pub mod cases;
 pub mod complainants;
 pub mod correspondence;
+pub mod evidence;
 pub mod idempotency_records;
 pub mod outbox;
 pub mod policies;

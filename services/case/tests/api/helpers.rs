@@ -47,6 +47,9 @@ pub struct TestApp {
     /// The database the service writes to, for looking under the service.
     pub db: TestDb,
     channel: Channel,
+    /// Where the service keeps evidence bytes (`COMPLAINTS_EVIDENCE_URL`),
+    /// removed with the app.
+    pub evidence_dir: tempfile::TempDir,
 }
 
 /// The case service as the `case` binary builds it, from settings naming
@@ -58,8 +61,11 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 
 /// [`spawn_app`] with further settings (`COMPLAINTS_*` variables).
 pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+    let evidence_dir = tempfile::tempdir().expect("an evidence directory");
+    let evidence_url = evidence_dir.path().display().to_string();
     let vars: HashMap<String, String> = [
         (env::DATABASE_URL, db.url.as_str()),
+        (env::EVIDENCE_URL, evidence_url.as_str()),
         (env::LISTEN, "127.0.0.1:0"),
         (env::JWT_SECRET, SECRET),
         (env::JWT_ISSUER, ISSUER),
@@ -85,6 +91,7 @@ pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
         clock,
         db,
         channel,
+        evidence_dir,
     }
 }
 

@@ -9,8 +9,10 @@ mod helpers;
 
 mod access;
 mod assignment;
+mod correspondence;
 mod duplicates;
 mod erasure;
+mod evidence;
 mod handler_steps;
 mod idempotency;
 mod lifecycle;

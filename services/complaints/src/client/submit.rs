@@ -96,6 +96,7 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
         details: args.details.clone().unwrap_or_default(),
         recorded_by: args.recorded_by.clone().unwrap_or_default(),
         scan_reference: args.scan_reference.clone().unwrap_or_default(),
+        scanned_letter: None,
     };
     let reply = client
         .submit_complaint(request)

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use complaints_auth::{AuthConfig, BearerToken};
-use complaints_case::{CaseApp, CaseGrpc};
+use complaints_case::{CaseApp, CaseGrpc, EvidenceStore};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::clock::{Clock, ManualClock};
 use complaints_domain::policy::Policy;
@@ -38,15 +38,37 @@ pub struct TestApp {
     _db: TestDb,
     /// The case service's handler, to look at cases as the platform does.
     pub case: Arc<CaseGrpc>,
+    /// Where the case service keeps evidence bytes, when it has a store.
+    pub evidence_dir: Option<tempfile::TempDir>,
 }
 
 /// Intake in front of the real case service, in process, sharing one
 /// database as in the embedded suite.
+/// The case service keeps evidence under a temporary directory.
 pub async fn spawn_app(db: TestDb) -> TestApp {
     let clock = ManualClock::new(monday_morning());
-    let case = case_service(&db, &clock).await;
+    let evidence_dir = tempfile::tempdir().expect("an evidence directory");
+    let case = case_service_keeping_evidence(&db, &clock, evidence_dir.path()).await;
     let gateway = CaseGateway::in_process(case.clone());
-    spawn_app_with(db, clock, case, gateway).await
+    let mut app = spawn_app_with(db, clock, case, gateway).await;
+    app.evidence_dir = Some(evidence_dir);
+    app
+}
+
+/// [`case_service`] keeping evidence under `dir`, within the default limits.
+pub async fn case_service_keeping_evidence(
+    db: &TestDb,
+    clock: &ManualClock,
+    dir: &std::path::Path,
+) -> Arc<CaseGrpc> {
+    let clock: Arc<dyn Clock> = Arc::new(clock.clone());
+    let store = complaints_blobs::BlobStore::from_url(&dir.display().to_string())
+        .expect("an evidence store");
+    let app = CaseApp::new(db.db.clone(), Policy::default(), Calendar::default(), clock)
+        .await
+        .expect("start the case service")
+        .with_evidence(EvidenceStore::new(store, complaints_blobs::Limits::default()));
+    Arc::new(CaseGrpc::new(app))
 }
 
 /// The real case service's handler on `db`.
@@ -79,6 +101,7 @@ pub async fn spawn_app_with(
         address,
         _db: db,
         case,
+        evidence_dir: None,
     }
 }
 
@@ -165,6 +188,7 @@ pub fn web_complaint(request_id: &str) -> SubmitComplaintRequest {
         details: "My mother pressed her pendant on Saturday night.\nNobody answered.".to_owned(),
         recorded_by: String::new(),
         scan_reference: String::new(),
+        scanned_letter: None,
     }
 }
 

@@ -13,4 +13,5 @@ mod duplicates;
 mod email;
 mod idempotency;
 mod service;
+mod threading;
 mod validation;

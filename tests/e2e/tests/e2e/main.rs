@@ -28,7 +28,9 @@
 //!     route (R8-R10), in the outbox folder;
 //!   - `working_days`: due dates from awkward receipt instants (holidays,
 //!     London midnight, clock changes);
-//!   - `test_clock`: the clock service the policy tests move time with.
+//!   - `test_clock`: the clock service the policy tests move time with;
+//!   - `threading`: a reply to the acknowledgement joins its case, and the
+//!     platform's emails answer the complaint's, so they thread.
 //! - `cli_steps`: the `complaints` client commands, as a person runs them,
 //!   take one complaint from logging to the TSA, printing words (no raw
 //!   enum names) and dates on the policy tests' timetable.
@@ -66,5 +68,6 @@ mod r3_referral_update;
 mod stage2_review;
 mod stage3_director;
 mod test_clock;
+mod threading;
 mod tsa;
 mod working_days;

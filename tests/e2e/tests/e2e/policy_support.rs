@@ -521,6 +521,7 @@ pub fn complaint(
         } else {
             String::new()
         },
+        scanned_letter: None,
     }
 }
 
