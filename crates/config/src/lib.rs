@@ -491,7 +491,9 @@ fn evidence_config(
                 if !well_formed {
                     return Err(invalid(
                         env::EVIDENCE_MEDIA_TYPES,
-                        format!("{media_type:?} is not a media type such as application/pdf or image/*"),
+                        format!(
+                            "{media_type:?} is not a media type such as application/pdf or image/*"
+                        ),
                     ));
                 }
             }
@@ -605,14 +607,28 @@ mod tests {
             Settings::from_vars(&vars(&[(env::DATA_DIR, "/var/lib/complaints")])).unwrap();
         assert_eq!(settings.evidence.url, "/var/lib/complaints/evidence");
         assert_eq!(settings.evidence.max_bytes, 26_214_400);
-        assert!(settings.evidence.media_types.contains(&"application/pdf".to_owned()));
-        assert!(settings.evidence.limits().check_media_type("image/png").is_ok());
+        assert!(
+            settings
+                .evidence
+                .media_types
+                .contains(&"application/pdf".to_owned())
+        );
+        assert!(
+            settings
+                .evidence
+                .limits()
+                .check_media_type("image/png")
+                .is_ok()
+        );
     }
 
     #[test]
     fn evidence_settings_are_read_and_checked() {
         let settings = Settings::from_vars(&vars(&[
-            (env::EVIDENCE_URL, "s3://evidence/complaints?region=eu-west-2"),
+            (
+                env::EVIDENCE_URL,
+                "s3://evidence/complaints?region=eu-west-2",
+            ),
             (env::EVIDENCE_MAX_BYTES, "1048576"),
             (env::EVIDENCE_MEDIA_TYPES, "application/pdf, Image/*"),
         ]))
@@ -622,7 +638,10 @@ mod tests {
             "s3://evidence/complaints?region=eu-west-2"
         );
         assert_eq!(settings.evidence.max_bytes, 1_048_576);
-        assert_eq!(settings.evidence.media_types, ["application/pdf", "image/*"]);
+        assert_eq!(
+            settings.evidence.media_types,
+            ["application/pdf", "image/*"]
+        );
         for (name, bad) in [
             (env::EVIDENCE_MAX_BYTES, "0"),
             (env::EVIDENCE_MAX_BYTES, "25MiB"),

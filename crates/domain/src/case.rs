@@ -391,7 +391,13 @@ impl Case {
                 other_case_id,
                 other_register_number,
                 relation,
-            } => self.link(&mut draft, &at, other_case_id, other_register_number, relation)?,
+            } => self.link(
+                &mut draft,
+                &at,
+                other_case_id,
+                other_register_number,
+                relation,
+            )?,
         }
         draft.end_assignment_on_handover(self.owner_role);
         if actor.role != Role::Service && !draft.events.is_empty() {
@@ -587,7 +593,10 @@ impl Case {
                 self.register_number
             )
         } else {
-            format!("the complainant wrote again about case {}", self.register_number)
+            format!(
+                "the complainant wrote again about case {}",
+                self.register_number
+            )
         };
         draft.notify(NotifyRequest::alert(self.owner_role, self.stage, reason));
     }

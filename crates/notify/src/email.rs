@@ -453,9 +453,8 @@ mod tests {
         let id = NotificationId::parse("n-1").unwrap();
         let to = EmailAddress::parse("jane@example.com").unwrap();
         let at = Utc.with_ymd_and_hms(2026, 11, 16, 9, 30, 0).unwrap();
-        let email =
-            build_email_in_thread(&settings, &id, "Jane Doe", &to, &rendered(), at, thread)
-                .unwrap();
+        let email = build_email_in_thread(&settings, &id, "Jane Doe", &to, &rendered(), at, thread)
+            .unwrap();
         String::from_utf8(email.formatted()).unwrap()
     }
 
@@ -477,7 +476,13 @@ mod tests {
 
     #[test]
     fn an_email_without_a_usable_thread_names_no_parent() {
-        for thread in [None, Some(""), Some("  "), Some("a b@c"), Some("x\r\nBcc: y@z")] {
+        for thread in [
+            None,
+            Some(""),
+            Some("  "),
+            Some("a b@c"),
+            Some("x\r\nBcc: y@z"),
+        ] {
             let text = threaded(thread);
             assert!(!text.contains("In-Reply-To"), "{text}");
             assert!(!text.contains("References"), "{text}");

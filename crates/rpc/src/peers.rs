@@ -184,7 +184,11 @@ macro_rules! call {
 }
 
 peer!(CasePeer, CaseServiceHandle, CaseServiceClient);
-peer!(EscalationPeer, dyn EscalationService, EscalationServiceClient);
+peer!(
+    EscalationPeer,
+    dyn EscalationService,
+    EscalationServiceClient
+);
 peer!(
     NotificationPeer,
     dyn NotificationService,

@@ -64,7 +64,11 @@ pub struct Message {
 /// A Message-ID as stored: trimmed, without its angle brackets. `None` when
 /// nothing is left.
 pub fn normalize_message_id(raw: &str) -> Option<String> {
-    let trimmed = raw.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let trimmed = raw
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 

@@ -7,18 +7,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::NaiveDate;
 use complaints_domain::ErrorCode;
 use complaints_domain::calendar::Calendar;
-use complaints_domain::case::{
-    Case, CaseId, Command, LinkRelation, NewComplaint, Step, authorize,
-};
+use complaints_domain::case::{Case, CaseId, Command, LinkRelation, NewComplaint, Step, authorize};
 use complaints_domain::clock::Clock;
 use complaints_domain::policy::Policy;
 use complaints_domain::role::Actor;
 use complaints_domain::values::{EmailAddress, RegisterNumber};
 use complaints_rpc::AppError;
 use complaints_store::cases::{self, CaseFilter, LinkOutcome, Outcome, PageCursor, StoredCase};
+use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::entity::case_events;
 use complaints_store::idempotency::RequestKey;
-use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::{DatabaseConnection, StoreError, chain, policies};
 
 use crate::statistics::{self, Statistics};
@@ -366,9 +364,10 @@ impl CaseApp {
             key,
             message.as_ref(),
             |stored| {
-                let transition = stored
-                    .case
-                    .apply(command.clone(), actor, now, &policy, &calendar)?;
+                let transition =
+                    stored
+                        .case
+                        .apply(command.clone(), actor, now, &policy, &calendar)?;
                 Ok((transition, resource_id.clone()))
             },
         )
@@ -478,12 +477,14 @@ impl CaseApp {
         key: Option<&RequestKey>,
     ) -> Result<LinkOutcome, AppError> {
         authorize(actor.role, Step::LinkCases)?;
-        let case_policy = self
-            .policy_for(&cases::load(&self.db, case_id).await?.case.policy_version)
-            .await?;
-        let other_policy = self
-            .policy_for(&cases::load(&self.db, other_case_id).await?.case.policy_version)
-            .await?;
+        // Each case is decided under its own policy.
+        let case_version = cases::load(&self.db, case_id).await?.case.policy_version;
+        let other_version = cases::load(&self.db, other_case_id)
+            .await?
+            .case
+            .policy_version;
+        let case_policy = self.policy_for(&case_version).await?;
+        let other_policy = self.policy_for(&other_version).await?;
         let now = self.clock.now();
         let calendar = self.calendar.clone();
         let outcome = cases::link(

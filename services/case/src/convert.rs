@@ -252,22 +252,6 @@ fn stage_name(stage: i32) -> String {
         .unwrap_or_default()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_cursor_round_trips_and_garbage_is_refused() {
-        let cursor = PageCursor {
-            received_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
-            id: uuid::Uuid::now_v7(),
-        };
-        assert_eq!(decode_cursor(&encode_cursor(cursor)), Some(cursor));
-        assert_eq!(decode_cursor("zz"), None);
-        assert_eq!(decode_cursor(&hex::encode("no-colon")), None);
-    }
-}
-
 pub fn correspondence_to_proto(
     message: &complaints_store::correspondence::Message,
 ) -> pb::Correspondence {
@@ -282,5 +266,21 @@ pub fn correspondence_to_proto(
         address: message.address.clone().unwrap_or_default(),
         subject: message.subject.clone().unwrap_or_default(),
         at: Some(timestamp_to_proto(message.at)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_cursor_round_trips_and_garbage_is_refused() {
+        let cursor = PageCursor {
+            received_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
+            id: uuid::Uuid::now_v7(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(cursor)), Some(cursor));
+        assert_eq!(decode_cursor("zz"), None);
+        assert_eq!(decode_cursor(&hex::encode("no-colon")), None);
     }
 }

@@ -482,7 +482,8 @@ impl CaseService for CaseGrpc {
         content.submitted_by.clear();
         content.submitted_by_role = 0;
         let key = RequestKey::new("case.open", m.request_id.clone(), &content.encode_to_vec());
-        let message_id = optional_message_id("message_id", &m.message_id).map_err(AppError::from)?;
+        let message_id =
+            optional_message_id("message_id", &m.message_id).map_err(AppError::from)?;
         let files = evidence::complaint_files(&mut m).map_err(AppError::from)?;
         let outcome = self
             .app
@@ -548,7 +549,10 @@ impl CaseService for CaseGrpc {
         let id = case_id(&request.get_ref().case_id)?;
         let messages = self.app.correspondence(&actor, id).await?;
         Ok(Response::new(pb::ListCorrespondenceResponse {
-            messages: messages.iter().map(convert::correspondence_to_proto).collect(),
+            messages: messages
+                .iter()
+                .map(convert::correspondence_to_proto)
+                .collect(),
         }))
     }
 
@@ -583,7 +587,8 @@ impl CaseService for CaseGrpc {
         let actor = complaints_auth::actor(&request)?;
         let m = request.into_inner();
         let case_id = case_id(&m.case_id)?;
-        let (sender, message) = filed_message(&m, case_id, self.app.now()).map_err(AppError::from)?;
+        let (sender, message) =
+            filed_message(&m, case_id, self.app.now()).map_err(AppError::from)?;
         let (stored, added) = self
             .app
             .add_correspondence(&actor, case_id, &sender, message)
@@ -647,29 +652,19 @@ impl CaseService for CaseGrpc {
 
 /// Both cases and the relation of a LinkCases request, every bad field at
 /// once. Linking a case to itself is the domain's to refuse.
-fn link_request(
-    m: &pb::LinkCasesRequest,
-) -> Result<(CaseId, CaseId, LinkRelation), DomainError> {
+fn link_request(m: &pb::LinkCasesRequest) -> Result<(CaseId, CaseId, LinkRelation), DomainError> {
     let mut violations = Vec::new();
-    let case = case_id(&m.case_id)
-        .map_err(|_| {
-            violations.push(FieldViolation::new(
-                "case_id",
-                "is required: a UUID such as 0190f5e4-7a8b-7c3d-9e0f-123456789abc",
-            ))
-        })
-        .ok();
-    let other = if m.other_case_id.trim().is_empty() {
-        violations.push(FieldViolation::new("other_case_id", "is required"));
-        None
-    } else {
-        m.other_case_id
-            .parse::<CaseId>()
-            .map_err(|v| {
-                violations.push(FieldViolation::new("other_case_id", v.description));
-            })
+    let mut id = |field: &str, raw: &str| {
+        if raw.trim().is_empty() {
+            violations.push(FieldViolation::new(field, "is required"));
+            return None;
+        }
+        raw.parse::<CaseId>()
+            .map_err(|v| violations.push(FieldViolation::new(field, v.description)))
             .ok()
     };
+    let case = id("case_id", &m.case_id);
+    let other = id("other_case_id", &m.other_case_id);
     let relation = convert::link_relation_from_proto(m.relation);
     if relation.is_none() {
         violations.push(FieldViolation::new(
@@ -828,7 +823,8 @@ fn optional_message_id(field: &str, raw: &str) -> Result<Option<String>, FieldVi
     let Some(id) = complaints_store::correspondence::normalize_message_id(raw) else {
         return Ok(None);
     };
-    if id.chars().count() > MESSAGE_ID_MAX || id.chars().any(|c| c.is_whitespace() || c.is_control())
+    if id.chars().count() > MESSAGE_ID_MAX
+        || id.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return Err(FieldViolation::new(
             field,
@@ -845,7 +841,10 @@ fn thread_lookup(
     if m.message_ids.len() > MAX_THREAD_IDS {
         violations.push(FieldViolation::new(
             "message_ids",
-            format!("must be at most {MAX_THREAD_IDS} (got {})", m.message_ids.len()),
+            format!(
+                "must be at most {MAX_THREAD_IDS} (got {})",
+                m.message_ids.len()
+            ),
         ));
     }
     let mut message_ids = Vec::new();
@@ -859,7 +858,10 @@ fn thread_lookup(
     let number = non_empty(&m.subject_register_number).and_then(|raw| {
         RegisterNumber::parse(raw)
             .map_err(|v| {
-                violations.push(FieldViolation::new("subject_register_number", v.description))
+                violations.push(FieldViolation::new(
+                    "subject_register_number",
+                    v.description,
+                ))
             })
             .ok()
     });

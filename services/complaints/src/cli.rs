@@ -117,6 +117,15 @@ pub enum Command {
     Pause(client::PauseArgs),
     /// Resume a case's paused clocks; due dates move by the days paused.
     Resume(client::ResumeArgs),
+    /// Add a file to a case as evidence (its media type guessed from the
+    /// extension unless --media-type is given).
+    Attach(client::AttachArgs),
+    /// List a case's evidence: name, type, size, SHA-256, who added it and when.
+    Evidence {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -167,6 +176,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Extend(args) => client::extend(args).await,
         Command::Pause(args) => client::pause(args).await,
         Command::Resume(args) => client::resume(args).await,
+        Command::Attach(args) => client::attach(args).await,
+        Command::Evidence { case, connection } => client::evidence(&connection, &case).await,
     }
 }
 

@@ -4,7 +4,7 @@
 //! The commands themselves live by job: `submit` logs a complaint, `steps`
 //! takes a case through the policy, `clocks` extends, pauses and resumes
 //! its deadlines, `reading` shows cases, timelines, deadlines,
-//! notices and statistics; `format` holds the words they print and `errors` the
+//! notices and statistics; `evidence` attaches files and lists them; `format` holds the words they print and `errors` the
 //! sentences a refusal becomes.
 
 use std::time::Duration;
@@ -22,6 +22,7 @@ use tonic::transport::Channel as Transport;
 
 mod clocks;
 mod errors;
+mod evidence;
 pub mod format;
 mod reading;
 mod steps;
@@ -29,6 +30,7 @@ mod submit;
 
 pub use clocks::{ExtendArgs, PauseArgs, ResumeArgs, extend, pause, resume};
 pub use errors::explain;
+pub use evidence::{AttachArgs, attach, evidence};
 pub use reading::{ListArgs, deadlines, list, notices, show, stats, timeline};
 pub use steps::{
     AcknowledgeArgs, AnswerReferralArgs, AssignArgs, CloseArgs, EraseArgs, EscalateArgs,

@@ -28,8 +28,8 @@ use prost::Message;
 use tonic::Status;
 
 use crate::email::{self, InboundEmail};
-pub use crate::request_id::RequestId;
 use crate::gateway::CaseGateway;
+pub use crate::request_id::RequestId;
 
 /// The scope of intake's idempotency records. `SubmitComplaint` and
 /// `SubmitEmail` share it: a key names one complaint, however it arrived.
@@ -113,10 +113,7 @@ impl IntakeApp {
             Some(request_id) => request_id,
             None => RequestId::parse(&inbound.request_id(&request.raw_message))?,
         };
-        if let Some(filed) = self
-            .file_follow_up(&inbound, &request, &request_id)
-            .await?
-        {
+        if let Some(filed) = self.file_follow_up(&inbound, &request, &request_id).await? {
             return Ok(filed);
         }
         let message_id = inbound.message_id.clone();

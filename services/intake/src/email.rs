@@ -196,10 +196,7 @@ impl InboundEmail {
                 .map(clean_line)
                 .filter(|id| !id.is_empty()),
             thread_ids: thread_ids(message.references(), message.in_reply_to()),
-            in_reply_to: message
-                .in_reply_to()
-                .as_text()
-                .and_then(message_id_of),
+            in_reply_to: message.in_reply_to().as_text().and_then(message_id_of),
             subject_register_number: register_number_in(&subject_line),
             subject: subject_line,
             attachments: files,
@@ -236,7 +233,11 @@ pub const MAX_THREAD_IDS: usize = 20;
 /// `None` when nothing usable is left.
 fn message_id_of(raw: &str) -> Option<String> {
     let id = clean_line(raw);
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     let usable = !id.is_empty() && id.len() <= 998 && !id.chars().any(char::is_whitespace);
     usable.then(|| id.to_owned())
 }
@@ -452,6 +453,84 @@ mod tests {
     }
 
     #[test]
+    fn attachments_are_passed_on_with_their_decoded_bytes_the_first_twenty_only() {
+        let mut raw = String::from(concat!(
+            "From: Ann Jones <ann.jones@example.org>\r\n",
+            "Subject: Photos of the pendant\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"b1\"\r\n",
+            "\r\n",
+            "--b1\r\n",
+            "Content-Type: text/plain\r\n",
+            "\r\n",
+            "Twenty-two photos attached.\r\n",
+        ));
+        for n in 1..=22 {
+            raw.push_str(&format!(
+                "--b1\r\nContent-Type: image/png\r\n\
+                 Content-Disposition: attachment; filename=\"photo-{n}.png\"\r\n\
+                 Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n"
+            ));
+        }
+        raw.push_str("--b1--\r\n");
+        let email = parse(&raw);
+        assert_eq!(email.attachments.len(), MAX_KEPT_ATTACHMENTS);
+        assert_eq!(
+            email.attachments[0],
+            AttachedFile {
+                filename: "photo-1.png".to_owned(),
+                media_type: "image/png".to_owned(),
+                content: b"hello".to_vec(),
+            }
+        );
+        assert_eq!(email.attachments[19].filename, "photo-20.png");
+        assert!(email.details.contains("photo-22.png"), "{}", email.details);
+    }
+
+    #[test]
+    fn a_forwarded_email_is_one_attachment_never_opened_for_its_own() {
+        let email = parse(concat!(
+            "From: Ann Jones <ann.jones@example.org>\r\n",
+            "Subject: Fwd: your letter\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"outer\"\r\n",
+            "\r\n",
+            "--outer\r\n",
+            "Content-Type: text/plain\r\n",
+            "\r\n",
+            "See the letter you sent me, forwarded.\r\n",
+            "--outer\r\n",
+            "Content-Type: message/rfc822\r\n",
+            "Content-Disposition: attachment; filename=\"letter.eml\"\r\n",
+            "\r\n",
+            "From: Customer Care <complaints@telecare.example>\r\n",
+            "Subject: Your letter\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"inner\"\r\n",
+            "\r\n",
+            "--inner\r\n",
+            "Content-Type: text/plain\r\n",
+            "\r\n",
+            "Please find our letter attached.\r\n",
+            "--inner\r\n",
+            "Content-Type: application/pdf\r\n",
+            "Content-Disposition: attachment; filename=\"inner.pdf\"\r\n",
+            "\r\n",
+            "%PDF-1.4\r\n",
+            "--inner--\r\n",
+            "--outer--\r\n",
+        ));
+        let files: Vec<(&str, &str)> = email
+            .attachments
+            .iter()
+            .map(|file| (file.filename.as_str(), file.media_type.as_str()))
+            .collect();
+        assert_eq!(files, [("letter.eml", "message/rfc822")]);
+        let kept = String::from_utf8_lossy(&email.attachments[0].content);
+        assert!(kept.contains("inner.pdf"), "{kept}");
+    }
+
+    #[test]
     fn a_plain_text_email_gives_the_sender_subject_and_body() {
         let email = parse(concat!(
             "From: Ann Jones <ann.jones@example.org>\r\n",
@@ -636,8 +715,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_names_the_messages_it_answers_nearest_last_and_the_register_number_in_its_subject()
-    {
+    fn a_reply_names_the_messages_it_answers_nearest_last_and_the_register_number_in_its_subject() {
         let email = parse(concat!(
             "From: Jane Doe <jane@example.com>\r\n",
             "Subject: Re: Your complaint cmp-2026-000123: we have received it\r\n",
@@ -676,8 +754,15 @@ mod tests {
 
     #[test]
     fn a_number_that_only_looks_like_a_register_number_is_not_one() {
-        for subject in ["CMP-2026-0001234", "CMP-26-000123", "CMP-2026-00012", "no number"] {
-            let email = parse(&format!("From: a@example.com\r\nSubject: {subject}\r\n\r\nB\r\n"));
+        for subject in [
+            "CMP-2026-0001234",
+            "CMP-26-000123",
+            "CMP-2026-00012",
+            "no number",
+        ] {
+            let email = parse(&format!(
+                "From: a@example.com\r\nSubject: {subject}\r\n\r\nB\r\n"
+            ));
             assert_eq!(email.subject_register_number, None, "{subject}");
         }
     }

@@ -53,7 +53,10 @@ impl FromStr for EvidenceSource {
             .into_iter()
             .find(|source| source.as_str() == s)
             .ok_or_else(|| {
-                FieldViolation::new("source", "must be upload, email_attachment or scanned_letter")
+                FieldViolation::new(
+                    "source",
+                    "must be upload, email_attachment or scanned_letter",
+                )
             })
     }
 }
@@ -183,8 +186,7 @@ impl Transition {
     /// files need no other permission.
     pub fn with_evidence(mut self, kept: &[Evidence], refused: &[RefusedEvidence]) -> Transition {
         let before = self.events.len();
-        self.events
-            .extend(kept.iter().map(Evidence::added_event));
+        self.events.extend(kept.iter().map(Evidence::added_event));
         self.events.extend(refused.iter().filter_map(refused_event));
         self.case.version += (self.events.len() - before) as u64;
         self
@@ -205,8 +207,18 @@ fn refused_event(refusal: &RefusedEvidence) -> Option<Event> {
             .ok()
     };
     Some(Event::EvidenceRefused {
-        filename: one_line("filename", &refusal.filename, FILENAME_MAX, "(unreadable name)")?,
+        filename: one_line(
+            "filename",
+            &refusal.filename,
+            FILENAME_MAX,
+            "(unreadable name)",
+        )?,
         source: refusal.source,
-        reason: one_line("reason", &refusal.reason, Text::NOTE_MAX, "refused by the evidence limits")?,
+        reason: one_line(
+            "reason",
+            &refusal.reason,
+            Text::NOTE_MAX,
+            "refused by the evidence limits",
+        )?,
     })
 }

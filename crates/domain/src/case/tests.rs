@@ -1195,7 +1195,9 @@ fn events_round_trip_through_serde_tagged_by_kind() {
         kind.split_once('.').is_some_and(|(area, what)| {
             !area.is_empty()
                 && !what.is_empty()
-                && kind.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
         })
     }));
 }
@@ -1837,7 +1839,10 @@ fn a_reply_is_recorded_and_alerts_the_owner_without_starting_a_clock_or_writing_
         vec![NotifyRequest::alert(
             Role::ComplaintsHandler,
             Stage::Stage1,
-            format!("the complainant wrote again about case {}", case.register_number),
+            format!(
+                "the complainant wrote again about case {}",
+                case.register_number
+            ),
         )]
     );
     assert!(!transition.case.needs_attention);
@@ -1966,4 +1971,120 @@ fn possible_duplicates_are_flagged_on_the_case_and_its_received_event_only() {
         &plain.events[0],
         Event::Received { possible_duplicate_of, .. } if possible_duplicate_of.is_empty()
     ));
+}
+
+// -- evidence ------------------------------------------------------------------
+
+fn evidence(filename: &str) -> NewEvidence {
+    NewEvidence {
+        evidence_id: EvidenceId(Uuid::from_u128(7)),
+        filename: filename.into(),
+        media_type: "application/pdf".into(),
+        description: "The invoice charging twice".into(),
+        sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+        size_bytes: 2048,
+        source: EvidenceSource::Upload,
+    }
+}
+
+#[test]
+fn evidence_is_recorded_on_the_timeline_without_its_description() {
+    let transition = apply(
+        &new_case(),
+        Command::AddEvidence(evidence("invoice.pdf")),
+        &adviser(),
+    )
+    .unwrap();
+    assert_eq!(
+        transition.events,
+        [Event::EvidenceAdded {
+            evidence_id: EvidenceId(Uuid::from_u128(7)),
+            filename: Text::single_line("filename", "invoice.pdf", 255).unwrap(),
+            media_type: "application/pdf".into(),
+            sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+            size_bytes: 2048,
+            source: EvidenceSource::Upload,
+        }]
+    );
+}
+
+#[test]
+fn a_closed_case_takes_no_evidence_and_integration_never_adds_it() {
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "Withdrawn".into(),
+        },
+        &handler(),
+    );
+    assert!(matches!(
+        apply(&closed, Command::AddEvidence(evidence("a.pdf")), &handler()),
+        Err(DomainError::FailedPrecondition(_))
+    ));
+    let crm = Actor::new("crm", Role::Integration);
+    assert!(
+        denied(apply(
+            &new_case(),
+            Command::AddEvidence(evidence("a.pdf")),
+            &crm
+        ))
+        .contains("add_evidence")
+    );
+    assert!(
+        apply(
+            &new_case(),
+            Command::AddEvidence(evidence("a.pdf")),
+            &service()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn an_evidence_file_name_is_a_name_never_a_path() {
+    let too_long = format!("{}.pdf", "a".repeat(252));
+    for bad in [
+        "",
+        " ",
+        "../secret.pdf",
+        "a/b.pdf",
+        "a\\b.pdf",
+        "bell\u{7}.pdf",
+        "two\nlines.pdf",
+        ".",
+        "..",
+        too_long.as_str(),
+    ] {
+        let refused = apply(&new_case(), Command::AddEvidence(evidence(bad)), &handler());
+        assert!(
+            matches!(&refused, Err(DomainError::InvalidArgument(v)) if v[0].field == "filename"),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    let longest = format!("{}.pdf", "a".repeat(251));
+    assert!(
+        apply(
+            &new_case(),
+            Command::AddEvidence(evidence(&longest)),
+            &handler()
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_complaint_s_files_are_added_and_refused_at_opening_counting_in_the_version() {
+    let kept = evidence("invoice.pdf").validate().unwrap();
+    let refused = RefusedEvidence {
+        filename: "setup.exe".into(),
+        source: EvidenceSource::EmailAttachment,
+        reason: "evidence of media type \"application/x-msdownload\" is not accepted".into(),
+    };
+    let transition = opened().with_evidence(&[kept], &[refused]);
+    let kinds: Vec<&str> = transition.events.iter().map(Event::kind).collect();
+    assert_eq!(
+        kinds,
+        ["case.received", "evidence.added", "evidence.refused"]
+    );
+    assert_eq!(transition.case.version, 3);
 }

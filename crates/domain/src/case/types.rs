@@ -65,11 +65,7 @@ macro_rules! uuid_id {
 }
 
 uuid_id!(CaseId, "case_id", "A case's identity.");
-uuid_id!(
-    EvidenceId,
-    "evidence_id",
-    "A piece of evidence's identity."
-);
+uuid_id!(EvidenceId, "evidence_id", "A piece of evidence's identity.");
 uuid_id!(
     ReferralId,
     "referral_id",

@@ -21,8 +21,8 @@ use super::rows::{case_row, complainant_row};
 use super::timeline::append_events;
 use super::{Outcome, StoredCase};
 use crate::chain::GENESIS_HASH;
-use crate::entity::{case_events, cases, complainants};
 use crate::correspondence::{self, Message};
+use crate::entity::{case_events, cases, complainants};
 use crate::idempotency::{self, RequestKey};
 use crate::{StoreError, register};
 
@@ -147,7 +147,10 @@ where
     .await?;
     enqueue(&txn, &stored, &transition, actor, now).await?;
     if let Some(original) = original {
-        let original = Message { case_id, ..original };
+        let original = Message {
+            case_id,
+            ..original
+        };
         correspondence::insert(&txn, &original, now).await?;
     }
     for piece in evidence {
@@ -218,7 +221,18 @@ pub async fn apply_adding_evidence<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    apply_with(db, calendar, case_id, actor, now, None, None, Some(evidence), step).await
+    apply_with(
+        db,
+        calendar,
+        case_id,
+        actor,
+        now,
+        None,
+        None,
+        Some(evidence),
+        step,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

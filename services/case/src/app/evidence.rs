@@ -110,9 +110,12 @@ impl CaseApp {
         };
         if let Err(refused) = store.limits.check_media_type(&metadata.media_type) {
             violations.retain(|v| v.field != "media_type");
-            violations.extend(refused.field_violations().into_iter().map(|v| {
-                FieldViolation::new("metadata.media_type", v.description)
-            }));
+            violations.extend(
+                refused
+                    .field_violations()
+                    .into_iter()
+                    .map(|v| FieldViolation::new("metadata.media_type", v.description)),
+            );
         }
         if !violations.is_empty() {
             return Err(DomainError::InvalidArgument(
@@ -239,7 +242,10 @@ impl CaseApp {
     /// those refused (a bad name, a refused media type, too large, or no
     /// evidence store configured) are reported, not stored. Fails only when
     /// the store fails, having removed what it stored.
-    pub(super) async fn keep_files(&self, files: Vec<ComplaintFile>) -> Result<KeptFiles, AppError> {
+    pub(super) async fn keep_files(
+        &self,
+        files: Vec<ComplaintFile>,
+    ) -> Result<KeptFiles, AppError> {
         let mut result = KeptFiles::default();
         if files.is_empty() {
             return Ok(result);
@@ -264,7 +270,9 @@ impl CaseApp {
                 reason,
             };
             if let Err(violation) = evidence_filename("filename", &file.filename) {
-                result.refused.push(refuse(format!("its name {}", violation.description)));
+                result
+                    .refused
+                    .push(refuse(format!("its name {}", violation.description)));
                 continue;
             }
             if let Err(error) = store.limits.check_media_type(&file.media_type) {
@@ -332,7 +340,11 @@ impl CaseApp {
     }
 }
 
-fn new_evidence(evidence_id: EvidenceId, metadata: &EvidenceMetadata, blob: &StoredBlob) -> NewEvidence {
+fn new_evidence(
+    evidence_id: EvidenceId,
+    metadata: &EvidenceMetadata,
+    blob: &StoredBlob,
+) -> NewEvidence {
     NewEvidence {
         evidence_id,
         filename: metadata.filename.clone(),

@@ -100,9 +100,9 @@ pub(super) async fn get(
     let evidence_id = raw.parse::<EvidenceId>()?;
     let (evidence, bytes) = app.get_evidence(&actor, evidence_id).await?;
     let first = pb::GetEvidenceResponse {
-        part: Some(pb::get_evidence_response::Part::Metadata(evidence_to_proto(
-            &evidence,
-        ))),
+        part: Some(pb::get_evidence_response::Part::Metadata(
+            evidence_to_proto(&evidence),
+        )),
     };
     let chunks = bytes
         .map_err(|error| Status::from(AppError::service(error)))

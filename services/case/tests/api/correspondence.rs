@@ -20,6 +20,7 @@ on_every_backend!(
     a_reply_to_a_closed_case_leaves_it_closed_and_flags_it_until_a_note,
     only_the_platform_looks_up_and_files_emails,
     a_lookup_with_too_many_ids_or_no_sender_is_refused_naming_the_fields,
+    erasure_blanks_the_addresses_and_subjects_and_keeps_the_thread,
 );
 
 const ANN: &str = "ann.jones@example.org";
@@ -60,7 +61,10 @@ fn reply(case_id: &str, message_id: &str, sender: &str) -> pb::AddCorrespondence
     }
 }
 
-async fn filed(app: &TestApp, request: pb::AddCorrespondenceRequest) -> pb::AddCorrespondenceResponse {
+async fn filed(
+    app: &TestApp,
+    request: pb::AddCorrespondenceRequest,
+) -> pb::AddCorrespondenceResponse {
     app.platform()
         .add_correspondence(request)
         .await
@@ -94,7 +98,11 @@ async fn an_emailed_complaint_its_acknowledgement_and_the_reply_are_listed_in_or
     app.advance(chrono::Duration::minutes(5));
     acknowledgement_sent(&app, &case.case_id).await;
     app.advance(chrono::Duration::hours(2));
-    filed(&app, reply(&case.case_id, "<reply-1@mail.example.org>", ANN)).await;
+    filed(
+        &app,
+        reply(&case.case_id, "<reply-1@mail.example.org>", ANN),
+    )
+    .await;
 
     let listed: Vec<(i32, String, String, String)> = messages(&app, &case.case_id)
         .await
@@ -106,8 +114,18 @@ async fn an_emailed_complaint_its_acknowledgement_and_the_reply_are_listed_in_or
     assert_eq!(
         listed,
         [
-            (inbound, "orig-1@mail.example.org".into(), String::new(), ANN.into()),
-            (outbound, "n-1@complaints.example.org".into(), String::new(), ANN.into()),
+            (
+                inbound,
+                "orig-1@mail.example.org".into(),
+                String::new(),
+                ANN.into()
+            ),
+            (
+                outbound,
+                "n-1@complaints.example.org".into(),
+                String::new(),
+                ANN.into()
+            ),
             (
                 inbound,
                 "reply-1@mail.example.org".into(),
@@ -121,7 +139,15 @@ async fn an_emailed_complaint_its_acknowledgement_and_the_reply_are_listed_in_or
 async fn a_reply_is_filed_once_per_message_id_and_starts_no_clock(db: TestDb) {
     let app = spawn_app(db).await;
     let case = emailed(&app).await;
-    let first = filed(&app, reply(&case.case_id, "<reply-1@mail.example.org>", "Ann.Jones@Example.org")).await;
+    let first = filed(
+        &app,
+        reply(
+            &case.case_id,
+            "<reply-1@mail.example.org>",
+            "Ann.Jones@Example.org",
+        ),
+    )
+    .await;
     assert!(first.added);
     // The gateway delivers the same email again.
     let again = filed(&app, reply(&case.case_id, "reply-1@mail.example.org", ANN)).await;
@@ -154,7 +180,11 @@ async fn a_reply_is_found_by_the_messages_it_answers_or_the_register_number_in_i
         lookup(&["orig-1@mail.example.org"], "", "ANN.JONES@example.org"),
         lookup(&[], &case.register_number, ANN),
     ] {
-        let found = platform.find_case_by_message(request.clone()).await.unwrap().into_inner();
+        let found = platform
+            .find_case_by_message(request.clone())
+            .await
+            .unwrap()
+            .into_inner();
         assert_eq!(
             found.case.map(|c| c.case_id),
             Some(case.case_id.clone()),
@@ -188,7 +218,11 @@ async fn an_email_naming_someone_elses_case_is_reported_and_never_filed_on_it(db
 
     let status = refused(
         app.platform()
-            .add_correspondence(reply(&case.case_id, "<m-1@example.net>", "mallory@example.net"))
+            .add_correspondence(reply(
+                &case.case_id,
+                "<m-1@example.net>",
+                "mallory@example.net",
+            ))
             .await,
         Code::FailedPrecondition,
     );
@@ -208,16 +242,23 @@ async fn a_reply_to_a_closed_case_leaves_it_closed_and_flags_it_until_a_note(db:
         })
         .await
         .unwrap();
-    let replied = filed(&app, reply(&case.case_id, "<reply-9@mail.example.org>", ANN))
-        .await
-        .case
-        .unwrap();
+    let replied = filed(
+        &app,
+        reply(&case.case_id, "<reply-9@mail.example.org>", ANN),
+    )
+    .await
+    .case
+    .unwrap();
     assert_eq!(replied.status, pb::CaseStatus::Closed as i32);
     assert!(replied.needs_attention);
 
     let noted = app
         .handler()
-        .add_note(note(&case.case_id, "", "Rang Ann back; nothing more to do."))
+        .add_note(note(
+            &case.case_id,
+            "",
+            "Rang Ann back; nothing more to do.",
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -260,10 +301,7 @@ async fn a_lookup_with_too_many_ids_or_no_sender_is_refused_naming_the_fields(db
             .find_case_by_message(lookup(&ids, "CMP-26-1", ""))
             .await,
     );
-    assert_eq!(
-        fields,
-        ["message_ids", "subject_register_number", "sender"]
-    );
+    assert_eq!(fields, ["message_ids", "subject_register_number", "sender"]);
     let case = emailed(&app).await;
     let fields = violated_fields(
         app.platform()
@@ -271,4 +309,39 @@ async fn a_lookup_with_too_many_ids_or_no_sender_is_refused_naming_the_fields(db
             .await,
     );
     assert_eq!(fields, ["message_id", "sender"]);
+}
+
+async fn erasure_blanks_the_addresses_and_subjects_and_keeps_the_thread(db: TestDb) {
+    let app = spawn_app(db).await;
+    let case = emailed(&app).await;
+    acknowledgement_sent(&app, &case.case_id).await;
+    filed(
+        &app,
+        reply(&case.case_id, "<reply-1@mail.example.org>", ANN),
+    )
+    .await;
+    app.handler()
+        .erase_complainant(pb::EraseComplainantRequest {
+            case_id: case.case_id.clone(),
+            request_id: String::new(),
+            reason: "erasure request".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    let listed = messages(&app, &case.case_id).await;
+    assert_eq!(listed.len(), 3);
+    for message in &listed {
+        assert_eq!(message.address, "", "{message:?}");
+        assert_eq!(message.subject, "", "{message:?}");
+    }
+    assert_eq!(listed[0].message_id, "orig-1@mail.example.org");
+    // The erased complainant is nobody's sender any more.
+    let found = app
+        .platform()
+        .find_case_by_message(lookup(&["orig-1@mail.example.org"], "", ANN))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.sender_mismatch);
 }

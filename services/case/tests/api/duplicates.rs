@@ -154,7 +154,7 @@ async fn each_matching_rule_flags_the_other_open_case(db: TestDb) {
         let case = opened(&app, request).await;
         assert_eq!(
             case.possible_duplicate_of,
-            [expected.case_id.clone()],
+            vec![expected.case_id.clone()],
             "{rule}"
         );
         assert_eq!(
@@ -165,7 +165,7 @@ async fn each_matching_rule_flags_the_other_open_case(db: TestDb) {
         assert_ne!(case.case_id, expected.case_id, "{rule}");
         assert_eq!(
             app.get(&case.case_id).await.possible_duplicate_of,
-            [expected.case_id.clone()],
+            vec![expected.case_id.clone()],
             "{rule}: kept on the case"
         );
     }
@@ -251,7 +251,7 @@ async fn the_flag_survives_a_retried_open_case_and_is_on_the_timeline(db: TestDb
     let first = app.open(complaint("retried")).await;
     assert_eq!(
         first.case.as_ref().unwrap().possible_duplicate_of,
-        [earlier.case_id.clone()]
+        vec![earlier.case_id.clone()]
     );
     // Even once the earlier case is closed, a retry returns what was found.
     app.handler()
@@ -268,7 +268,7 @@ async fn the_flag_survives_a_retried_open_case_and_is_on_the_timeline(db: TestDb
     assert_eq!(retried_case.case_id, first_case.case_id);
     assert_eq!(
         retried_case.possible_duplicate_of,
-        [earlier.case_id.clone()]
+        vec![earlier.case_id.clone()]
     );
 
     let case_id = first.case.unwrap().case_id;
@@ -482,7 +482,10 @@ async fn closing_a_duplicate_cancels_its_clocks_and_keeps_its_timeline(db: TestD
     let app = spawn_app(db).await;
     let original = app.open_case().await;
     let duplicate = app.open_case().await;
-    assert_eq!(duplicate.possible_duplicate_of, [original.case_id.clone()]);
+    assert_eq!(
+        duplicate.possible_duplicate_of,
+        vec![original.case_id.clone()]
+    );
     linked(
         &app,
         link(

@@ -30,7 +30,8 @@ on_every_backend!(
     a_posted_complaint_keeps_its_scanned_letter,
 );
 
-const LETTER: &[u8] = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+const LETTER: &[u8] =
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 fn metadata(case_id: &str, filename: &str, media_type: &str) -> pb::UploadEvidenceRequest {
     pb::UploadEvidenceRequest {
@@ -55,9 +56,7 @@ async fn upload(
     client: &mut Client,
     messages: Vec<pb::UploadEvidenceRequest>,
 ) -> Result<tonic::Response<pb::UploadEvidenceResponse>, tonic::Status> {
-    client
-        .upload_evidence(tokio_stream::iter(messages))
-        .await
+    client.upload_evidence(tokio_stream::iter(messages)).await
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -239,15 +238,21 @@ async fn each_refused_upload_stores_nothing(db: TestDb) {
 
     let unknown = "0190f5e4-7a8b-7c3d-9e0f-123456789abc";
     refused(
-        upload(&mut handler, vec![metadata(unknown, "a.pdf", "application/pdf"), chunk(LETTER)])
-            .await,
+        upload(
+            &mut handler,
+            vec![metadata(unknown, "a.pdf", "application/pdf"), chunk(LETTER)],
+        )
+        .await,
         Code::NotFound,
     );
     assert_eq!(
         violated_fields(
             upload(
                 &mut handler,
-                vec![metadata(id, "setup.exe", "application/x-msdownload"), chunk(LETTER)]
+                vec![
+                    metadata(id, "setup.exe", "application/x-msdownload"),
+                    chunk(LETTER)
+                ]
             )
             .await
         ),
@@ -276,11 +281,23 @@ async fn each_refused_upload_stores_nothing(db: TestDb) {
         ["metadata"]
     );
     let too_long = format!("{}.pdf", "a".repeat(252));
-    for bad in ["", "  ", "../../etc/passwd", "reports\\march.pdf", "bell\u{7}.pdf", "two\nlines.pdf", "..", too_long.as_str()] {
+    for bad in [
+        "",
+        "  ",
+        "../../etc/passwd",
+        "reports\\march.pdf",
+        "bell\u{7}.pdf",
+        "two\nlines.pdf",
+        "..",
+        too_long.as_str(),
+    ] {
         assert_eq!(
             violated_fields(
-                upload(&mut handler, vec![metadata(id, bad, "application/pdf"), chunk(LETTER)])
-                    .await
+                upload(
+                    &mut handler,
+                    vec![metadata(id, bad, "application/pdf"), chunk(LETTER)]
+                )
+                .await
             ),
             ["metadata.filename"],
             "{bad:?}"
@@ -296,13 +313,22 @@ async fn each_refused_upload_stores_nothing(db: TestDb) {
         .await
         .unwrap();
     refused(
-        upload(&mut handler, vec![metadata(id, "a.pdf", "application/pdf"), chunk(LETTER)]).await,
+        upload(
+            &mut handler,
+            vec![metadata(id, "a.pdf", "application/pdf"), chunk(LETTER)],
+        )
+        .await,
         Code::FailedPrecondition,
     );
 
     nothing_stored(&app).await;
     assert!(listed(&app, id).await.is_empty());
-    assert!(!app.event_kinds(id).await.iter().any(|kind| kind.starts_with("evidence.")));
+    assert!(
+        !app.event_kinds(id)
+            .await
+            .iter()
+            .any(|kind| kind.starts_with("evidence."))
+    );
 }
 
 async fn an_upload_over_the_size_limit_stores_nothing(db: TestDb) {
@@ -460,7 +486,12 @@ async fn an_opened_case_keeps_its_attachments_and_names_those_refused(db: TestDb
     let kinds: Vec<&str> = timeline.events.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["case.received", "evidence.added", "evidence.added", "evidence.refused"]
+        [
+            "case.received",
+            "evidence.added",
+            "evidence.added",
+            "evidence.refused"
+        ]
     );
     let refusal: serde_json::Value =
         serde_json::from_str(&timeline.events[3].details_json).unwrap();

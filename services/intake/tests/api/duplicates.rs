@@ -33,13 +33,13 @@ async fn submit_complaint_returns_the_possible_duplicates_the_case_service_found
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(second.possible_duplicate_of, [first.case_id.clone()]);
+    assert_eq!(second.possible_duplicate_of, vec![first.case_id.clone()]);
     assert_ne!(second.case_id, first.case_id, "a case of its own");
     assert!(second.acknowledge_by.is_some(), "with its own clocks");
 
     let replayed = client.submit_complaint(again).await.unwrap().into_inner();
     assert!(replayed.replayed);
-    assert_eq!(replayed.possible_duplicate_of, [first.case_id.clone()]);
+    assert_eq!(replayed.possible_duplicate_of, vec![first.case_id.clone()]);
 
     let case = app.get_case(&second.case_id).await;
     assert_eq!(case.possible_duplicate_of, [first.case_id]);

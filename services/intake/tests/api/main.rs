@@ -11,6 +11,7 @@ mod access;
 mod channels;
 mod duplicates;
 mod email;
+mod evidence;
 mod idempotency;
 mod service;
 mod threading;

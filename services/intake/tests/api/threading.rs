@@ -4,7 +4,9 @@
 use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
-use complaints_proto::complaints::intake::v1::{EmailOutcome, SubmitEmailRequest, SubmitEmailResponse};
+use complaints_proto::complaints::intake::v1::{
+    EmailOutcome, SubmitEmailRequest, SubmitEmailResponse,
+};
 use complaints_test_support::TestDb;
 
 use crate::helpers::{TestApp, on_every_backend, spawn_app};

@@ -1,6 +1,7 @@
 //! Acknowledgements by email through a real SMTP server, and what the case
 //! timeline learns of them.
 
+use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::notification::v1 as pb;
 use complaints_test_support::TestDb;
 
@@ -15,6 +16,7 @@ on_every_backend!(
     an_acknowledgement_for_an_email_complaint_is_sent_through_the_smtp_server_and_reaches_the_timeline,
     the_same_request_delivered_three_times_creates_one_notification_and_sends_one_message,
     an_alert_about_an_assigned_case_goes_to_the_assignee_and_an_unassigned_one_to_the_roles_mailbox,
+    an_acknowledgement_answers_the_complaints_email_and_joins_the_cases_correspondence,
 );
 
 async fn an_acknowledgement_for_an_email_complaint_is_sent_through_the_smtp_server_and_reaches_the_timeline(
@@ -219,4 +221,55 @@ async fn an_alert_about_an_assigned_case_goes_to_the_assignee_and_an_unassigned_
     let bad = alert("jane\ndoe", "bad");
     let refused = app.request(bad).await.unwrap_err();
     assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+}
+
+async fn an_acknowledgement_answers_the_complaints_email_and_joins_the_cases_correspondence(
+    db: TestDb,
+) {
+    let Some((smtp, _inbox)) = smtp_server(free_port()) else {
+        return;
+    };
+    let app = spawn_app(db, smtp.port).await;
+    let mut request = email_complaint("margaret.smith@example.com");
+    request.message_id = "<complaint-5@mail.example.com>".to_owned();
+    let case = app.open(request).await;
+    let id = app.request_acknowledgement(&case).await.notification_id;
+    assert_eq!(app.deliver().await, 1);
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let message = received[0].parsed();
+    assert_eq!(
+        message.in_reply_to().as_text(),
+        Some("complaint-5@mail.example.com")
+    );
+    assert_eq!(
+        message.references().as_text(),
+        Some("complaint-5@mail.example.com")
+    );
+
+    assert_eq!(app.relay().await, 1);
+    let listed = app
+        .case
+        .list_correspondence(crate::helpers::as_actor(
+            complaints_proto::complaints::case::v1::ListCorrespondenceRequest {
+                case_id: case.case_id.clone(),
+            },
+            "hana",
+            complaints_domain::role::Role::ComplaintsHandler,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .messages;
+    let ids: Vec<&str> = listed.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "complaint-5@mail.example.com".to_owned(),
+            format!("{id}@{MAIL_DOMAIN}")
+        ]
+    );
+    assert_eq!(listed[1].address, "margaret.smith@example.com");
+    assert!(listed[1].subject.contains(&case.register_number));
 }

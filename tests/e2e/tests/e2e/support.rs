@@ -68,6 +68,7 @@ pub fn one_on_each_channel(
             details: "Pressed the pendant on Saturday night.\nNobody answered.".to_owned(),
             recorded_by: String::new(),
             scan_reference: String::new(),
+            scanned_letter: None,
         };
     let telephone = SubmitComplaintRequest {
         recorded_by: "Adviser 4471".to_owned(),

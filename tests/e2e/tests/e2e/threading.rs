@@ -66,13 +66,18 @@ async fn a_reply_to_the_acknowledgement_joins_its_case_and_the_emails_thread() {
     let path = suite
         .email_outbox()
         .join(format!("{}.eml", acks[0].notification_id));
-    let eml = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let eml = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let ack_id = header(&eml, "Message-ID");
     let subject = header(&eml, "Subject");
     assert!(subject.contains(&opened.register_number), "{subject}");
-    assert_eq!(header(&eml, "In-Reply-To"), "<complaint-77@mail.example.com>");
-    assert_eq!(header(&eml, "References"), "<complaint-77@mail.example.com>");
+    assert_eq!(
+        header(&eml, "In-Reply-To"),
+        "<complaint-77@mail.example.com>"
+    );
+    assert_eq!(
+        header(&eml, "References"),
+        "<complaint-77@mail.example.com>"
+    );
 
     // The complainant presses Reply.
     let reply = format!(
@@ -146,7 +151,10 @@ async fn a_reply_to_the_acknowledgement_joins_its_case_and_the_emails_thread() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(
-        kinds.iter().filter(|k| *k == "correspondence.received").count(),
+        kinds
+            .iter()
+            .filter(|k| *k == "correspondence.received")
+            .count(),
         1,
         "{kinds:?}"
     );
