@@ -121,7 +121,7 @@ pub struct DeliveryConfig {
 }
 
 /// Evidence (the case service's blob store).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EvidenceConfig {
     /// Where the bytes are kept (`COMPLAINTS_EVIDENCE_URL`): a directory (a
     /// plain path or `file:///...`, default `<data dir>/evidence`) or an
@@ -133,6 +133,22 @@ pub struct EvidenceConfig {
     /// The accepted media types (`COMPLAINTS_EVIDENCE_MEDIA_TYPES`, comma
     /// separated; `type/*` covers a type), default the blob store's list.
     pub media_types: Vec<String>,
+}
+
+impl std::fmt::Debug for EvidenceConfig {
+    /// Names the store's kind only: its URL may carry credentials.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.url.starts_with("s3://") {
+            "s3"
+        } else {
+            "filesystem"
+        };
+        f.debug_struct("EvidenceConfig")
+            .field("store", &kind)
+            .field("max_bytes", &self.max_bytes)
+            .field("media_types", &self.media_types)
+            .finish()
+    }
 }
 
 impl EvidenceConfig {
@@ -638,6 +654,15 @@ mod tests {
             "s3://evidence/complaints?region=eu-west-2"
         );
         assert_eq!(settings.evidence.max_bytes, 1_048_576);
+        let shown = format!(
+            "{:?}",
+            Settings::from_vars(&vars(&[(
+                env::EVIDENCE_URL,
+                "s3://evidence?access_key_id=AKIA&secret_access_key=hunter2",
+            )]))
+            .unwrap()
+        );
+        assert!(!shown.contains("hunter2"), "{shown}");
         assert_eq!(
             settings.evidence.media_types,
             ["application/pdf", "image/*"]

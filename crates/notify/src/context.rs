@@ -132,6 +132,9 @@ pub enum AlertLevel {
     /// The case was handed to the role (a review, an escalation); the
     /// deadline is theirs now.
     Assigned,
+    /// The complainant wrote again about the case; someone should read it
+    /// and record what was done.
+    Correspondence,
 }
 
 impl AlertLevel {
@@ -141,6 +144,7 @@ impl AlertLevel {
             AlertLevel::Breach => "breach",
             AlertLevel::DeliveryFailed => "delivery_failed",
             AlertLevel::Assigned => "assigned",
+            AlertLevel::Correspondence => "correspondence",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The case service: the system of record for complaints. Cases, register
 //! numbers, stage and status, the append-only hash-chained timeline,
-//! outcomes, root causes and reporting.
+//! outcomes, root causes, evidence (its bytes in the evidence blob store)
+//! and reporting.
 //!
 //! Every change runs through the domain's state machine and is stored with
 //! its timeline events and outbox message in one transaction. Handlers here

@@ -65,6 +65,10 @@ pub fn clock_change(change: &CaseChanged) -> Option<escalation_pb::ApplyCaseChan
 
 /// The notification service's part of a change.
 pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotificationRequest> {
+    let wrote_again = change
+        .events
+        .iter()
+        .any(|event| matches!(event, Event::CorrespondenceReceived { .. }));
     change
         .notify
         .iter()
@@ -86,6 +90,10 @@ pub fn notices(change: &CaseChanged) -> Vec<notification_pb::RequestNotification
                 .as_ref()
                 .map(|d| date_to_proto(d.due_date)),
             alert_level: match notice.kind {
+                // The complainant's further email (AddCorrespondence).
+                NotifyKind::InternalAlert if wrote_again => {
+                    notification_pb::AlertLevel::Correspondence as i32
+                }
                 NotifyKind::InternalAlert => notification_pb::AlertLevel::Assigned as i32,
                 _ => 0,
             },

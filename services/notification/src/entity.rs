@@ -188,6 +188,7 @@ impl RequestDetails {
             AlertLevel::Breach,
             AlertLevel::DeliveryFailed,
             AlertLevel::Assigned,
+            AlertLevel::Correspondence,
         ]
         .into_iter()
         .find(|level| Some(level.as_str()) == self.alert_level.as_deref())

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use complaints_domain::case::{Case, NotifyKind, Step, authorize};
-use complaints_domain::values::Text;
 use complaints_domain::clock::Clock;
 use complaints_domain::role::Role;
+use complaints_domain::values::Text;
 use complaints_domain::{DomainError, ErrorCode, FieldViolation, ServiceError};
 use complaints_notify::AlertLevel;
 use complaints_proto::complaints::notification::v1::{
@@ -290,6 +290,7 @@ impl NotificationService for NotificationGrpc {
             Ok(pb::AlertLevel::Breach) => Some(AlertLevel::Breach),
             Ok(pb::AlertLevel::Warning) => Some(AlertLevel::Warning),
             Ok(pb::AlertLevel::Assigned) => Some(AlertLevel::Assigned),
+            Ok(pb::AlertLevel::Correspondence) => Some(AlertLevel::Correspondence),
             _ => None,
         };
         let details = RequestDetails::new(

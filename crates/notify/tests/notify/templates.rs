@@ -172,6 +172,38 @@ fn an_internal_alert_says_what_is_due_when_and_what_to_do_without_personal_data(
 }
 
 #[test]
+fn an_alert_that_the_complainant_wrote_again_asks_for_the_email_to_be_read_and_answered() {
+    let context = MessageContext {
+        alert: Some(AlertDetails {
+            level: AlertLevel::Correspondence,
+            deadline_kind: DeadlineKind::Resolve,
+            due: date(2026, 11, 19),
+            role: Role::ComplaintsHandler,
+            reason: "the complainant wrote again about case CMP-2026-000123".to_owned(),
+        }),
+        ..sample()
+    };
+    let rendered = renderer()
+        .render(NotifyKind::InternalAlert, &context)
+        .unwrap();
+    assert_eq!(
+        rendered.subject,
+        "The complainant wrote again about CMP-2026-000123"
+    );
+    let text = rendered.text;
+    assert!(
+        text.contains("The complainant wrote again about complaint CMP-2026-000123."),
+        "{text}"
+    );
+    assert!(text.contains("Read the complainant's email"), "{text}");
+    assert!(!text.contains("Issue the stage response"), "{text}");
+    assert!(
+        !text.contains("Smith"),
+        "an alert must not name the complainant"
+    );
+}
+
+#[test]
 fn each_kind_renders_with_only_the_fields_it_needs() {
     let renderer = renderer();
     let bare = || MessageContext::new(register_number(), Stage::Stage1);

@@ -13,9 +13,12 @@ use tonic::{Request, Status, Streaming};
 use super::case_id;
 use crate::app::{CaseApp, ComplaintFile, EvidenceMetadata, MAX_COMPLAINT_FILES};
 
-/// The most bytes one `chunk` message of a read carries (uploads should
-/// send the same; the server refuses any message over its decoding limit).
+/// The most bytes one `chunk` message of a read carries, and the size
+/// uploads should send.
 pub const CHUNK_BYTES: usize = 1024 * 1024;
+
+/// The largest `chunk` an upload may send in one message.
+const MAX_UPLOAD_CHUNK_BYTES: usize = 4 * CHUNK_BYTES;
 
 type StreamError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -50,6 +53,14 @@ pub(super) async fn upload(
     })?;
     let chunks = messages.map(|message| -> Result<Bytes, StreamError> {
         match message?.part {
+            Some(pb::upload_evidence_request::Part::Chunk(bytes))
+                if bytes.len() > MAX_UPLOAD_CHUNK_BYTES =>
+            {
+                Err(Box::new(FieldViolation::new(
+                    "chunk",
+                    format!("must be at most {MAX_UPLOAD_CHUNK_BYTES} bytes per message"),
+                )))
+            }
             Some(pb::upload_evidence_request::Part::Chunk(bytes)) => Ok(Bytes::from(bytes)),
             Some(pb::upload_evidence_request::Part::Metadata(_)) => Err(Box::new(
                 FieldViolation::new("metadata", "is sent once, as the first message"),

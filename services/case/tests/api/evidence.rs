@@ -280,6 +280,20 @@ async fn each_refused_upload_stores_nothing(db: TestDb) {
         ),
         ["metadata"]
     );
+    let oversized_message = vec![b'x'; 4 * 1024 * 1024 + 1];
+    assert_eq!(
+        violated_fields(
+            upload(
+                &mut handler,
+                vec![
+                    metadata(id, "a.pdf", "application/pdf"),
+                    chunk(&oversized_message)
+                ]
+            )
+            .await
+        ),
+        ["chunk"]
+    );
     let too_long = format!("{}.pdf", "a".repeat(252));
     for bad in [
         "",

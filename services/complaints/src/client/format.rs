@@ -218,6 +218,7 @@ pub fn alert_level_words(level: AlertLevel) -> &'static str {
         AlertLevel::Warning => "warning",
         AlertLevel::Breach => "breach",
         AlertLevel::Assigned => "handed over",
+        AlertLevel::Correspondence => "the complainant wrote",
     }
 }
 

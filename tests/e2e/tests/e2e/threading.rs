@@ -110,7 +110,12 @@ async fn a_reply_to_the_acknowledgement_joins_its_case_and_the_emails_thread() {
     assert!(
         notices
             .iter()
-            .any(|n| n.kind == NotificationKind::InternalAlert as i32),
+            .any(|n| n.kind == NotificationKind::InternalAlert as i32
+                && n.subject
+                    == format!(
+                        "The complainant wrote again about {}",
+                        opened.register_number
+                    )),
         "the handler was told: {notices:#?}"
     );
     let all_cases = c
