@@ -355,6 +355,13 @@ impl CaseApp {
                 message
             }
         });
+        // Erasure removes the case's evidence records in its transaction;
+        // their bytes go from the blob store once it has committed.
+        let erased_evidence = if matches!(command, Command::EraseComplainant { .. }) {
+            complaints_store::evidence::list(&self.db, case_id).await?
+        } else {
+            Vec::new()
+        };
         let outcome = cases::apply_recording(
             &self.db,
             &calendar,
@@ -373,6 +380,7 @@ impl CaseApp {
         )
         .await?;
         self.outbox_wake.notify_one();
+        self.forget_evidence_bytes(&erased_evidence).await;
         Ok(outcome)
     }
 

@@ -1,6 +1,7 @@
 //! What erasing a complainant reaches besides their row: the copies of the
 //! case's content the case service keeps in its outbox, its idempotency
-//! records and its correspondence (addresses and subjects).
+//! records, its correspondence (addresses and subjects) and its evidence
+//! records (the bytes go from the blob store after the commit).
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use super::outbox_message::CASE_EVENTS_TOPIC;
 use crate::StoreError;
-use crate::entity::{idempotency_records, outbox};
+use crate::entity::{evidence, idempotency_records, outbox};
 
 /// What a scrubbed outbox payload reads: valid JSON naming why it is empty.
 pub const ERASED_PAYLOAD: &str = r#"{"erased":true}"#;
@@ -46,5 +47,9 @@ pub(super) async fn scrub_copies(
         .exec(txn)
         .await?;
     crate::correspondence::scrub(txn, case_id).await?;
+    evidence::Entity::delete_many()
+        .filter(evidence::Column::CaseId.eq(case_id))
+        .exec(txn)
+        .await?;
     Ok(())
 }

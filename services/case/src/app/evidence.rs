@@ -71,6 +71,34 @@ pub(super) struct KeptFiles {
 }
 
 impl CaseApp {
+    /// Deletes the bytes of `erased` evidence that no remaining record
+    /// names. A failure is logged and leaves the bytes behind (they are no
+    /// longer reachable through any call); it never undoes the erasure.
+    pub(super) async fn forget_evidence_bytes(&self, erased: &[StoredEvidence]) {
+        let Some(store) = &self.evidence else {
+            return;
+        };
+        for piece in erased {
+            match evidence::is_referenced(&self.db, &piece.sha256).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    if let Err(error) = store.blobs.delete(&piece.sha256).await {
+                        tracing::error!(
+                            evidence_id = %piece.evidence_id,
+                            %error,
+                            "erased evidence bytes could not be deleted"
+                        );
+                    }
+                }
+                Err(error) => tracing::error!(
+                    evidence_id = %piece.evidence_id,
+                    %error,
+                    "erased evidence bytes kept: could not check other records"
+                ),
+            }
+        }
+    }
+
     /// The service with an evidence store (`COMPLAINTS_EVIDENCE_*`); without
     /// one, evidence calls are refused and a complaint's files are not kept.
     #[must_use]

@@ -28,6 +28,7 @@ on_every_backend!(
     roles_that_may_not_add_notes_may_not_upload_evidence,
     an_opened_case_keeps_its_attachments_and_names_those_refused,
     a_posted_complaint_keeps_its_scanned_letter,
+    erasing_the_complainant_removes_the_evidence_records_and_their_bytes,
 );
 
 const LETTER: &[u8] =
@@ -542,4 +543,40 @@ async fn a_posted_complaint_keeps_its_scanned_letter(db: TestDb) {
     assert_eq!(list[0].filename, "scan-0099.pdf");
     assert_eq!(list[0].source, pb::EvidenceSource::ScannedLetter as i32);
     assert_eq!(list[0].sha256, sha256_hex(LETTER));
+}
+
+async fn erasing_the_complainant_removes_the_evidence_records_and_their_bytes(db: TestDb) {
+    let app = spawn_app(db).await;
+    let case = app.open_case().await;
+    let stored = upload(
+        &mut app.handler(),
+        vec![
+            metadata(&case.case_id, "letter from Ann.pdf", "application/pdf"),
+            chunk(LETTER),
+        ],
+    )
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(files_under(app.evidence_dir.path()).len(), 1);
+
+    app.handler()
+        .erase_complainant(pb::EraseComplainantRequest {
+            case_id: case.case_id.clone(),
+            request_id: "erase-evidence-1".to_owned(),
+            reason: "Data-subject request".to_owned(),
+        })
+        .await
+        .unwrap();
+
+    assert!(listed(&app, &case.case_id).await.is_empty());
+    let gone = app
+        .handler()
+        .get_evidence(pb::GetEvidenceRequest {
+            evidence_id: stored.evidence_id.clone(),
+        })
+        .await;
+    refused(gone, Code::NotFound);
+    nothing_stored(&app).await;
+    assert!(app.timeline(&case.case_id).await.verified);
 }
