@@ -18,6 +18,7 @@
 //! 5. who decides the current stage, from the policy, and R5's rule that
 //!    whoever handled stage 1 does not decide stage 2: `PermissionDenied`.
 
+mod clock_change;
 mod command;
 mod effects;
 mod evidence;
@@ -34,6 +35,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use clock_change::ClockChange;
 pub use command::{Command, Step, authorize, permitted};
 pub use effects::{DeadlineSpec, Event, NotifyKind, NotifyRequest, Transition};
 pub use evidence::{
@@ -295,6 +297,7 @@ impl Case {
                     | Step::RecordNotice
                     | Step::ReceiveCorrespondence
                     | Step::LinkCases
+                    | Step::RecordClockChange
             )
         {
             return Err(DomainError::FailedPrecondition(format!(
@@ -384,6 +387,7 @@ impl Case {
             Command::Close { reason } => self.close(&mut draft, &at, &reason)?,
             Command::AssignCase { assignee } => self.assign(&mut draft, &at, &assignee)?,
             Command::EraseComplainant { reason } => self.erase(&mut draft, &at, &reason)?,
+            Command::RecordClockChange(change) => draft.event(change.event()?),
             Command::ReceiveCorrespondence { subject } => {
                 self.receive_correspondence(&mut draft, &subject)
             }

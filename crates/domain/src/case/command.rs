@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::DomainError;
 use crate::role::Role;
 
+use super::clock_change::ClockChange;
 use super::effects::NotifyKind;
 use super::evidence::NewEvidence;
 use super::links::LinkRelation;
@@ -105,6 +106,12 @@ pub enum Command {
     EraseComplainant {
         reason: String,
     },
+    /// The escalation service moved the case's clocks at a person's request
+    /// (an extension, a pause, a resume): recorded on the timeline with who
+    /// asked. Taken at any stage but not on a closed case; the escalation
+    /// service repeats it under the same request id, which the case service
+    /// answers once.
+    RecordClockChange(ClockChange),
     /// The complainant wrote again about the case (an email answering one
     /// of ours, or quoting the register number): recorded on the timeline
     /// with its subject only, and the case's owner alerted. No clock starts
@@ -148,6 +155,7 @@ impl Command {
             Command::EraseComplainant { .. } => Step::EraseComplainant,
             Command::ReceiveCorrespondence { .. } => Step::ReceiveCorrespondence,
             Command::LinkCase { .. } => Step::LinkCases,
+            Command::RecordClockChange(_) => Step::RecordClockChange,
         }
     }
 }
@@ -175,10 +183,11 @@ pub enum Step {
     EraseComplainant,
     ReceiveCorrespondence,
     LinkCases,
+    RecordClockChange,
 }
 
 impl Step {
-    pub const ALL: [Step; 19] = [
+    pub const ALL: [Step; 20] = [
         Step::Submit,
         Step::Read,
         Step::AddNote,
@@ -198,6 +207,7 @@ impl Step {
         Step::EraseComplainant,
         Step::ReceiveCorrespondence,
         Step::LinkCases,
+        Step::RecordClockChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -221,6 +231,7 @@ impl Step {
             Step::EraseComplainant => "erase_complainant",
             Step::ReceiveCorrespondence => "receive_correspondence",
             Step::LinkCases => "link_cases",
+            Step::RecordClockChange => "record_clock_change",
         }
     }
 }
@@ -256,7 +267,8 @@ impl fmt::Display for Step {
 /// - service: the platform: submits (intake relays), reads, marks
 ///   acknowledgements sent, escalates within a stage on a breach, erases at
 ///   the end of the retention period, and files the complainant's further
-///   emails on their case. It does not record an acknowledgement
+///   emails on their case, and records the clock changes the escalation
+///   service made (extensions, pauses, resumes). It does not record an acknowledgement
 ///   given outside the platform: a person gave it and is named.
 pub fn permitted(role: Role, step: Step) -> bool {
     use Role::{Adviser, ComplaintsHandler, CxManager, Director, Integration, OpsLead, Service};
@@ -283,7 +295,9 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::Close | Step::AssignCase | Step::LinkCases => {
             &[ComplaintsHandler, CxManager, OpsLead, Director]
         }
-        Step::RecordNotice | Step::ReceiveCorrespondence => &[Service],
+        Step::RecordNotice | Step::ReceiveCorrespondence | Step::RecordClockChange => {
+            &[Service]
+        }
         Step::EraseComplainant => &[ComplaintsHandler, Service],
     };
     roles.contains(&role)

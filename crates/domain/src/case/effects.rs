@@ -1,7 +1,7 @@
 //! What a transition causes: the events for the timeline, the deadlines to
 //! start or settle, and the notifications to send.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Due;
@@ -302,6 +302,27 @@ pub enum Event {
         size_bytes: u64,
         source: EvidenceSource,
     },
+    /// A pending deadline was extended at `requested_by`'s request (a
+    /// token subject); the escalation service moved it.
+    #[serde(rename = "clocks.extended")]
+    ClocksExtended {
+        deadline: DeadlineKind,
+        extra_working_days: u32,
+        previous_due_date: NaiveDate,
+        due_date: NaiveDate,
+        reason: Text,
+        requested_by: Text,
+    },
+    /// The case's clocks were paused at `requested_by`'s request.
+    #[serde(rename = "clocks.paused")]
+    ClocksPaused { reason: Text, requested_by: Text },
+    /// The case's clocks run again; the pause took `paused_working_days`.
+    #[serde(rename = "clocks.resumed")]
+    ClocksResumed {
+        paused_working_days: u32,
+        reason: Text,
+        requested_by: Text,
+    },
     /// A file that came with the complaint was not kept: the evidence
     /// limits refused it (`reason` says which).
     #[serde(rename = "evidence.refused")]
@@ -314,7 +335,7 @@ pub enum Event {
 
 impl Event {
     /// Every kind, as stored and shown in the timeline.
-    pub const KINDS: [&'static str; 21] = [
+    pub const KINDS: [&'static str; 24] = [
         "case.received",
         "case.acknowledged",
         "case.acknowledgement_recorded",
@@ -336,6 +357,9 @@ impl Event {
         "case.linked",
         "evidence.added",
         "evidence.refused",
+        "clocks.extended",
+        "clocks.paused",
+        "clocks.resumed",
     ];
 
     /// The stable name of the event's kind; equal to its serde tag.
@@ -362,6 +386,9 @@ impl Event {
             Event::Linked { .. } => "case.linked",
             Event::EvidenceAdded { .. } => "evidence.added",
             Event::EvidenceRefused { .. } => "evidence.refused",
+            Event::ClocksExtended { .. } => "clocks.extended",
+            Event::ClocksPaused { .. } => "clocks.paused",
+            Event::ClocksResumed { .. } => "clocks.resumed",
         }
     }
 }

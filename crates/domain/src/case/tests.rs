@@ -1069,6 +1069,7 @@ record_notice: service
 erase_complainant: complaints_handler, service
 receive_correspondence: service
 link_cases: complaints_handler, cx_manager, ops_lead, director
+record_clock_change: service
 ";
     println!("{table}");
     assert_eq!(table, expected);

@@ -482,7 +482,7 @@ mod tests {
     fn every_alert_level_has_words() {
         assert_eq!(
             every_value_has_words(alert_level_words, AlertLevel::as_str_name),
-            4
+            5
         );
     }
 
