@@ -316,6 +316,15 @@ impl CasePeer {
         call!(self, escalate_within_stage, request)
     }
 
+    /// Records a move of the case's clocks on its timeline (once per
+    /// request id).
+    pub async fn record_clock_change(
+        &self,
+        request: case_pb::RecordClockChangeRequest,
+    ) -> Result<case_pb::RecordClockChangeResponse, Status> {
+        call!(self, record_clock_change, request)
+    }
+
     pub async fn record_notice(
         &self,
         request: case_pb::RecordNoticeRequest,

@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 use crate::app::{CaseApp, Thread};
 use crate::convert;
 
+mod clocks;
 mod evidence;
 
 pub use evidence::CHUNK_BYTES as EVIDENCE_CHUNK_BYTES;
@@ -158,6 +159,7 @@ step_requests!(
     pb::AssignCaseRequest,
     pb::LinkCasesRequest,
     pb::EraseComplainantRequest,
+    pb::RecordClockChangeRequest,
 );
 
 #[tonic::async_trait]
@@ -538,6 +540,20 @@ impl CaseService for CaseGrpc {
             .await?;
         Ok(Response::new(pb::RecordNoticeResponse {
             case: Some(convert::case_to_proto(&outcome.stored, self.app.now())),
+        }))
+    }
+
+    async fn record_clock_change(
+        &self,
+        request: Request<pb::RecordClockChangeRequest>,
+    ) -> Reply<pb::RecordClockChangeResponse> {
+        let (_, case) = self
+            .run_step(request, "RecordClockChange", |m| {
+                Ok(Command::RecordClockChange(clocks::clock_change(m)?))
+            })
+            .await?;
+        Ok(Response::new(pb::RecordClockChangeResponse {
+            case: Some(case),
         }))
     }
 

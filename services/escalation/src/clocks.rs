@@ -1,7 +1,7 @@
 //! Moving a case's clocks by hand: extending one deadline, pausing and
 //! resuming them all, each move committed with the notice that tells the
-//! complainant the new date (docs/policy.md, Working days, Extensions and
-//! pauses).
+//! complainant the new date and the request that records the move on the
+//! case's timeline (docs/policy.md, Working days, Extensions and pauses).
 
 use chrono::{DateTime, Utc};
 use complaints_deadlines::extensions::{self, Extension as ExtensionRecord};
@@ -16,7 +16,7 @@ use sea_orm::TransactionTrait;
 
 use crate::alerts;
 use crate::app::EscalationApp;
-use crate::relay::NOTIFY_TOPIC;
+use crate::relay::{CASE_TOPIC, CaseRequest, ClockMove, NOTIFY_TOPIC};
 
 /// Why moving clocks was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +79,8 @@ pub struct Extended {
 impl EscalationApp {
     /// Moves the case's pending deadline of `kind` later by the working
     /// days asked, counted on from its current due date, and asks for the
-    /// complainant's EXTENSION notice in the same transaction. Idempotent on
+    /// complainant's EXTENSION notice and the case's `clocks.extended` record
+    /// in the same transaction. Idempotent on
     /// `(case_id, request_id)`: a repeat answers the deadline as it is.
     pub async fn extend_deadline(
         &self,
@@ -156,7 +157,23 @@ impl EscalationApp {
                 request_id,
             ));
         }
-        self.commit_moves(txn, &[moved.deadline_id], &notices, now)
+        let record = clock_change(
+            case_id,
+            format!(
+                "{}/extend-{}",
+                moved.deadline_id.0,
+                change_digest(request_id)
+            ),
+            ClockMove::Extended {
+                deadline: moved.kind,
+                extra_working_days: days,
+                previous_due_date: current.due.date,
+                due_date: moved.due.date,
+            },
+            &extension.reason,
+            actor,
+        );
+        self.commit_moves(txn, &[moved.deadline_id], &notices, &[record], now)
             .await?;
         Ok(Extended {
             deadline: moved,
@@ -165,7 +182,8 @@ impl EscalationApp {
     }
 
     /// Pauses the case's clocks: its pending deadlines are held, so none
-    /// fires or is warned about until [`Self::resume_clocks`].
+    /// fires or is warned about until [`Self::resume_clocks`]. The case's
+    /// `clocks.paused` record is asked for in the same transaction.
     pub async fn pause_clocks(
         &self,
         actor: &Actor,
@@ -174,10 +192,27 @@ impl EscalationApp {
     ) -> Result<Vec<Deadline>, ClockError> {
         self.extensions.authorize(actor.role)?;
         ExtensionPolicy::check_reason(reason)?;
-        let held = self.queue.hold_case(case_id, self.clock.now()).await?;
+        let now = self.clock.now();
+        let txn = self
+            .queue
+            .database()
+            .begin()
+            .await
+            .map_err(QueueError::from)?;
+        let held = rows::hold_case(&txn, case_id, now).await?;
         if !held.is_empty() {
+            let record = clock_change(
+                case_id,
+                format!("{case_id}/pause-{}", now.timestamp_millis()),
+                ClockMove::Paused,
+                reason,
+                actor,
+            );
+            let ids: Vec<DeadlineId> = held.iter().map(|d| d.deadline_id).collect();
+            self.commit_moves(txn, &ids, &[], &[record], now).await?;
             return Ok(held);
         }
+        drop(txn);
         let pending = self.queue.get(case_id).await?;
         if pending
             .iter()
@@ -193,7 +228,7 @@ impl EscalationApp {
     /// ([`ExtensionPolicy::paused_working_days`]; a clock started during the
     /// pause counts from its start) and is handed to workers again; when the
     /// dates move, the complainant's EXTENSION notices are asked for in the
-    /// same transaction. Answers the deadlines and the working days the
+    /// same transaction, as is the case's `clocks.resumed` record. Answers the deadlines and the working days the
     /// pause took, counted from when it began.
     pub async fn resume_clocks(
         &self,
@@ -245,7 +280,17 @@ impl EscalationApp {
             resumed.push(moved);
         }
         let ids: Vec<DeadlineId> = resumed.iter().map(|d| d.deadline_id).collect();
-        self.commit_moves(txn, &ids, &notices, now).await?;
+        let record = clock_change(
+            case_id,
+            format!("{case_id}/resume-{}", paused_at.timestamp_millis()),
+            ClockMove::Resumed {
+                paused_working_days: days,
+            },
+            reason,
+            actor,
+        );
+        self.commit_moves(txn, &ids, &notices, &[record], now)
+            .await?;
         Ok((resumed, days))
     }
 
@@ -287,22 +332,30 @@ impl EscalationApp {
         }
     }
 
-    /// Commits moved deadlines with the notices they cause, then brings the
-    /// index in line and wakes the workers and the outbox.
+    /// Commits moved deadlines with the notices they cause and the case
+    /// steps that record them, then brings the index in line and wakes the
+    /// workers and the outbox.
     async fn commit_moves(
         &self,
         txn: sea_orm::DatabaseTransaction,
         moved: &[DeadlineId],
         notices: &[crate::relay::AlertRequest],
+        case_requests: &[(CaseId, CaseRequest)],
         now: DateTime<Utc>,
     ) -> Result<(), ClockError> {
-        let messages = notices
+        let mut messages = notices
             .iter()
             .map(|notice| {
                 OutboxMessage::json(NOTIFY_TOPIC, notice_case(notice)?, notice)
                     .map_err(|e| ClockError::Outbox(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for (case_id, request) in case_requests {
+            messages.push(
+                OutboxMessage::json(CASE_TOPIC, case_id.as_uuid(), request)
+                    .map_err(|e| ClockError::Outbox(e.to_string()))?,
+            );
+        }
         outbox::enqueue(&txn, &messages, now)
             .await
             .map_err(|e| ClockError::Outbox(e.to_string()))?;
@@ -321,4 +374,37 @@ fn notice_case(notice: &crate::relay::AlertRequest) -> Result<uuid::Uuid, ClockE
         .case_id
         .parse()
         .map_err(|_| ClockError::Outbox(format!("bad case id {:?}", notice.case_id)))
+}
+
+/// The request that records a clock move on the case's timeline, naming
+/// the person who asked for it.
+fn clock_change(
+    case_id: CaseId,
+    request_id: String,
+    clock_move: ClockMove,
+    reason: &str,
+    actor: &Actor,
+) -> (CaseId, CaseRequest) {
+    (
+        case_id,
+        CaseRequest::RecordClockChange {
+            case_id: case_id.to_string(),
+            request_id,
+            clock_move,
+            reason: reason.trim().to_owned(),
+            requested_by: actor.subject.clone(),
+        },
+    )
+}
+
+/// A short printable stand-in for an extension's request id (any text up to
+/// 100 characters), so the case's request id stays within its 128 printable
+/// ASCII characters.
+fn change_digest(request_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(request_id.as_bytes())
+        .iter()
+        .take(16)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }

@@ -46,6 +46,23 @@ pub struct AlertRequest {
     pub dedupe_key: String,
 }
 
+/// A move of a case's clocks, as the case's timeline records it
+/// (`CaseService/RecordClockChange`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum ClockMove {
+    Extended {
+        deadline: complaints_domain::case::DeadlineKind,
+        extra_working_days: u32,
+        previous_due_date: chrono::NaiveDate,
+        due_date: chrono::NaiveDate,
+    },
+    Paused,
+    Resumed {
+        paused_working_days: u32,
+    },
+}
+
 /// A step the escalation service takes on a case.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -56,6 +73,17 @@ pub enum CaseRequest {
         case_id: String,
         request_id: String,
         reason: String,
+    },
+    /// Staff moved the case's clocks: the case's timeline records it, with
+    /// `requested_by` (the person's token subject). `request_id` is
+    /// `<deadline or case id>/<change id>`, so a redelivery records nothing
+    /// more.
+    RecordClockChange {
+        case_id: String,
+        request_id: String,
+        clock_move: ClockMove,
+        reason: String,
+        requested_by: String,
     },
 }
 
@@ -140,9 +168,77 @@ impl Deliver for EscalationDelivery {
                             Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
                         }
                     }
+                    CaseRequest::RecordClockChange {
+                        case_id,
+                        request_id,
+                        clock_move,
+                        reason,
+                        requested_by,
+                    } => {
+                        let result = self
+                            .case
+                            .record_clock_change(clock_change_request(
+                                case_id,
+                                request_id,
+                                clock_move,
+                                reason,
+                                requested_by,
+                            ))
+                            .await;
+                        match result {
+                            Ok(_) => Ok(()),
+                            // Closed meanwhile: its timeline takes nothing more.
+                            Err(s) if s.code() == Code::FailedPrecondition => {
+                                tracing::info!(
+                                    reason = s.message(),
+                                    "clock change not recorded on the case"
+                                );
+                                Ok(())
+                            }
+                            Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
+                        }
+                    }
                 }
             }
             other => Err(format!("unknown topic {other:?}")),
         }
     }
+}
+
+fn clock_change_request(
+    case_id: String,
+    request_id: String,
+    clock_move: ClockMove,
+    reason: String,
+    requested_by: String,
+) -> case_pb::RecordClockChangeRequest {
+    let mut request = case_pb::RecordClockChangeRequest {
+        case_id,
+        request_id,
+        reason,
+        requested_by,
+        ..Default::default()
+    };
+    match clock_move {
+        ClockMove::Extended {
+            deadline,
+            extra_working_days,
+            previous_due_date,
+            due_date,
+        } => {
+            request.change = case_pb::ClockChangeKind::Extended as i32;
+            request.deadline_kind = complaints_rpc::mapping::deadline_kind_to_proto(deadline);
+            request.extra_working_days = i32::try_from(extra_working_days).unwrap_or(i32::MAX);
+            request.previous_due_date = Some(complaints_rpc::date_to_proto(previous_due_date));
+            request.due_date = Some(complaints_rpc::date_to_proto(due_date));
+        }
+        ClockMove::Paused => request.change = case_pb::ClockChangeKind::Paused as i32,
+        ClockMove::Resumed {
+            paused_working_days,
+        } => {
+            request.change = case_pb::ClockChangeKind::Resumed as i32;
+            request.paused_working_days = i32::try_from(paused_working_days).unwrap_or(i32::MAX);
+        }
+    }
+    request
 }

@@ -85,7 +85,8 @@ impl ClockChange {
                 ));
             }
         }
-        let (Some(reason), Some(requested_by), true) = (reason, requested_by, violations.is_empty())
+        let (Some(reason), Some(requested_by), true) =
+            (reason, requested_by, violations.is_empty())
         else {
             return Err(DomainError::InvalidArgument(violations));
         };

@@ -295,9 +295,7 @@ pub fn permitted(role: Role, step: Step) -> bool {
         Step::Close | Step::AssignCase | Step::LinkCases => {
             &[ComplaintsHandler, CxManager, OpsLead, Director]
         }
-        Step::RecordNotice | Step::ReceiveCorrespondence | Step::RecordClockChange => {
-            &[Service]
-        }
+        Step::RecordNotice | Step::ReceiveCorrespondence | Step::RecordClockChange => &[Service],
         Step::EraseComplainant => &[ComplaintsHandler, Service],
     };
     roles.contains(&role)

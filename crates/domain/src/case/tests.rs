@@ -2089,3 +2089,82 @@ fn a_complaint_s_files_are_added_and_refused_at_opening_counting_in_the_version(
     );
     assert_eq!(transition.case.version, 3);
 }
+
+// -- clock changes (docs/policy.md, Working days, Extensions and pauses) -----
+
+fn extended_by_handler() -> Command {
+    Command::RecordClockChange(ClockChange::Extended {
+        deadline: DeadlineKind::Resolve,
+        extra_working_days: 2,
+        previous_due_date: date(2026, 12, 3),
+        due_date: date(2026, 12, 7),
+        reason: "Waiting for the engineer's report".into(),
+        requested_by: "hannah".into(),
+    })
+}
+
+#[test]
+fn a_clock_change_is_recorded_on_the_timeline_with_who_asked_and_no_clock_moves() {
+    let transition = apply(&new_case(), extended_by_handler(), &service()).unwrap();
+    assert_eq!(
+        transition.events,
+        [Event::ClocksExtended {
+            deadline: DeadlineKind::Resolve,
+            extra_working_days: 2,
+            previous_due_date: date(2026, 12, 3),
+            due_date: date(2026, 12, 7),
+            reason: Text::multi_line("reason", "Waiting for the engineer's report", 100).unwrap(),
+            requested_by: Text::single_line("requested_by", "hannah", 100).unwrap(),
+        }]
+    );
+    assert!(transition.settle.is_empty() && transition.deadlines.is_empty());
+    assert!(transition.notify.is_empty());
+    let paused = Command::RecordClockChange(ClockChange::Paused {
+        reason: "Complainant in hospital".into(),
+        requested_by: "hannah".into(),
+    });
+    assert_eq!(
+        kinds(&apply(&new_case(), paused, &service()).unwrap()),
+        ["clocks.paused"]
+    );
+    let resumed = Command::RecordClockChange(ClockChange::Resumed {
+        paused_working_days: 2,
+        reason: "Complainant home again".into(),
+        requested_by: "hannah".into(),
+    });
+    assert_eq!(
+        kinds(&apply(&new_case(), resumed, &service()).unwrap()),
+        ["clocks.resumed"]
+    );
+}
+
+#[test]
+fn only_the_platform_records_a_clock_change_and_not_on_a_closed_case() {
+    assert!(
+        denied(apply(&new_case(), extended_by_handler(), &handler()))
+            .contains("record_clock_change")
+    );
+    let closed = ok(
+        &new_case(),
+        Command::Close {
+            reason: "Resolved by phone".into(),
+        },
+        &handler(),
+    );
+    precondition(apply(&closed, extended_by_handler(), &service()));
+}
+
+#[test]
+fn a_clock_change_without_a_reason_or_asker_names_both_fields() {
+    let command = Command::RecordClockChange(ClockChange::Paused {
+        reason: " ".into(),
+        requested_by: String::new(),
+    });
+    match apply(&new_case(), command, &service()) {
+        Err(DomainError::InvalidArgument(violations)) => {
+            let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+            assert_eq!(fields, ["reason", "requested_by"]);
+        }
+        other => panic!("expected InvalidArgument, got {other:?}"),
+    }
+}
