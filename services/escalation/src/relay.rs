@@ -242,3 +242,76 @@ fn clock_change_request(
     }
     request
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use complaints_domain::case::DeadlineKind;
+
+    use super::*;
+
+    #[test]
+    fn an_extension_reaches_the_case_service_as_the_outbox_stored_it() {
+        let request = CaseRequest::RecordClockChange {
+            case_id: "case-1".into(),
+            request_id: "deadline-1/extend-ab".into(),
+            clock_move: ClockMove::Extended {
+                deadline: DeadlineKind::Resolve,
+                extra_working_days: 3,
+                previous_due_date: NaiveDate::from_ymd_opt(2032, 12, 29).unwrap(),
+                due_date: NaiveDate::from_ymd_opt(2033, 1, 4).unwrap(),
+            },
+            reason: "waiting for the engineer".into(),
+            requested_by: "hana".into(),
+        };
+        let stored = serde_json::to_string(&request).unwrap();
+        let Ok(CaseRequest::RecordClockChange {
+            case_id,
+            request_id,
+            clock_move,
+            reason,
+            requested_by,
+        }) = serde_json::from_str(&stored)
+        else {
+            panic!("unreadable: {stored}");
+        };
+        let sent = clock_change_request(case_id, request_id, clock_move, reason, requested_by);
+        assert_eq!(
+            sent,
+            case_pb::RecordClockChangeRequest {
+                case_id: "case-1".into(),
+                request_id: "deadline-1/extend-ab".into(),
+                change: case_pb::ClockChangeKind::Extended as i32,
+                reason: "waiting for the engineer".into(),
+                requested_by: "hana".into(),
+                deadline_kind: complaints_proto::complaints::common::v1::DeadlineKind::Resolve
+                    as i32,
+                extra_working_days: 3,
+                previous_due_date: Some(complaints_rpc::date_to_proto(
+                    NaiveDate::from_ymd_opt(2032, 12, 29).unwrap()
+                )),
+                due_date: Some(complaints_rpc::date_to_proto(
+                    NaiveDate::from_ymd_opt(2033, 1, 4).unwrap()
+                )),
+                paused_working_days: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn a_resume_carries_the_working_days_paused_and_no_dates() {
+        let sent = clock_change_request(
+            "case-1".into(),
+            "case-1/resume-1".into(),
+            ClockMove::Resumed {
+                paused_working_days: 2,
+            },
+            "home again".into(),
+            "hana".into(),
+        );
+        assert_eq!(sent.change, case_pb::ClockChangeKind::Resumed as i32);
+        assert_eq!(sent.paused_working_days, 2);
+        assert_eq!(sent.due_date, None);
+        assert_eq!(sent.deadline_kind, 0);
+    }
+}

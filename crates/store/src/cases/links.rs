@@ -18,14 +18,11 @@ use super::read::load;
 use super::replay::replay;
 use super::rows::case_row;
 use super::timeline::append_events;
+use super::transaction::{Attempt, write_retrying};
 use crate::StoreError;
 use crate::chain::GENESIS_HASH;
 use crate::entity::{case_events, cases};
 use crate::idempotency::{self, RequestKey};
-
-/// How many times a link is retried when another writer changed one of the
-/// cases between our read and our write.
-const CONFLICT_RETRIES: usize = 5;
 
 /// Both cases after a link, and whether an earlier call made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,21 +54,18 @@ pub async fn link<F>(
 where
     F: Fn(&StoredCase, &StoredCase) -> Result<(Transition, Transition), DomainError>,
 {
-    if let Some(outcome) = replayed(db, key).await? {
-        return Ok(outcome);
-    }
-    for _ in 0..CONFLICT_RETRIES {
+    write_retrying(db, key, replayed, async || {
         let case = load(db, case_id).await?;
         let other = load(db, other_case_id).await?;
         let (for_case, for_other) = step(&case, &other)?;
         if for_case.is_noop() && for_other.is_noop() {
-            return Ok(LinkOutcome {
+            return Ok(Attempt::Unchanged(LinkOutcome {
                 case,
                 other,
                 replayed: false,
-            });
+            }));
         }
-        match write_both(
+        let written = write_both(
             db,
             calendar,
             [(&case, &for_case), (&other, &for_other)],
@@ -79,27 +73,14 @@ where
             now,
             key,
         )
-        .await
-        {
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::Database(error)) if key.is_some() => {
-                // A concurrent retry of the same request may have won.
-                if let Some(outcome) = replayed(db, key).await? {
-                    return Ok(outcome);
-                }
-                return Err(StoreError::Database(error));
-            }
-            Err(error) => return Err(error),
-            Ok([case, other]) => {
-                return Ok(LinkOutcome {
-                    case,
-                    other,
-                    replayed: false,
-                });
-            }
-        }
-    }
-    Err(StoreError::Conflict)
+        .await;
+        Ok(Attempt::Written(written.map(|[case, other]| LinkOutcome {
+            case,
+            other,
+            replayed: false,
+        })))
+    })
+    .await
 }
 
 async fn replayed(

@@ -16,6 +16,7 @@ mod replay;
 mod retention;
 mod rows;
 mod timeline;
+mod transaction;
 mod write;
 
 pub use due_dates::{DueDate, DueState};

@@ -19,16 +19,13 @@ use super::read::load;
 use super::replay::replay;
 use super::rows::{case_row, complainant_row};
 use super::timeline::append_events;
+use super::transaction::{Attempt, write_once, write_retrying};
 use super::{Outcome, StoredCase};
 use crate::chain::GENESIS_HASH;
 use crate::correspondence::{self, Message};
 use crate::entity::{case_events, cases, complainants};
 use crate::idempotency::{self, RequestKey};
 use crate::{StoreError, register};
-
-/// How many times a step is retried when another writer changed the case
-/// between our read and our write.
-const CONFLICT_RETRIES: usize = 5;
 
 /// Opens a case: takes the next register number for the year of receipt,
 /// lets `build` make the domain transition with it, and stores everything.
@@ -69,103 +66,69 @@ pub async fn open_case_recording<F>(
 where
     F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
 {
-    if let Some(outcome) = replay(db, key).await? {
-        return Ok(outcome);
-    }
-    let written = write_new_case(
-        db,
-        calendar,
-        received_at,
-        actor,
-        now,
-        key,
-        original,
-        evidence,
-        build,
-    )
-    .await;
-    match written {
-        // A concurrent call with the same key won the race: its record
-        // refused ours, and its case is the answer.
-        Err(StoreError::Database(error)) if key.is_some() => match replay(db, key).await? {
-            Some(outcome) => Ok(outcome),
-            None => Err(StoreError::Database(error)),
-        },
-        result => result,
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn write_new_case<F>(
-    db: &DatabaseConnection,
-    calendar: &Calendar,
-    received_at: DateTime<Utc>,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    key: Option<&RequestKey>,
-    original: Option<Message>,
-    evidence: &[Evidence],
-    build: F,
-) -> Result<Outcome, StoreError>
-where
-    F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
-{
-    let txn = db.begin().await?;
-    let year = calendar.local_date(received_at).year();
-    let number = register::next_register_number(&txn, year).await?;
-    let transition = build(number)?;
-    // Read in the opening transaction; see `duplicates` for the race.
-    let others = possible_duplicates(&txn, &transition.case.complainant).await?;
-    let transition = transition.flag_possible_duplicates(others);
-    let case_id = transition.case.id;
-    let due_dates = started(&[], &transition, now);
-    let stored = StoredCase {
-        case: transition.case.clone(),
-        due_dates,
-        erased: false,
-        updated_at: now,
-    };
-    cases::Entity::insert(case_row(&stored, calendar, now, now)?)
-        .exec_without_returning(&txn)
-        .await?;
-    complainants::Entity::insert(complainant_row(
-        case_id.as_uuid(),
-        &stored.case.complainant,
-        None,
-    )?)
-    .exec_without_returning(&txn)
-    .await?;
-    append_events(
-        &txn,
-        case_id,
-        0,
-        GENESIS_HASH.to_owned(),
-        &transition.events,
-        actor,
-        now,
-    )
-    .await?;
-    enqueue(&txn, &stored, &transition, actor, now).await?;
-    if let Some(original) = original {
-        let original = Message {
-            case_id,
-            ..original
-        };
-        correspondence::insert(&txn, &original, now).await?;
-    }
-    for piece in evidence {
-        crate::evidence::insert(&txn, case_id, piece, &actor.subject, now).await?;
-    }
-    let resource_id = case_id.to_string();
-    if let Some(key) = key {
-        idempotency::record(&txn, key, &resource_id, Vec::new(), now).await?;
-    }
-    txn.commit().await?;
-    Ok(Outcome {
-        stored,
-        resource_id,
-        replayed: false,
+    write_once(db, key, replay, async || {
+        let written = async {
+            let txn = db.begin().await?;
+            let year = calendar.local_date(received_at).year();
+            let number = register::next_register_number(&txn, year).await?;
+            let transition = build(number)?;
+            // Read in the opening transaction; see `duplicates` for the race.
+            let others = possible_duplicates(&txn, &transition.case.complainant).await?;
+            let transition = transition.flag_possible_duplicates(others);
+            let case_id = transition.case.id;
+            let due_dates = started(&[], &transition, now);
+            let stored = StoredCase {
+                case: transition.case.clone(),
+                due_dates,
+                erased: false,
+                updated_at: now,
+            };
+            cases::Entity::insert(case_row(&stored, calendar, now, now)?)
+                .exec_without_returning(&txn)
+                .await?;
+            complainants::Entity::insert(complainant_row(
+                case_id.as_uuid(),
+                &stored.case.complainant,
+                None,
+            )?)
+            .exec_without_returning(&txn)
+            .await?;
+            append_events(
+                &txn,
+                case_id,
+                0,
+                GENESIS_HASH.to_owned(),
+                &transition.events,
+                actor,
+                now,
+            )
+            .await?;
+            enqueue(&txn, &stored, &transition, actor, now).await?;
+            if let Some(original) = original {
+                let original = Message {
+                    case_id,
+                    ..original
+                };
+                correspondence::insert(&txn, &original, now).await?;
+            }
+            for piece in evidence {
+                crate::evidence::insert(&txn, case_id, piece, &actor.subject, now).await?;
+            }
+            let resource_id = case_id.to_string();
+            if let Some(key) = key {
+                idempotency::record(&txn, key, &resource_id, Vec::new(), now).await?;
+            }
+            txn.commit().await?;
+            Ok(Outcome {
+                stored,
+                resource_id,
+                replayed: false,
+            })
+        }
+        .await;
+        Ok(Attempt::Written(written))
     })
+    .await
 }
 
 /// Runs one step on a case: loads it, lets `step` decide (returning the
@@ -250,10 +213,7 @@ async fn apply_with<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    if let Some(outcome) = replay(db, key).await? {
-        return Ok(outcome);
-    }
-    for _ in 0..CONFLICT_RETRIES {
+    write_retrying(db, key, replay, async || {
         let current = load(db, case_id).await?;
         let (transition, resource_id) = step(&current)?;
         if transition.is_noop() {
@@ -262,13 +222,13 @@ where
             if let Some(message) = message {
                 correspondence::insert(db, message, now).await?;
             }
-            return Ok(Outcome {
+            return Ok(Attempt::Unchanged(Outcome {
                 stored: current,
                 resource_id,
                 replayed: false,
-            });
+            }));
         }
-        match write_step(
+        let written = write_step(
             db,
             calendar,
             &current,
@@ -280,27 +240,14 @@ where
             message,
             evidence,
         )
-        .await
-        {
-            Err(StoreError::Conflict) => continue,
-            Err(StoreError::Database(e)) if key.is_some() => {
-                // A concurrent retry of the same request may have won.
-                if let Some(outcome) = replay(db, key).await? {
-                    return Ok(outcome);
-                }
-                return Err(StoreError::Database(e));
-            }
-            Err(e) => return Err(e),
-            Ok(stored) => {
-                return Ok(Outcome {
-                    stored,
-                    resource_id,
-                    replayed: false,
-                });
-            }
-        }
-    }
-    Err(StoreError::Conflict)
+        .await;
+        Ok(Attempt::Written(written.map(|stored| Outcome {
+            stored,
+            resource_id,
+            replayed: false,
+        })))
+    })
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

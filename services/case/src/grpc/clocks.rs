@@ -29,7 +29,9 @@ pub(super) fn clock_change(m: &pb::RecordClockChangeRequest) -> Result<ClockChan
                     "is required for an extension",
                 ));
             }
-            let extra_working_days = u32::try_from(m.extra_working_days).ok();
+            let extra_working_days = u32::try_from(m.extra_working_days)
+                .ok()
+                .filter(|days| *days >= 1);
             if extra_working_days.is_none() {
                 violations.push(FieldViolation::new(
                     "extra_working_days",

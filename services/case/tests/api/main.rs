@@ -9,6 +9,7 @@ mod helpers;
 
 mod access;
 mod assignment;
+mod clock_changes;
 mod correspondence;
 mod duplicates;
 mod erasure;

@@ -4,14 +4,44 @@
 
 use chrono::{NaiveDateTime, TimeZone};
 use clap::{Args, ValueEnum};
-use complaints_proto::complaints::case::v1::{self as case_pb, AcknowledgementMethod, Finding};
+use complaints_proto::complaints::case::v1::{
+    self as case_pb, AcknowledgementMethod, Finding, case_service_client::CaseServiceClient,
+};
 
-use super::{Connection, case_client, changed, explain, fetch, format, request_id};
+use super::{Authed, Connection, case_client, changed, explain, fetch, format, request_id};
+
+/// The case service, as a step reaches it.
+type Client = CaseServiceClient<Authed>;
 
 /// The sentence saying what happened, then where the case now stands.
 fn report(what: &str, case: &case_pb::Case) {
     println!("{what}");
     println!("  now: {}", format::case_state(case));
+}
+
+/// Connects, resolves `case`, and sends the one request `call` makes for its
+/// case id; the reply, or the suite's refusal in words.
+async fn send<Reply>(
+    connection: &Connection,
+    case: &str,
+    call: impl AsyncFnOnce(&mut Client, String) -> Result<Reply, tonic::Status>,
+) -> anyhow::Result<Reply> {
+    let mut client = case_client(connection).await?;
+    let found = fetch(&mut client, case).await?;
+    call(&mut client, found.case_id).await.map_err(explain)
+}
+
+/// One step: `send`, whose reply carries the changed case, then the
+/// sentence `sentence` makes of it and where the case now stands.
+async fn run_step(
+    connection: &Connection,
+    case: &str,
+    call: impl AsyncFnOnce(&mut Client, String) -> Result<Option<case_pb::Case>, tonic::Status>,
+    sentence: impl FnOnce(&case_pb::Case) -> String,
+) -> anyhow::Result<()> {
+    let case = changed(send(connection, case, call).await?)?;
+    report(&sentence(&case), &case);
+    Ok(())
 }
 
 /// A local date and time as typed (`2026-12-03T14:05`), in the policy's
@@ -45,18 +75,16 @@ pub struct ReferArgs {
 
 /// `complaints refer`: ask another department (R3 starts its clock).
 pub async fn refer(args: ReferArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .refer_to_department(case_pb::ReferToDepartmentRequest {
-            case_id: found.case_id,
+    let reply = send(&args.connection, &args.case, async |client, case_id| {
+        let request = case_pb::ReferToDepartmentRequest {
+            case_id,
             request_id: request_id(),
             department: args.department.clone(),
             question: args.question,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
+        };
+        Ok(client.refer_to_department(request).await?.into_inner())
+    })
+    .await?;
     let case = changed(reply.case)?;
     println!(
         "Referred {} to {}; the complainant is told it was referred and that updates will follow.",
@@ -82,32 +110,31 @@ pub struct AnswerReferralArgs {
 
 /// `complaints answer-referral`: record a department's answer.
 pub async fn answer_referral(args: AnswerReferralArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .record_department_response(case_pb::RecordDepartmentResponseRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::RecordDepartmentResponseRequest {
+            case_id,
             request_id: request_id(),
             referral_id: args.referral_id.clone(),
             response: args.response,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    let department = case
-        .referrals
-        .iter()
-        .find(|r| r.referral_id == args.referral_id)
-        .map_or("the department", |r| r.department.as_str());
-    report(
-        &format!(
+        };
+        Ok(client
+            .record_department_response(request)
+            .await?
+            .into_inner()
+            .case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        let department = case
+            .referrals
+            .iter()
+            .find(|r| r.referral_id == args.referral_id)
+            .map_or("the department", |r| r.department.as_str());
+        format!(
             "Recorded the answer from {department} on {}.",
             case.register_number
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 /// A finding, as typed on the command line.
@@ -150,38 +177,37 @@ pub struct RespondArgs {
 
 /// `complaints respond`: issue the response that concludes the stage.
 pub async fn respond(args: RespondArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .issue_stage_response(case_pb::IssueStageResponseRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::IssueStageResponseRequest {
+            case_id,
             request_id: request_id(),
             outcome: args.outcome,
             upheld: Finding::from(args.finding) as i32,
             root_cause: args.root_cause.clone(),
             lessons_learned: args.lessons.unwrap_or_default(),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    let finding = format::finding(Finding::from(args.finding) as i32);
-    let final_words =
-        if case.stage == complaints_proto::complaints::common::v1::Stage::Stage3 as i32 {
-            "; it is the final response, sent to the complainant with the way to the TSA"
-        } else {
-            "; it is sent to the complainant"
         };
-    report(
-        &format!(
+        Ok(client
+            .issue_stage_response(request)
+            .await?
+            .into_inner()
+            .case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        let finding = format::finding(Finding::from(args.finding) as i32);
+        let final_words =
+            if case.stage == complaints_proto::complaints::common::v1::Stage::Stage3 as i32 {
+                "; it is the final response, sent to the complainant with the way to the TSA"
+            } else {
+                "; it is sent to the complainant"
+            };
+        format!(
             "Issued the {} response on {}: {finding}, root cause {}{final_words}.",
             format::stage(case.stage),
             case.register_number,
             args.root_cause
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -204,29 +230,24 @@ pub struct ReviewArgs {
 
 /// `complaints review`: the complainant asks for a stage 2 review (R4).
 pub async fn review(args: ReviewArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .request_review(case_pb::RequestReviewRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::RequestReviewRequest {
+            case_id,
             request_id: request_id(),
             desired_outcome: args.desired_outcome,
             unsatisfied_with: args.unsatisfied_with,
             received_at: args.received_at,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client.request_review(request).await?.into_inner().case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Review requested for {}: it moves to {}.",
             case.register_number,
             format::stage(case.stage)
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -242,28 +263,27 @@ pub struct EscalateArgs {
 
 /// `complaints escalate`: hand a stage 2 review to the Operations Lead (R5).
 pub async fn escalate(args: EscalateArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .escalate_within_stage(case_pb::EscalateWithinStageRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::EscalateWithinStageRequest {
+            case_id,
             request_id: request_id(),
             reason: args.reason,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client
+            .escalate_within_stage(request)
+            .await?
+            .into_inner()
+            .case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Escalated {} within {} to {}.",
             case.register_number,
             format::stage(case.stage),
             format::role(case.owner_role)
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -286,29 +306,28 @@ pub struct EscalateToDirectorArgs {
 
 /// `complaints escalate-to-director`: the complainant takes it to stage 3 (R6).
 pub async fn escalate_to_director(args: EscalateToDirectorArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .escalate_to_director(case_pb::EscalateToDirectorRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::EscalateToDirectorRequest {
+            case_id,
             request_id: request_id(),
             desired_outcome: args.desired_outcome,
             unsatisfied_with: args.unsatisfied_with,
             received_at: args.received_at,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client
+            .escalate_to_director(request)
+            .await?
+            .into_inner()
+            .case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Escalated {} to a director: it moves to {}.",
             case.register_number,
             format::stage(case.stage)
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -324,26 +343,21 @@ pub struct TsaArgs {
 
 /// `complaints tsa`: record that the complainant went to the TSA (R7).
 pub async fn tsa(args: TsaArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .record_tsa_referral(case_pb::RecordTsaReferralRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::RecordTsaReferralRequest {
+            case_id,
             request_id: request_id(),
             reference: args.reference,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client.record_tsa_referral(request).await?.into_inner().case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Recorded that {} was taken to the TSA (TSA reference {}).",
             case.register_number, case.tsa_reference
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -359,28 +373,23 @@ pub struct CloseArgs {
 
 /// `complaints close`: close the case; its pending clocks stop.
 pub async fn close(args: CloseArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .close_case(case_pb::CloseCaseRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::CloseCaseRequest {
+            case_id,
             request_id: request_id(),
             reason: args.reason,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client.close_case(request).await?.into_inner().case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Closed {} on {}: {}.",
             case.register_number,
             format::instant_day(case.closed_at.as_ref()),
             case.closed_reason.trim_end_matches('.')
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -396,26 +405,21 @@ pub struct EraseArgs {
 
 /// `complaints erase`: erase the complainant's personal data.
 pub async fn erase(args: EraseArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .erase_complainant(case_pb::EraseComplainantRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::EraseComplainantRequest {
+            case_id,
             request_id: request_id(),
             reason: args.reason,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(
-        &format!(
+        };
+        Ok(client.erase_complainant(request).await?.into_inner().case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        format!(
             "Erased the complainant's personal data from {}; its stage, dates and findings are kept.",
             case.register_number
-        ),
-        &case,
-    );
-    Ok(())
+        )
+    })
+    .await
 }
 
 #[derive(Debug, Args)]
@@ -430,25 +434,22 @@ pub struct AssignArgs {
 
 /// `complaints assign`: name the person who has the case for its role.
 pub async fn assign(args: AssignArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
-    let reply = client
-        .assign_case(case_pb::AssignCaseRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::AssignCaseRequest {
+            case_id,
             assignee: args.person,
             request_id: request_id(),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    let what = if case.assignee.is_empty() {
-        format!("{} is assigned to nobody.", case.register_number)
-    } else {
-        format!("Assigned {} to {}.", case.register_number, case.assignee)
+        };
+        Ok(client.assign_case(request).await?.into_inner().case)
     };
-    report(&what, &case);
-    Ok(())
+    run_step(&args.connection, &args.case, call, |case| {
+        if case.assignee.is_empty() {
+            format!("{} is assigned to nobody.", case.register_number)
+        } else {
+            format!("Assigned {} to {}.", case.register_number, case.assignee)
+        }
+    })
+    .await
 }
 
 /// How the complainant was told, as typed on the command line.
@@ -488,51 +489,49 @@ pub struct AcknowledgeArgs {
 /// `complaints acknowledge`: record an acknowledgement given outside the
 /// platform (R1 at stage 1).
 pub async fn acknowledge(args: AcknowledgeArgs) -> anyhow::Result<()> {
-    let mut client = case_client(&args.connection).await?;
-    let found = fetch(&mut client, &args.case).await?;
     let method = AcknowledgementMethod::from(args.method);
-    let reply = client
-        .record_acknowledgement(case_pb::RecordAcknowledgementRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::RecordAcknowledgementRequest {
+            case_id,
             method: method as i32,
             reference: args.reference.clone().unwrap_or_default(),
             request_id: request_id(),
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    let reference = args
-        .reference
-        .map(|r| format!(" (reference {r})"))
-        .unwrap_or_default();
-    report(
-        &format!(
+        };
+        Ok(client
+            .record_acknowledgement(request)
+            .await?
+            .into_inner()
+            .case)
+    };
+    run_step(&args.connection, &args.case, call, |case| {
+        let reference = args
+            .reference
+            .as_ref()
+            .map(|r| format!(" (reference {r})"))
+            .unwrap_or_default();
+        format!(
             "Recorded that {} at {} was acknowledged {}{reference}: {}.",
             case.register_number,
             format::stage(case.stage),
             format::acknowledgement_method(method as i32),
-            format::acknowledged(&case)
-        ),
-        &case,
-    );
-    Ok(())
+            format::acknowledged(case)
+        )
+    })
+    .await
 }
 
 /// `complaints note`: add a note to the case's timeline.
 pub async fn note(connection: &Connection, case: &str, text: String) -> anyhow::Result<()> {
-    let mut client = case_client(connection).await?;
-    let found = fetch(&mut client, case).await?;
-    let reply = client
-        .add_note(case_pb::AddNoteRequest {
-            case_id: found.case_id,
+    let call = async |client: &mut Client, case_id| {
+        let request = case_pb::AddNoteRequest {
+            case_id,
             request_id: request_id(),
             text,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner();
-    let case = changed(reply.case)?;
-    report(&format!("Added a note to {}.", case.register_number), &case);
-    Ok(())
+        };
+        Ok(client.add_note(request).await?.into_inner().case)
+    };
+    run_step(connection, case, call, |case| {
+        format!("Added a note to {}.", case.register_number)
+    })
+    .await
 }

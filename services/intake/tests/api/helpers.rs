@@ -67,7 +67,10 @@ pub async fn case_service_keeping_evidence(
     let app = CaseApp::new(db.db.clone(), Policy::default(), Calendar::default(), clock)
         .await
         .expect("start the case service")
-        .with_evidence(EvidenceStore::new(store, complaints_blobs::Limits::default()));
+        .with_evidence(EvidenceStore::new(
+            store,
+            complaints_blobs::Limits::default(),
+        ));
     Arc::new(CaseGrpc::new(app))
 }
 

@@ -1,7 +1,7 @@
 //! Erasure reaches every copy: after `EraseComplainant`, no call returns
 //! the person's name, email address, phone number or postal address, and
 //! no file the platform wrote under its data folder holds them, the SQLite
-//! database included.
+//! database and the evidence kept from the email's attachment included.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -31,20 +31,39 @@ const PERSONAL: [&str; 8] = [
 ];
 
 /// A complaint by email from Priya Raman, naming herself in the subject and
-/// giving her telephone number and address in the text.
+/// giving her telephone number and address in the text, with a PDF
+/// attached whose bytes name her too ([`ATTACHMENT_BASE64`]).
 fn raw_email() -> Vec<u8> {
-    "From: Priya Raman <priya.raman@example.net>\r\n\
-     To: complaints@telecare.example\r\n\
-     Subject: Priya Raman - pendant alarm not answered\r\n\
-     Message-ID: <erasure-e2e-1@mail.example.org>\r\n\
-     Content-Type: text/plain; charset=utf-8\r\n\
-     \r\n\
-     I pressed my pendant and nobody answered.\r\n\
-     Please ring me on 07700 900123 or write to 14 Acacia Avenue,\r\n\
-     Headingley, Leeds LS6 2AB.\r\n"
-        .as_bytes()
-        .to_vec()
+    format!(
+        "From: Priya Raman <priya.raman@example.net>\r\n\
+         To: complaints@telecare.example\r\n\
+         Subject: Priya Raman - pendant alarm not answered\r\n\
+         Message-ID: <erasure-e2e-1@mail.example.org>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\
+         \r\n\
+         --b1\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         \r\n\
+         I pressed my pendant and nobody answered.\r\n\
+         Please ring me on 07700 900123 or write to 14 Acacia Avenue,\r\n\
+         Headingley, Leeds LS6 2AB.\r\n\
+         --b1\r\n\
+         Content-Type: application/pdf; name=\"alarm-log.pdf\"\r\n\
+         Content-Disposition: attachment; filename=\"alarm-log.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         \r\n\
+         {ATTACHMENT_BASE64}\r\n\
+         --b1--\r\n"
+    )
+    .into_bytes()
 }
+
+/// The attached PDF, as the email carries it: the base64 of
+/// `%PDF-1.4\n1 0 obj << /Type /Catalog /Author (Priya Raman) >> endobj\n
+/// trailer << /Root 1 0 R >>\n%%EOF\n`, so only the stored evidence (not
+/// the email's text) holds her name in these bytes.
+const ATTACHMENT_BASE64: &str = "JVBERi0xLjQKMSAwIG9iaiA8PCAvVHlwZSAvQ2F0YWxvZyAvQXV0aG9yIChQcml5YSBSYW1hbikgPj4gZW5kb2JqCnRyYWlsZXIgPDwgL1Jvb3QgMSAwIFIgPj4KJSVFT0YK";
 
 /// Polls `check` every 100 ms until it holds, failing after `limit`.
 async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
@@ -73,6 +92,38 @@ async fn notifications_of(
         .unwrap()
         .into_inner()
         .notifications
+}
+
+async fn evidence_of(cases: &mut crate::support::Case, case_id: &str) -> Vec<case_pb::Evidence> {
+    cases
+        .list_evidence(case_pb::ListEvidenceRequest {
+            case_id: case_id.to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .evidence
+}
+
+/// The evidence's bytes by `GetEvidence`, or the status that refused them
+/// (at the call or in the stream).
+async fn read_evidence(
+    cases: &mut crate::support::Case,
+    evidence_id: &str,
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut stream = cases
+        .get_evidence(case_pb::GetEvidenceRequest {
+            evidence_id: evidence_id.to_owned(),
+        })
+        .await?
+        .into_inner();
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.message().await? {
+        if let Some(case_pb::get_evidence_response::Part::Chunk(chunk)) = message.part {
+            bytes.extend_from_slice(&chunk);
+        }
+    }
+    Ok(bytes)
 }
 
 /// Every file under `dir`, however deep.
@@ -192,6 +243,26 @@ async fn after_erasure_no_call_and_no_file_holds_the_complainants_personal_data(
         .collect();
     assert_eq!(emails.len(), 1, "{emails:?}");
     assert!(!personal_data_in(&std::fs::read(&emails[0]).unwrap()).is_empty());
+    // The attachment is kept as evidence, its bytes (naming her) in the
+    // evidence store under the data folder.
+    let evidence = evidence_of(&mut cases, &case_id).await;
+    assert_eq!(evidence.len(), 1, "{evidence:#?}");
+    assert_eq!(evidence[0].filename, "alarm-log.pdf");
+    assert_eq!(evidence[0].media_type, "application/pdf");
+    let evidence_id = evidence[0].evidence_id.clone();
+    let kept = read_evidence(&mut cases, &evidence_id)
+        .await
+        .expect("the evidence reads back before erasure");
+    assert_eq!(personal_data_in(&kept), ["Priya Raman", "Raman"]);
+    let evidence_files: Vec<_> = files_under(&data_dir.join("evidence"))
+        .into_iter()
+        .filter(|path| std::fs::read(path).unwrap() == kept)
+        .collect();
+    assert_eq!(
+        evidence_files.len(),
+        1,
+        "its bytes are a file under the data folder"
+    );
 
     cases
         .erase_complainant(case_pb::EraseComplainantRequest {
@@ -246,6 +317,20 @@ async fn after_erasure_no_call_and_no_file_holds_the_complainants_personal_data(
     assert_no_personal_data("GetTimeline", &format!("{timeline:?}"));
     let listed = notifications_of(&mut notifications, &case_id).await;
     assert_no_personal_data("ListNotifications", &format!("{listed:?}"));
+    // The evidence went with her: no record, and its bytes are gone.
+    assert!(
+        evidence_of(&mut cases, &case_id).await.is_empty(),
+        "ListEvidence after erasure"
+    );
+    let status = read_evidence(&mut cases, &evidence_id)
+        .await
+        .expect_err("GetEvidence after erasure");
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    assert!(
+        !evidence_files[0].exists(),
+        "{} is still there",
+        evidence_files[0].display()
+    );
     for notification in &listed {
         match notifications
             .get_notification_content(notification_pb::GetNotificationContentRequest {

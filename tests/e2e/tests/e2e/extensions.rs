@@ -3,13 +3,17 @@
 //! from its due date; a pause holds a case's clocks and its resume moves
 //! them later by the working days it lasted; the complainant is told each
 //! new date and why; a resolution date passed without an extension brings
-//! the complainant one holding notice. Both complaints of the journey are
+//! the complainant one holding notice; the case's timeline records each
+//! move (`clocks.extended`, `clocks.paused`, `clocks.resumed`) with who
+//! asked. Both complaints of the journey are
 //! received on Monday 13 December 2032 and due to be resolved by the end
 //! of Wednesday 29 December (`policy_support`'s timetable); every date
 //! below is worked out by hand.
 
+use complaints_proto::complaints::common::v1::Role;
 use complaints_proto::complaints::escalation::v1 as escalation_pb;
 use escalation_pb::DeadlineState;
+use serde_json::json;
 use tonic::Code;
 
 use crate::clock_suite::{Clients, NotificationKind};
@@ -39,6 +43,20 @@ async fn notices_of(
         .await
         .into_iter()
         .filter(|n| n.kind() == kind)
+        .collect()
+}
+
+/// The details of the case's clock events (`clocks.*`), oldest first, each
+/// checked to be the platform's record of a move Hana asked for.
+async fn clock_events(c: &mut Clients, case_id: &str) -> Vec<serde_json::Value> {
+    c.timeline(case_id)
+        .await
+        .into_iter()
+        .filter(|event| event.kind.starts_with("clocks."))
+        .map(|event| {
+            assert_eq!(event.actor_role, Role::Service as i32, "{event:#?}");
+            serde_json::from_str(&event.details_json).unwrap()
+        })
         .collect()
 }
 
@@ -129,6 +147,19 @@ async fn an_extension_moves_the_resolution_date_and_a_breach_without_one_brings_
         "{text}"
     );
     assert!(text.contains(REASON), "{text}");
+    // The case's timeline records the extension once, with who asked.
+    assert_eq!(
+        clock_events(c, &email.case_id).await,
+        [json!({
+            "kind": "clocks.extended",
+            "deadline": "resolve",
+            "extra_working_days": 3,
+            "previous_due_date": "2032-12-29",
+            "due_date": "2033-01-04",
+            "reason": REASON,
+            "requested_by": "hana",
+        })]
+    );
 
     // The original date passes: the unextended case is breached and its
     // complainant hears when we will be in touch: 5 working days after
@@ -261,6 +292,24 @@ async fn a_pause_holds_the_clocks_and_its_resume_moves_them_by_the_working_days_
         ),
         "{text}"
     );
+    // The timeline records the pause (once: the second was refused) and
+    // the resume, with who asked.
+    assert_eq!(
+        clock_events(c, &email.case_id).await,
+        [
+            json!({
+                "kind": "clocks.paused",
+                "reason": "the complainant is in hospital",
+                "requested_by": "hana",
+            }),
+            json!({
+                "kind": "clocks.resumed",
+                "paused_working_days": 2,
+                "reason": REASON,
+                "requested_by": "hana",
+            }),
+        ]
+    );
 
     // The other case stays paused past its resolution date: nothing fires.
     c.advance_to(at(RESOLVE.due_at) + A_MINUTE).await;
@@ -297,6 +346,22 @@ async fn a_pause_holds_the_clocks_and_its_resume_moves_them_by_the_working_days_
             .await
             .len(),
         1
+    );
+    assert_eq!(
+        clock_events(c, &post.case_id).await,
+        [
+            json!({
+                "kind": "clocks.paused",
+                "reason": "the complainant is in hospital",
+                "requested_by": "hana",
+            }),
+            json!({
+                "kind": "clocks.resumed",
+                "paused_working_days": 11,
+                "reason": REASON,
+                "requested_by": "hana",
+            }),
+        ]
     );
     journey.suite.process.ensure_running().unwrap();
 }

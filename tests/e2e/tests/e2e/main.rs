@@ -39,6 +39,10 @@
 //!   indexes and SIGKILLs (only when `DATABASE_URL` and `REDIS_URL` are set;
 //!   always in CI).
 //!
+//! - `assignment`: a case assigned to a handler is the one in their list,
+//!   is found by its complainant's phone, postcode or customer reference,
+//!   and its warning goes to the handler's own staff mailbox.
+//!
 //! - `erasure`: after `EraseComplainant` no call and no file under the
 //!   data folder (the SQLite database included) holds the person's name,
 //!   email address, phone number or postal address.
@@ -53,6 +57,7 @@ mod clock_suite;
 mod policy_support;
 mod support;
 
+mod assignment;
 mod cli_steps;
 mod embedded;
 mod erasure;
