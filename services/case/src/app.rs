@@ -342,13 +342,20 @@ impl CaseApp {
                     subject: None,
                     ..message
                 }
-            } else if message.direction == Direction::Outbound && message.address.is_none() {
+            } else if message.direction == Direction::Outbound {
+                // An email to the complainant went to their address and, for
+                // a case that came by email, answered their message.
                 Message {
-                    address: current
-                        .case
-                        .complainant
-                        .email()
-                        .map(|email| email.as_str().to_owned()),
+                    address: message.address.or_else(|| {
+                        current
+                            .case
+                            .complainant
+                            .email()
+                            .map(|email| email.as_str().to_owned())
+                    }),
+                    in_reply_to: message
+                        .in_reply_to
+                        .or_else(|| current.case.thread_message_id.clone()),
                     ..message
                 }
             } else {

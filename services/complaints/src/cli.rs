@@ -47,6 +47,9 @@ pub enum Command {
     },
     /// Log a complaint.
     Submit(Box<client::SubmitArgs>),
+    /// Pass on a raw email (an .eml file) as the mail gateway does: a new
+    /// complaint, or a reply filed on the case it answers.
+    SubmitEmail(client::SubmitEmailArgs),
     /// Show a case, by case id or register number.
     Show {
         case: String,
@@ -85,6 +88,12 @@ pub enum Command {
     },
     /// Show every letter, email and staff alert about a case, and whether it went.
     Notices {
+        case: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show a case's emails both ways, oldest first, and what each answered.
+    Correspondence {
         case: String,
         #[command(flatten)]
         connection: Connection,
@@ -147,6 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Submit(args) => client::submit(*args).await,
+        Command::SubmitEmail(args) => client::submit_email(args).await,
         Command::Show { case, connection } => client::show(&connection, &case).await,
         Command::Timeline { case, connection } => client::timeline(&connection, &case).await,
         Command::Note {
@@ -162,6 +172,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::List(args) => client::list(*args).await,
         Command::Deadlines { case, connection } => client::deadlines(&connection, &case).await,
         Command::Notices { case, connection } => client::notices(&connection, &case).await,
+        Command::Correspondence { case, connection } => {
+            client::correspondence(&connection, &case).await
+        }
         Command::Assign(args) => client::assign(args).await,
         Command::Acknowledge(args) => client::acknowledge(args).await,
         Command::Refer(args) => client::refer(args).await,

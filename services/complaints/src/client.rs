@@ -31,14 +31,16 @@ mod submit;
 pub use clocks::{ExtendArgs, PauseArgs, ResumeArgs, extend, pause, resume};
 pub use errors::explain;
 pub use evidence::{AttachArgs, attach, evidence};
-pub use reading::{ListArgs, deadlines, list, notices, show, stats, timeline};
+pub use reading::{
+    ListArgs, correspondence, deadlines, list, notices, show, stats, timeline,
+};
 pub use steps::{
     AcknowledgeArgs, AnswerReferralArgs, AssignArgs, CloseArgs, EraseArgs, EscalateArgs,
     EscalateToDirectorArgs, ReferArgs, RespondArgs, ReviewArgs, TsaArgs, acknowledge,
     answer_referral, assign, close, erase, escalate, escalate_to_director, note, refer, respond,
     review, tsa,
 };
-pub use submit::{SubmitArgs, submit};
+pub use submit::{SubmitArgs, SubmitEmailArgs, submit, submit_email};
 
 /// Where the suite is and who is calling.
 #[derive(Debug, Clone, Args)]

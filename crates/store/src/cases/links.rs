@@ -54,7 +54,9 @@ pub async fn link<F>(
 where
     F: Fn(&StoredCase, &StoredCase) -> Result<(Transition, Transition), DomainError>,
 {
-    write_retrying(db, key, replayed, async || {
+    let step = &step;
+    let earlier = || replayed(db, key);
+    write_retrying(key.is_some(), earlier, || async move {
         let case = load(db, case_id).await?;
         let other = load(db, other_case_id).await?;
         let (for_case, for_other) = step(&case, &other)?;

@@ -3,10 +3,9 @@
 //! another writer is decided again, and one that lost to a concurrent retry
 //! of the same request gets that retry's answer.
 
-use sea_orm::DatabaseConnection;
+use std::future::Future;
 
 use crate::StoreError;
-use crate::idempotency::RequestKey;
 
 /// How many times a write is decided again when another writer changed a
 /// case between our read and our write.
@@ -25,25 +24,32 @@ pub(super) enum Attempt<T> {
 /// Runs `write` once, unless `replay` finds the request (by `key`) already
 /// carried out. An error `write` returns itself (before writing) is passed
 /// on as it is.
-pub(super) async fn write_once<T>(
-    db: &DatabaseConnection,
-    key: Option<&RequestKey>,
-    replay: impl AsyncFn(&DatabaseConnection, Option<&RequestKey>) -> Result<Option<T>, StoreError>,
-    write: impl AsyncFnOnce() -> Result<Attempt<T>, StoreError>,
-) -> Result<T, StoreError> {
-    if let Some(earlier) = replay(db, key).await? {
+///
+/// Plain closures returning futures, not async closures: the futures an
+/// async closure lends out are not known to be `Send` for every lifetime,
+/// and the services' handlers must be.
+pub(super) async fn write_once<T, Replay, Replayed, Write, Written>(
+    has_key: bool,
+    replay: Replay,
+    write: Write,
+) -> Result<T, StoreError>
+where
+    Replay: Fn() -> Replayed,
+    Replayed: Future<Output = Result<Option<T>, StoreError>>,
+    Write: FnOnce() -> Written,
+    Written: Future<Output = Result<Attempt<T>, StoreError>>,
+{
+    if let Some(earlier) = replay().await? {
         return Ok(earlier);
     }
     match write().await? {
         Attempt::Unchanged(answer) => Ok(answer),
         // A concurrent retry of the same request may have won: its record
         // refused ours, and its answer is the answer.
-        Attempt::Written(Err(StoreError::Database(error))) if key.is_some() => {
-            match replay(db, key).await? {
-                Some(earlier) => Ok(earlier),
-                None => Err(StoreError::Database(error)),
-            }
-        }
+        Attempt::Written(Err(StoreError::Database(error))) if has_key => match replay().await? {
+            Some(earlier) => Ok(earlier),
+            None => Err(StoreError::Database(error)),
+        },
         Attempt::Written(result) => result,
     }
 }
@@ -51,13 +57,18 @@ pub(super) async fn write_once<T>(
 /// [`write_once`], with `attempt` (which reads, decides and writes) run
 /// again while another writer gets there first, up to [`CONFLICT_RETRIES`]
 /// times; after that the answer is [`StoreError::Conflict`].
-pub(super) async fn write_retrying<T>(
-    db: &DatabaseConnection,
-    key: Option<&RequestKey>,
-    replay: impl AsyncFn(&DatabaseConnection, Option<&RequestKey>) -> Result<Option<T>, StoreError>,
-    mut attempt: impl AsyncFnMut() -> Result<Attempt<T>, StoreError>,
-) -> Result<T, StoreError> {
-    write_once(db, key, replay, async || {
+pub(super) async fn write_retrying<T, Replay, Replayed, Try, Tried>(
+    has_key: bool,
+    replay: Replay,
+    mut attempt: Try,
+) -> Result<T, StoreError>
+where
+    Replay: Fn() -> Replayed,
+    Replayed: Future<Output = Result<Option<T>, StoreError>>,
+    Try: FnMut() -> Tried,
+    Tried: Future<Output = Result<Attempt<T>, StoreError>>,
+{
+    write_once(has_key, replay, || async move {
         for _ in 0..CONFLICT_RETRIES {
             match attempt().await? {
                 Attempt::Written(Err(StoreError::Conflict)) => continue,

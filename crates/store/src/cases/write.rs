@@ -66,7 +66,8 @@ pub async fn open_case_recording<F>(
 where
     F: FnOnce(RegisterNumber) -> Result<Transition, DomainError>,
 {
-    write_once(db, key, replay, async || {
+    let earlier = || replay(db, key);
+    write_once(key.is_some(), earlier, || async move {
         let written = async {
             let txn = db.begin().await?;
             let year = calendar.local_date(received_at).year();
@@ -213,7 +214,9 @@ async fn apply_with<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    write_retrying(db, key, replay, async || {
+    let step = &step;
+    let earlier = || replay(db, key);
+    write_retrying(key.is_some(), earlier, || async move {
         let current = load(db, case_id).await?;
         let (transition, resource_id) = step(&current)?;
         if transition.is_noop() {

@@ -120,10 +120,11 @@ async fn an_emailed_complaint_its_acknowledgement_and_the_reply_are_listed_in_or
                 String::new(),
                 ANN.into()
             ),
+            // The acknowledgement answered the complaint's email.
             (
                 outbound,
                 "n-1@complaints.example.org".into(),
-                String::new(),
+                "orig-1@mail.example.org".into(),
                 ANN.into()
             ),
             (

@@ -13,7 +13,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use complaints_proto::complaints::case::v1::{
-    self as case_pb, AcknowledgementMethod, CaseStatus, Finding,
+    self as case_pb, AcknowledgementMethod, CaseStatus, CorrespondenceDirection, Finding,
 };
 use complaints_proto::complaints::common::v1::{Channel, ContactMethod, DeadlineKind, Role, Stage};
 use complaints_proto::complaints::escalation::v1::{Deadline, DeadlineState};
@@ -135,6 +135,18 @@ pub fn acknowledgement_method(value: i32) -> String {
 }
 
 /// What must be done by a deadline, so that "<words> by <date>" reads.
+pub fn correspondence_direction_words(direction: CorrespondenceDirection) -> &'static str {
+    match direction {
+        CorrespondenceDirection::Unspecified => "unknown direction",
+        CorrespondenceDirection::Inbound => "from the complainant",
+        CorrespondenceDirection::Outbound => "to the complainant",
+    }
+}
+
+pub fn correspondence_direction(value: i32) -> String {
+    words(value, "direction", correspondence_direction_words)
+}
+
 pub fn deadline_kind_words(kind: DeadlineKind) -> &'static str {
     match kind {
         DeadlineKind::Unspecified => "any deadline",
@@ -475,6 +487,17 @@ mod tests {
         assert_eq!(
             every_value_has_words(notification_state_words, NotificationState::as_str_name),
             4
+        );
+    }
+
+    #[test]
+    fn every_correspondence_direction_has_words() {
+        assert_eq!(
+            every_value_has_words(
+                correspondence_direction_words,
+                CorrespondenceDirection::as_str_name
+            ),
+            3
         );
     }
 

@@ -229,6 +229,42 @@ pub async fn notices(connection: &Connection, case: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
+/// `complaints correspondence CASE`: the case's emails and letters both
+/// ways, oldest first, as mail clients thread them.
+pub async fn correspondence(connection: &Connection, case: &str) -> anyhow::Result<()> {
+    let mut client = case_client(connection).await?;
+    let found = fetch(&mut client, case).await?;
+    let messages = client
+        .list_correspondence(case_pb::ListCorrespondenceRequest {
+            case_id: found.case_id.clone(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner()
+        .messages;
+    if messages.is_empty() {
+        println!("No emails or letters on {} yet.", found.register_number);
+        return Ok(());
+    }
+    println!("Correspondence of {}, oldest first:", found.register_number);
+    for message in &messages {
+        let subject = if message.subject.is_empty() {
+            "(no subject kept)"
+        } else {
+            message.subject.as_str()
+        };
+        println!(
+            "  {}  {}: {subject}",
+            format::instant(message.at.as_ref()),
+            format::correspondence_direction(message.direction),
+        );
+        if !message.in_reply_to.is_empty() {
+            println!("      in reply to <{}>", message.in_reply_to);
+        }
+    }
+    Ok(())
+}
+
 /// A status, as typed on the command line.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatusArg {

@@ -1,10 +1,12 @@
 //! `complaints submit`: log a complaint taken by telephone, post, email or
-//! the web.
+//! the web; `complaints submit-email`: pass a raw email on as a mail
+//! gateway does.
 
 use clap::Args;
 use complaints_proto::complaints::common::v1::{self as common, Channel, ContactMethod};
 use complaints_proto::complaints::intake::v1::{
-    SubmitComplaintRequest, intake_service_client::IntakeServiceClient,
+    EmailOutcome, SubmitComplaintRequest, SubmitEmailRequest,
+    intake_service_client::IntakeServiceClient,
 };
 
 use super::{Connection, connect, explain, format, request_id};
@@ -111,6 +113,56 @@ pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
     } else {
         println!("Complaint logged: {}", reply.register_number);
     }
+    println!("  case id:          {}", reply.case_id);
+    println!(
+        "  acknowledge by:   {}",
+        format::proto_day(reply.acknowledge_by.as_ref())
+    );
+    println!(
+        "  resolve by:       {}",
+        format::proto_day(reply.resolve_by.as_ref())
+    );
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitEmailArgs {
+    /// The message as received (RFC 5322: headers and body), e.g. an `.eml`
+    /// file.
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// `complaints submit-email FILE`: a new complaint, or a reply filed on the
+/// case it answers.
+pub async fn submit_email(args: SubmitEmailArgs) -> anyhow::Result<()> {
+    let raw_message = std::fs::read(&args.file)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
+    let mut client = IntakeServiceClient::new(connect(&args.connection).await?);
+    let reply = client
+        .submit_email(SubmitEmailRequest {
+            raw_message,
+            received_at: None,
+            request_id: String::new(),
+        })
+        .await
+        .map_err(explain)?
+        .into_inner();
+    let again = if reply.replayed {
+        " (the same message was passed on before)"
+    } else {
+        ""
+    };
+    if reply.outcome == EmailOutcome::AddedToCase as i32 {
+        println!(
+            "Filed on {} as the complainant's reply{again}: no new case, no clock restarted.",
+            reply.register_number
+        );
+        println!("  case id:          {}", reply.case_id);
+        return Ok(());
+    }
+    println!("Complaint logged from the email{again}: {}", reply.register_number);
     println!("  case id:          {}", reply.case_id);
     println!(
         "  acknowledge by:   {}",

@@ -42,6 +42,8 @@ pub use complaints_e2e::dev_token as token;
 pub struct Suite {
     pub process: Process,
     pub channel: Channel,
+    /// Where `complaints dev` listens, for client commands.
+    pub address: SocketAddr,
     data: TempDir,
     /// Tokens already made, by (role, subject): each costs a process start.
     tokens: HashMap<(String, String), String>,
@@ -71,6 +73,7 @@ impl Suite {
             .unwrap();
         Suite {
             process,
+            address,
             channel: channel(address).unwrap(),
             data,
             tokens: HashMap::new(),

@@ -9,6 +9,8 @@ use chrono::Duration;
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::intake::v1::{EmailOutcome, SubmitEmailRequest};
 
+use complaints_e2e::{START_TIMEOUT, binaries, clean_command, run};
+
 use crate::clock_suite::{Clients, NotificationKind, Suite};
 
 /// The complaint as the complainant's mail client sent it.
@@ -149,6 +151,27 @@ async fn a_reply_to_the_acknowledgement_joins_its_case_and_the_emails_thread() {
             (inbound, "<reply-78@mail.example.com>".to_owned()),
         ]
     );
+
+    // The same thread as a person at a terminal reads it.
+    let mut command = clean_command(&binaries().complaints);
+    command.args([
+        "correspondence",
+        &opened.register_number,
+        "--server",
+        &format!("http://{}", suite.address),
+    ]);
+    let output = run(command, START_TIMEOUT).unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}");
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 6, "{printed}");
+    assert!(lines[1].ends_with("from the complainant: Alarm unit beeping all night"), "{printed}");
+    assert!(lines[2].contains("to the complainant: "), "{printed}");
+    assert!(lines[2].contains(&opened.register_number), "{printed}");
+    assert_eq!(lines[3].trim(), "in reply to <complaint-77@mail.example.com>");
+    assert!(lines[4].contains("from the complainant: Re: "), "{printed}");
+    assert_eq!(lines[5].trim(), format!("in reply to {ack_id}"));
+
     let kinds: Vec<String> = c
         .timeline(&opened.case_id)
         .await
