@@ -31,9 +31,7 @@ mod submit;
 pub use clocks::{ExtendArgs, PauseArgs, ResumeArgs, extend, pause, resume};
 pub use errors::explain;
 pub use evidence::{AttachArgs, attach, evidence};
-pub use reading::{
-    ListArgs, correspondence, deadlines, list, notices, show, stats, timeline,
-};
+pub use reading::{ListArgs, correspondence, deadlines, list, notices, show, stats, timeline};
 pub use steps::{
     AcknowledgeArgs, AnswerReferralArgs, AssignArgs, CloseArgs, EraseArgs, EscalateArgs,
     EscalateToDirectorArgs, ReferArgs, RespondArgs, ReviewArgs, TsaArgs, acknowledge,

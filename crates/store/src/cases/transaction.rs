@@ -21,9 +21,11 @@ pub(super) enum Attempt<T> {
     Written(Result<T, StoreError>),
 }
 
-/// Runs `write` once, unless `replay` finds the request (by `key`) already
-/// carried out. An error `write` returns itself (before writing) is passed
-/// on as it is.
+/// Runs `write` once, unless `replay` finds the request already carried
+/// out. `has_key` says the request has an idempotency key, so that a
+/// database error from the write may be a concurrent retry's record
+/// refusing ours. An error `write` returns itself (before writing) is
+/// passed on as it is.
 ///
 /// Plain closures returning futures, not async closures: the futures an
 /// async closure lends out are not known to be `Send` for every lifetime,

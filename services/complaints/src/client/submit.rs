@@ -162,7 +162,10 @@ pub async fn submit_email(args: SubmitEmailArgs) -> anyhow::Result<()> {
         println!("  case id:          {}", reply.case_id);
         return Ok(());
     }
-    println!("Complaint logged from the email{again}: {}", reply.register_number);
+    println!(
+        "Complaint logged from the email{again}: {}",
+        reply.register_number
+    );
     println!("  case id:          {}", reply.case_id);
     println!(
         "  acknowledge by:   {}",

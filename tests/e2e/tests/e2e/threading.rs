@@ -165,10 +165,16 @@ async fn a_reply_to_the_acknowledgement_joins_its_case_and_the_emails_thread() {
     assert!(output.status.success(), "{printed}");
     let lines: Vec<&str> = printed.lines().collect();
     assert_eq!(lines.len(), 6, "{printed}");
-    assert!(lines[1].ends_with("from the complainant: Alarm unit beeping all night"), "{printed}");
+    assert!(
+        lines[1].ends_with("from the complainant: Alarm unit beeping all night"),
+        "{printed}"
+    );
     assert!(lines[2].contains("to the complainant: "), "{printed}");
     assert!(lines[2].contains(&opened.register_number), "{printed}");
-    assert_eq!(lines[3].trim(), "in reply to <complaint-77@mail.example.com>");
+    assert_eq!(
+        lines[3].trim(),
+        "in reply to <complaint-77@mail.example.com>"
+    );
     assert!(lines[4].contains("from the complainant: Re: "), "{printed}");
     assert_eq!(lines[5].trim(), format!("in reply to {ack_id}"));
 
