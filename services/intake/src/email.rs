@@ -345,7 +345,9 @@ fn attachment_listing(attachments: &[Attachment]) -> String {
     if attachments.is_empty() {
         return String::new();
     }
-    let mut listing = String::from("Attachments (listed only; their contents are not kept):");
+    let mut listing = format!(
+        "Attachments (the first {MAX_KEPT_ATTACHMENTS} are kept as evidence, within the evidence limits):"
+    );
     for attachment in attachments.iter().take(MAX_LISTED_ATTACHMENTS) {
         listing.push_str(&format!(
             "\n- {} ({}, {} bytes)",
@@ -485,6 +487,89 @@ mod tests {
         );
         assert_eq!(email.attachments[19].filename, "photo-20.png");
         assert!(email.details.contains("photo-22.png"), "{}", email.details);
+    }
+
+    /// A multipart email with `parts` tiny attachments.
+    fn with_attachments(parts: usize) -> String {
+        let mut raw = String::from(concat!(
+            "From: Ann Jones <ann.jones@example.org>\r\n",
+            "Subject: Many files\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"b1\"\r\n",
+            "\r\n",
+            "--b1\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n",
+        ));
+        for n in 1..=parts {
+            raw.push_str(&format!(
+                "--b1\r\nContent-Type: text/plain\r\n\
+                 Content-Disposition: attachment; filename=\"f-{n}.txt\"\r\n\r\nx\r\n"
+            ));
+        }
+        raw.push_str("--b1--\r\n");
+        raw
+    }
+
+    #[test]
+    fn an_email_of_thousands_of_parts_keeps_twenty_and_lists_a_bounded_few() {
+        let email = parse(&with_attachments(5_000));
+        assert_eq!(email.attachments.len(), MAX_KEPT_ATTACHMENTS);
+        assert!(email.details.chars().count() <= Text::DETAILS_MAX);
+        assert!(
+            email
+                .details
+                .contains(&format!("and {} more", 5_000 - MAX_LISTED_ATTACHMENTS)),
+            "{}",
+            email.details
+        );
+    }
+
+    #[test]
+    fn a_deeply_nested_email_is_read_without_opening_every_level() {
+        let depth = 2_000;
+        let mut raw = String::from(
+            "From: Ann Jones <ann.jones@example.org>\r\nSubject: Nested\r\nMIME-Version: 1.0\r\n",
+        );
+        for level in 0..depth {
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"l{level}\"\r\n\r\n--l{level}\r\n"
+            ));
+        }
+        raw.push_str("Content-Type: text/plain\r\n\r\nThe innermost text.\r\n");
+        for level in (0..depth).rev() {
+            raw.push_str(&format!("--l{level}--\r\n"));
+        }
+        // Read or refused with a reason; never a crash or a runaway.
+        match InboundEmail::parse(raw.as_bytes()) {
+            Ok(email) => assert!(email.attachments.len() <= MAX_KEPT_ATTACHMENTS),
+            Err(violation) => assert_eq!(violation.field, FIELD),
+        }
+    }
+
+    #[test]
+    fn a_declared_size_is_not_believed_only_the_bytes_that_came() {
+        let email = parse(concat!(
+            "From: Ann Jones <ann.jones@example.org>\r\n",
+            "Subject: A big file\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"b1\"\r\n",
+            "\r\n",
+            "--b1\r\nContent-Type: text/plain\r\n\r\nA recording.\r\n",
+            "--b1\r\n",
+            "Content-Type: audio/mpeg\r\n",
+            "Content-Length: 99999999999\r\n",
+            "Content-Disposition: attachment; filename=\"call.mp3\"; size=99999999999\r\n",
+            "Content-Transfer-Encoding: base64\r\n",
+            "\r\n",
+            "aGVsbG8=\r\n",
+            "--b1--\r\n",
+        ));
+        assert_eq!(email.attachments.len(), 1);
+        assert_eq!(email.attachments[0].content, b"hello");
+        assert!(
+            email.details.contains("call.mp3 (audio/mpeg, 5 bytes)"),
+            "{}",
+            email.details
+        );
     }
 
     #[test]
