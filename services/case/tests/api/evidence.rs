@@ -395,11 +395,14 @@ async fn an_upload_cut_off_by_the_client_stores_nothing(db: TestDb) {
     });
     // The server has taken the metadata and begun storing the bytes.
     wait_for(|| !files_under(app.evidence_dir.path()).is_empty()).await;
+    // The client gives up mid-stream: the call is cancelled (the stream is
+    // reset) while its body is still open. Closing the body first would be
+    // a complete upload, not a cut-off one.
     call.abort();
-    drop(send);
     wait_for(|| files_under(app.evidence_dir.path()).is_empty()).await;
     nothing_stored(&app).await;
     assert!(listed(&app, &case.case_id).await.is_empty());
+    drop(send);
 }
 
 /// Waits (up to ten seconds) until `done`.
