@@ -277,11 +277,12 @@ impl std::fmt::Debug for LocalHandle {
 impl LocalServices {
     /// Puts a built service in its slot (the first one of each kind wins).
     pub fn register(&self, handle: &LocalHandle) {
-        let _ = match handle.clone() {
-            LocalHandle::Case(service) => self.case.set(service).is_ok(),
-            LocalHandle::Escalation(service) => self.escalation.set(service).is_ok(),
-            LocalHandle::Notification(service) => self.notification.set(service).is_ok(),
-        };
+        // A second service of a kind is ignored: the first one built serves.
+        match handle.clone() {
+            LocalHandle::Case(service) => drop(self.case.set(service)),
+            LocalHandle::Escalation(service) => drop(self.escalation.set(service)),
+            LocalHandle::Notification(service) => drop(self.notification.set(service)),
+        }
     }
 }
 

@@ -42,10 +42,15 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
             let queue = Arc::new(RedisQueue::connect(db.clone(), url, config).await?);
             (queue.clone(), Some(queue))
         }
-        None => (
-            Arc::new(SqlQueue::new(db.clone(), SqlQueueConfig::default())),
-            None,
-        ),
+        None => {
+            tracing::info!(
+                "REDIS_URL is not set: the deadline queue is served from the database alone"
+            );
+            (
+                Arc::new(SqlQueue::new(db.clone(), SqlQueueConfig::default())),
+                None,
+            )
+        }
     };
     let app = EscalationApp::new(
         queue,
