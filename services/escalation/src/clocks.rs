@@ -323,15 +323,6 @@ impl EscalationApp {
         }
     }
 
-    /// When to warn the owner before `due`, as when the clock started: the
-    /// day-5 notice is the platform's own and nobody is warned about it.
-    fn warning_for(&self, kind: DeadlineKind, due: Due) -> Option<DateTime<Utc>> {
-        match kind {
-            DeadlineKind::ReferralUpdate => None,
-            _ => self.warn_at(due),
-        }
-    }
-
     /// Commits moved deadlines with the notices they cause and the case
     /// steps that record them, then brings the index in line and wakes the
     /// workers and the outbox.
@@ -360,7 +351,12 @@ impl EscalationApp {
             .await
             .map_err(|e| ClockError::Outbox(e.to_string()))?;
         txn.commit().await.map_err(QueueError::from)?;
-        self.queue.tidy(moved).await?;
+        // Committed: an error now would tell the caller nothing was written
+        // (and a repeated pause or resume is refused). The index heals
+        // itself (see `QueueError`).
+        if let Err(error) = self.queue.tidy(moved).await {
+            tracing::warn!(%error, "indexing moved deadlines failed; the reconciler restores them");
+        }
         self.queue.wake();
         if !messages.is_empty() {
             self.outbox_wake.notify_one();

@@ -44,12 +44,7 @@ impl EscalationApp {
                 kind: s.kind,
                 stage: s.stage,
                 working_days: s.working_days,
-                // The day-5 notice is the platform's own to send: nobody
-                // needs warning about it.
-                warn_at: match s.kind {
-                    DeadlineKind::ReferralUpdate => None,
-                    _ => self.warn_at(s.due),
-                },
+                warn_at: self.warning_for(s.kind, s.due),
                 due: s.due,
                 reason: s.reason,
                 policy_version: policy_version.to_owned(),
@@ -113,6 +108,16 @@ impl EscalationApp {
             self.clock.now(),
         )
         .await
+    }
+
+    /// When to warn the owner before `due`, when a clock starts or moves:
+    /// the day-5 notice is the platform's own to send, and nobody needs
+    /// warning about it.
+    pub(crate) fn warning_for(&self, kind: DeadlineKind, due: Due) -> Option<DateTime<Utc>> {
+        match kind {
+            DeadlineKind::ReferralUpdate => None,
+            _ => self.warn_at(due),
+        }
     }
 
     /// When to warn the owner: the configured number of working days before

@@ -275,11 +275,11 @@ pub async fn ids_of_case(
     db: &impl ConnectionTrait,
     case_id: Uuid,
 ) -> Result<Vec<String>, sea_orm::DbErr> {
-    Ok(Entity::find()
+    Entity::find()
+        .select_only()
+        .column(Column::NotificationId)
         .filter(Column::CaseId.eq(case_id))
+        .into_tuple()
         .all(db)
-        .await?
-        .into_iter()
-        .map(|n| n.notification_id)
-        .collect())
+        .await
 }

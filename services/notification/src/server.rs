@@ -105,6 +105,7 @@ impl DeliverySettings {
             staff_domain: self.staff_domain,
             max_attempts: self.max_attempts,
             worker: format!("notification-{}", uuid::Uuid::new_v4().simple()),
+            outbox_wake: Arc::new(Notify::new()),
         }
     }
 }
@@ -174,7 +175,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         CASE_TOPIC,
         Arc::new(NoticeRelay { case: peers.case }),
         clock,
-        Arc::new(Notify::new()),
+        delivery.outbox_wake.clone(),
     );
     let local = LocalHandle::Notification(Arc::new(handler.clone()));
     Ok(Service::new(SERVICE_NAME, move |routes| {

@@ -166,6 +166,7 @@ impl Delivery {
             DeliveryChannel::Post => (String::new(), String::new()),
         };
         let marked = repo::mark_sent(&txn, &n.notification_id, &self.worker, sent).await?;
+        let mut queued_notice = false;
         if let (true, Some(kind), Some(stage)) = (marked, n.kind(), n.stage())
             && kind != NotifyKind::InternalAlert
         {
@@ -185,8 +186,12 @@ impl Delivery {
             outbox::enqueue(&txn, &[message], now)
                 .await
                 .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
+            queued_notice = true;
         }
         txn.commit().await?;
+        if queued_notice {
+            self.outbox_wake.notify_one();
+        }
         if marked {
             metrics::counter!(
                 "complaints_notifications_sent_total",

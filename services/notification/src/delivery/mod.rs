@@ -40,6 +40,9 @@ pub struct Delivery {
     /// Attempts before a notification is FAILED for good.
     pub max_attempts: i32,
     pub worker: String,
+    /// Woken when a sent notice is queued for the case timeline: the
+    /// notices relay's wake-up.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Delivery {
