@@ -226,6 +226,13 @@ impl EmailAddress {
     pub fn domain(&self) -> &str {
         self.0.split_once('@').map_or("", |(_, domain)| domain)
     }
+
+    /// Whether `other` is the same address ignoring case, the local part's
+    /// too: how the platform tells a complainant's address on an incoming
+    /// email (the store's searches and duplicate flags compare alike, in SQL).
+    pub fn same_address(&self, other: &EmailAddress) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
+    }
 }
 
 impl_text_traits!(EmailAddress, 0);
@@ -966,6 +973,13 @@ mod tests {
             "email",
             "at most 254 characters",
         );
+    }
+
+    #[test]
+    fn an_email_address_is_the_same_address_whatever_the_case_of_its_local_part() {
+        let stored = EmailAddress::parse("Jane.Doe@example.com").unwrap();
+        assert!(stored.same_address(&EmailAddress::parse("jane.doe@EXAMPLE.com").unwrap()));
+        assert!(!stored.same_address(&EmailAddress::parse("jane.do@example.com").unwrap()));
     }
 
     #[test]

@@ -57,7 +57,7 @@ fn is_complainant(stored: &StoredCase, sender: &EmailAddress) -> bool {
             .case
             .complainant
             .email()
-            .is_some_and(|email| email.as_str().eq_ignore_ascii_case(sender.as_str()))
+            .is_some_and(|email| email.same_address(sender))
 }
 
 /// The case service: cases, register numbers, the timeline, reporting.
