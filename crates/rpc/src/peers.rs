@@ -92,16 +92,14 @@ macro_rules! peer {
         #[derive(Clone)]
         pub struct $name {
             subject: &'static str,
-            route: Route<$server>,
-            client: Option<$client<Authed>>,
+            route: Route<$server, $client<Authed>>,
         }
 
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                let route = if self.client.is_some() {
-                    "remote"
-                } else {
-                    "in-process"
+                let route = match self.route {
+                    Route::InProcess(_) => "in-process",
+                    Route::Remote(_) => "remote",
                 };
                 f.debug_struct(stringify!($name))
                     .field("route", &route)
@@ -117,7 +115,6 @@ macro_rules! peer {
                 Self {
                     subject,
                     route: Route::InProcess(slot),
-                    client: None,
                 }
             }
 
@@ -128,7 +125,6 @@ macro_rules! peer {
                 Self {
                     subject,
                     route: Route::InProcess(slot),
-                    client: None,
                 }
             }
 
@@ -136,8 +132,7 @@ macro_rules! peer {
             pub fn remote(subject: &'static str, channel: Channel, token: BearerToken) -> Self {
                 Self {
                     subject,
-                    route: Route::Remote,
-                    client: Some($client::with_interceptor(
+                    route: Route::Remote($client::with_interceptor(
                         channel,
                         WithTraceContext::new(token),
                     )),
@@ -147,16 +142,18 @@ macro_rules! peer {
     };
 }
 
-enum Route<S: ?Sized> {
+/// Where a peer's calls go: a service in this process (its slot filled
+/// once it is built), or a gRPC client.
+enum Route<S: ?Sized, C> {
     InProcess(Arc<OnceLock<Arc<S>>>),
-    Remote,
+    Remote(C),
 }
 
-impl<S: ?Sized> Clone for Route<S> {
+impl<S: ?Sized, C: Clone> Clone for Route<S, C> {
     fn clone(&self) -> Self {
         match self {
             Route::InProcess(service) => Route::InProcess(service.clone()),
-            Route::Remote => Route::Remote,
+            Route::Remote(client) => Route::Remote(client.clone()),
         }
     }
 }
@@ -165,20 +162,19 @@ impl<S: ?Sized> Clone for Route<S> {
 macro_rules! call {
     ($peer:expr, $method:ident, $message:expr) => {{
         let message = $message;
-        match (&$peer.route, &$peer.client) {
-            (Route::InProcess(slot), _) => match slot.get() {
+        match &$peer.route {
+            Route::InProcess(slot) => match slot.get() {
                 Some(service) => service
                     .$method(internal($peer.subject, message))
                     .await
                     .map(tonic::Response::into_inner),
                 None => Err(Status::unavailable("the service called is not started yet")),
             },
-            (Route::Remote, Some(client)) => client
+            Route::Remote(client) => client
                 .clone()
                 .$method(message)
                 .await
                 .map(tonic::Response::into_inner),
-            (Route::Remote, None) => Err(Status::internal("peer has no client")),
         }
     }};
 }

@@ -188,12 +188,6 @@ fn drain(pipe: Option<impl Read + Send + 'static>) -> JoinHandle<Vec<u8>> {
     })
 }
 
-/// A free TCP port on 127.0.0.1, for a process that must be told its port
-/// ([`complaints_test_support::net::free_port`]).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(complaints_test_support::net::free_port())
-}
-
 /// A folder under the system's temporary folder, removed on drop.
 #[derive(Debug)]
 pub struct TempDir {

@@ -18,7 +18,7 @@ use complaints_proto::complaints::case::v1::{
 use complaints_proto::complaints::common::v1::{Channel, ContactMethod, DeadlineKind, Role, Stage};
 use complaints_proto::complaints::escalation::v1::{Deadline, DeadlineState};
 use complaints_proto::complaints::notification::v1::{
-    AlertLevel, NotificationChannel, NotificationKind, NotificationState,
+    NotificationChannel, NotificationKind, NotificationState,
 };
 use complaints_proto::google::r#type::Date;
 
@@ -219,24 +219,6 @@ pub fn notification_state_words(state: NotificationState) -> &'static str {
 
 pub fn notification_state(value: i32) -> String {
     words(value, "notice state", notification_state_words)
-}
-
-/// Internal alerts' levels are set by the platform and shown by no client
-/// command; they have words all the same, like every enum of the contracts.
-#[allow(dead_code)]
-pub fn alert_level_words(level: AlertLevel) -> &'static str {
-    match level {
-        AlertLevel::Unspecified => "alert",
-        AlertLevel::Warning => "warning",
-        AlertLevel::Breach => "breach",
-        AlertLevel::Assigned => "handed over",
-        AlertLevel::Correspondence => "the complainant wrote",
-    }
-}
-
-#[allow(dead_code)]
-pub fn alert_level(value: i32) -> String {
-    words(value, "alert level", alert_level_words)
 }
 
 /// A statistics key (an enum value's name such as "STAGE_2", or a root cause
@@ -498,14 +480,6 @@ mod tests {
                 CorrespondenceDirection::as_str_name
             ),
             3
-        );
-    }
-
-    #[test]
-    fn every_alert_level_has_words() {
-        assert_eq!(
-            every_value_has_words(alert_level_words, AlertLevel::as_str_name),
-            5
         );
     }
 

@@ -107,7 +107,11 @@ async fn intake_reaches_a_case_service_in_another_process_with_its_service_token
 #[tokio::test]
 async fn the_binary_refuses_to_start_with_the_development_key() {
     if std::env::var(complaints_config::env::ALLOW_DEV_KEY).is_ok_and(|v| v == "true") {
-        eprintln!("SKIPPED: COMPLAINTS_ALLOW_DEV_KEY=true is set in this environment");
+        // Straight to the file descriptor: libtest captures `eprintln!`.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr().lock(),
+            b"skipped: COMPLAINTS_ALLOW_DEV_KEY=true is set in this environment\n",
+        );
         return;
     }
     let db = TestDb::sqlite().await;

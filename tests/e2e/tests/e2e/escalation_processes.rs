@@ -50,8 +50,7 @@ use complaints_domain::case::{CaseId, DeadlineKind};
 use complaints_domain::policy::{DEFAULT_POLICY_TOML, Stage};
 use complaints_domain::role::Role;
 use complaints_e2e::{
-    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, free_port,
-    wait_until_serving,
+    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, wait_until_serving,
 };
 use complaints_proto::complaints::common::v1 as pb;
 use complaints_proto::complaints::escalation::v1::escalation_service_client::EscalationServiceClient;
@@ -59,6 +58,7 @@ use complaints_proto::complaints::escalation::v1::{
     ApplyCaseChangeRequest, DeadlineStart, DeadlineState, GetDeadlinesRequest,
 };
 use complaints_proto::google::r#type::Date;
+use complaints_test_support::net::free_port;
 use complaints_test_support::time::timestamp_exact as timestamp;
 use complaints_test_support::{TestDb, tokens};
 use sea_orm::{
@@ -532,17 +532,15 @@ impl Rig {
             },
             db,
             policy_file,
-            case_url: format!("http://127.0.0.1:{}", free_port().unwrap()),
-            notification_url: format!("http://127.0.0.1:{}", free_port().unwrap()),
+            case_url: format!("http://127.0.0.1:{}", free_port()),
+            notification_url: format!("http://127.0.0.1:{}", free_port()),
             folder,
         })
     }
 
     /// Starts an escalation process and waits until it serves.
     async fn start(&self, name: &str, lease_seconds: Option<u64>) -> Escalation {
-        let address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
-            .parse()
-            .unwrap();
+        let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut command: Command = clean_command(&binaries().escalation);
         command
             .current_dir(self.folder.path())

@@ -10,10 +10,10 @@ use std::time::Duration;
 use complaints_auth::{AuthConfig, TokenIssuer};
 use complaints_domain::role::Role;
 use complaints_e2e::{
-    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, free_port,
-    wait_until_serving,
+    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, wait_until_serving,
 };
 use complaints_proto::complaints::case::v1 as case_pb;
+use complaints_test_support::net::free_port;
 use complaints_test_support::{TestDb, tokens};
 use tonic::Code;
 
@@ -53,12 +53,8 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
         return;
     };
     let folder = TempDir::new("complaints-e2e-production").unwrap();
-    let case_address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
-        .parse()
-        .unwrap();
-    let intake_address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap())
-        .parse()
-        .unwrap();
+    let case_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let intake_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
 
     let mut case_process = Process::spawn(
         "case",
