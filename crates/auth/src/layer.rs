@@ -6,12 +6,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use complaints_domain::role::Actor;
+use complaints_domain::role::{Actor, Role};
 use http::HeaderMap;
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
 
 use crate::error::AuthError;
+use crate::service_calls::service_may_call;
 use crate::verify::TokenVerifier;
 
 /// Path prefixes served without a token: probes and tooling must work
@@ -44,7 +45,11 @@ const PUBLIC_PATH_PREFIXES: [&str; 3] = [
 /// `authorization: Bearer <jwt>`, verifies it, and puts the [`Actor`] into
 /// the request's extensions, where handlers read it with [`actor`]. A call
 /// without a good token is answered `UNAUTHENTICATED` with the reason, and
-/// the service behind is not called.
+/// the service behind is not called. A token signed with an identity
+/// provider key not cached yet waits for one fetch of the provider's keys.
+/// A service's own credential (when service keys are configured) is good
+/// only for the calls that service makes ([`crate::SERVICE_CALLS`]); any
+/// other call is `PERMISSION_DENIED`.
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<TokenVerifier>,
@@ -94,27 +99,57 @@ impl<S> fmt::Debug for AuthService<S> {
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for AuthService<S>
 where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    ResBody: Default,
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
-        if is_public(request.uri().path()) {
+        let path = request.uri().path().to_owned();
+        if is_public(&path) {
             return ResponseFuture::inner(self.inner.call(request));
         }
-        match authenticate(&self.verifier, request.headers()) {
-            Ok(actor) => {
-                request.extensions_mut().insert(actor);
-                ResponseFuture::inner(self.inner.call(request))
+        let token = match bearer_token(request.headers()) {
+            Ok(token) => token,
+            Err(refusal) => return ResponseFuture::refused(refusal),
+        };
+        match self.verifier.verify(&token) {
+            Err(AuthError::UnknownKey(_)) if self.verifier.fetches_keys() => {
+                // A key not cached yet: fetch the provider's keys, then
+                // verify again. The service that was made ready is the one
+                // that serves the call; a clone stays for the next.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let verifier = Arc::clone(&self.verifier);
+                ResponseFuture::waiting(Box::pin(async move {
+                    match verifier
+                        .verify_fetching(&token)
+                        .await
+                        .and_then(|actor| allowed(&verifier, actor, &path))
+                    {
+                        Ok(actor) => {
+                            request.extensions_mut().insert(actor);
+                            inner.call(request).await
+                        }
+                        Err(refusal) => Ok(refusal_response(refusal)),
+                    }
+                }))
             }
-            Err(refusal) => ResponseFuture::refused(tonic::Status::from(refusal).into_http()),
+            outcome => match outcome.and_then(|actor| allowed(&self.verifier, actor, &path)) {
+                Ok(actor) => {
+                    request.extensions_mut().insert(actor);
+                    ResponseFuture::inner(self.inner.call(request))
+                }
+                Err(refusal) => ResponseFuture::refused(refusal),
+            },
         }
     }
 }
@@ -125,8 +160,27 @@ fn is_public(path: &str) -> bool {
         .any(|prefix| path.starts_with(prefix))
 }
 
-/// The actor named by the request's bearer token.
-fn authenticate(verifier: &TokenVerifier, headers: &HeaderMap) -> Result<Actor, AuthError> {
+/// `actor`, unless it is a service's own credential used for a call that
+/// service never makes.
+fn allowed(verifier: &TokenVerifier, actor: Actor, path: &str) -> Result<Actor, AuthError> {
+    if actor.role == Role::Service
+        && verifier.restricts_services()
+        && !service_may_call(&actor.subject, path)
+    {
+        return Err(AuthError::CallNotAllowed {
+            service: actor.subject,
+            path: path.to_owned(),
+        });
+    }
+    Ok(actor)
+}
+
+fn refusal_response<B: Default>(refusal: AuthError) -> http::Response<B> {
+    tonic::Status::from(refusal).into_http()
+}
+
+/// The bearer token of the request's one `authorization` header.
+fn bearer_token(headers: &HeaderMap) -> Result<String, AuthError> {
     let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let value = values.next().ok_or(AuthError::MissingToken)?;
     if values.next().is_some() {
@@ -144,7 +198,7 @@ fn authenticate(verifier: &TokenVerifier, headers: &HeaderMap) -> Result<Actor, 
     if token.is_empty() {
         return Err(AuthError::MissingToken);
     }
-    verifier.verify(token)
+    Ok(token.to_owned())
 }
 
 /// The verified caller of a request that passed [`AuthLayer`].
@@ -160,39 +214,50 @@ pub fn actor<T>(request: &tonic::Request<T>) -> Result<Actor, tonic::Status> {
         .ok_or_else(|| AuthError::NotAuthenticated.into())
 }
 
+/// A boxed response future: a call that waits for the provider's keys.
+type Waiting<B, E> = Pin<Box<dyn Future<Output = Result<http::Response<B>, E>> + Send>>;
+
 pin_project! {
-    /// The response of [`AuthService`]: the inner service's, or a refusal.
-    pub struct ResponseFuture<F, B> {
+    /// The response of [`AuthService`]: the inner service's, a refusal, or
+    /// (for a token whose key must be fetched first) both in turn.
+    pub struct ResponseFuture<F, B, E> {
         #[pin]
-        kind: Kind<F, B>,
+        kind: Kind<F, B, E>,
     }
 }
 
 pin_project! {
     #[project = KindProjection]
-    enum Kind<F, B> {
+    enum Kind<F, B, E> {
         Inner { #[pin] future: F },
         Refused { response: Option<http::Response<B>> },
+        Waiting { future: Waiting<B, E> },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
+impl<F, B: Default, E> ResponseFuture<F, B, E> {
     fn inner(future: F) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
     }
 
-    fn refused(response: http::Response<B>) -> Self {
+    fn refused(refusal: AuthError) -> Self {
         Self {
             kind: Kind::Refused {
-                response: Some(response),
+                response: Some(refusal_response(refusal)),
             },
+        }
+    }
+
+    fn waiting(future: Waiting<B, E>) -> Self {
+        Self {
+            kind: Kind::Waiting { future },
         }
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, B, E> Future for ResponseFuture<F, B, E>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
 {
@@ -207,15 +272,17 @@ where
                 // never completing twice rather than by a panic.
                 None => Poll::Pending,
             },
+            KindProjection::Waiting { future } => future.as_mut().poll(cx),
         }
     }
 }
 
-impl<F, B> fmt::Debug for ResponseFuture<F, B> {
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.kind {
             Kind::Inner { .. } => "inner",
             Kind::Refused { .. } => "refused",
+            Kind::Waiting { .. } => "waiting for keys",
         };
         f.debug_tuple("ResponseFuture").field(&state).finish()
     }

@@ -1,18 +1,41 @@
 //! Checking a token and naming who sent it.
+//!
+//! Three kinds of token are told apart by their issuer and algorithm:
+//!
+//! - a service's token (`iss` = [`SERVICE_ISSUER`]): ES256, signed with that
+//!   service's own key, found by `kid` = the service's name among the
+//!   configured service keys; it names that service with the role `service`;
+//! - a person's token from the identity provider: RS256, ES256 or EdDSA,
+//!   checked with the provider's published keys (JWKS, by `kid`) or its
+//!   configured public keys; the role comes from the configured claim and
+//!   mapping and is never `service`;
+//! - an HS256 token signed with the shared secret: the development suite's
+//!   and tests' tokens, whose `role` claim is taken as it is (`service` only
+//!   while no service keys are configured).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use complaints_domain::role::{Actor, Role};
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::Deserialize;
 
-use crate::config::{AuthConfig, KeyAlgorithm, MIN_SECRET_BYTES};
+use crate::config::{AuthConfig, KeyAlgorithm, MIN_SECRET_BYTES, RoleClaim};
 use crate::error::{AuthError, ConfigError};
+use crate::jwks::{Lookup, ProviderKeys};
+use crate::service_calls::is_known_service;
 
 /// How far, in seconds, a token's `exp` (and `nbf`) may be past (or ahead)
 /// before it is refused: room for clocks that disagree by a little.
 pub const LEEWAY_SECONDS: u64 = 30;
+
+/// The `iss` of every service's token.
+pub const SERVICE_ISSUER: &str = "complaints-services";
+
+/// The longest a service's token may live (`exp` - `iat`): services sign
+/// tokens of minutes and renew them, so a leaked one is soon useless.
+pub const MAX_SERVICE_TOKEN_SECONDS: i64 = 60 * 60;
 
 /// Checks bearer tokens against an [`AuthConfig`].
 ///
@@ -20,11 +43,21 @@ pub const LEEWAY_SECONDS: u64 = 30;
 /// [`Clock`](complaints_domain::clock::Clock): a test clock that skips a month
 /// ahead to fire deadlines must not expire the tokens of the session watching.
 ///
-/// Cheap to share behind an `Arc`; verification takes no lock.
+/// Cheap to share behind an `Arc`; verification from cached keys takes no
+/// lock and does not wait. A token signed with a provider key not cached
+/// yet is refused by [`verify`](Self::verify) as [`AuthError::UnknownKey`];
+/// [`verify_fetching`](Self::verify_fetching) fetches the keys then.
 pub struct TokenVerifier {
     issuer: String,
     audience: String,
+    /// The HS256 secret.
+    shared: Option<DecodingKey>,
+    /// The provider's configured public keys.
     keys: Vec<VerificationKey>,
+    provider: Option<ProviderKeys>,
+    roles: RoleRule,
+    /// Each service's public key, by name.
+    services: HashMap<String, DecodingKey>,
 }
 
 /// A key together with the one algorithm it may verify, so that a token
@@ -34,19 +67,38 @@ struct VerificationKey {
     key: DecodingKey,
 }
 
-/// What verification reads from the payload beyond the registered claims
-/// that `jsonwebtoken` checks itself. Optional fields, so that a missing
-/// claim is reported by name rather than as unreadable JSON.
+/// The registered claims a person's token must carry, and `role`.
 #[derive(Deserialize)]
-struct IncomingClaims {
+struct SharedClaims {
     sub: Option<String>,
     role: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct ServiceClaims {
+    sub: String,
+    role: String,
+    iat: Option<i64>,
+    exp: i64,
+}
+
+#[derive(Deserialize)]
+struct IssuerOnly {
+    #[serde(default)]
+    iss: Option<serde_json::Value>,
+}
+
+/// The configured claim and mapping, read.
+struct RoleRule {
+    claim: String,
+    /// Empty: the claim holds the platform's role names.
+    map: HashMap<String, Role>,
+}
+
 impl TokenVerifier {
     /// Reads the configured keys. Fails on an empty issuer or audience, a
-    /// secret shorter than [`MIN_SECRET_BYTES`], an unreadable public key, or
-    /// no key at all.
+    /// secret shorter than [`MIN_SECRET_BYTES`], an unreadable public key,
+    /// an unusable key URL or role mapping, or no key at all.
     pub fn new(config: &AuthConfig) -> Result<Self, ConfigError> {
         if config.issuer.trim().is_empty() {
             return Err(ConfigError::Empty("issuer"));
@@ -54,14 +106,11 @@ impl TokenVerifier {
         if config.audience.trim().is_empty() {
             return Err(ConfigError::Empty("audience"));
         }
-        let mut keys = Vec::with_capacity(1 + config.public_keys.len());
-        if let Some(secret) = &config.hs256_secret {
-            let secret = checked_secret(secret.expose())?;
-            keys.push(VerificationKey {
-                algorithm: Algorithm::HS256,
-                key: DecodingKey::from_secret(secret),
-            });
-        }
+        let shared = match &config.hs256_secret {
+            Some(secret) => Some(DecodingKey::from_secret(checked_secret(secret.expose())?)),
+            None => None,
+        };
+        let mut keys = Vec::with_capacity(config.public_keys.len());
         for public_key in &config.public_keys {
             let pem = public_key.pem.as_bytes();
             let (algorithm, key) = match public_key.algorithm {
@@ -75,58 +124,216 @@ impl TokenVerifier {
             })?;
             keys.push(VerificationKey { algorithm, key });
         }
-        if keys.is_empty() {
+        let provider = match &config.provider {
+            Some(provider) => Some(ProviderKeys::new(&config.issuer, provider)?),
+            None => None,
+        };
+        let mut services = HashMap::new();
+        for service in &config.service_keys {
+            let refuse = |reason: String| ConfigError::InvalidServiceKey {
+                name: service.name.clone(),
+                reason,
+            };
+            if !is_known_service(&service.name) {
+                return Err(refuse(
+                    "not a service of this platform (intake, case, escalation, notification)"
+                        .to_owned(),
+                ));
+            }
+            let key = DecodingKey::from_ec_pem(service.pem.as_bytes())
+                .map_err(|error| refuse(format!("not a P-256 public key in PEM: {error}")))?;
+            if services.insert(service.name.clone(), key).is_some() {
+                return Err(refuse("given twice".to_owned()));
+            }
+        }
+        if shared.is_none() && keys.is_empty() && provider.is_none() && services.is_empty() {
             return Err(ConfigError::NoKeys);
         }
         Ok(Self {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
+            shared,
             keys,
+            provider,
+            roles: RoleRule::new(&config.role_claim)?,
+            services,
         })
     }
 
     /// The caller named by `token`, if its signature, `exp` (and `nbf`, when
     /// present), `iss` and `aud` are good, its `sub` is not blank and its
-    /// `role` is a known [`Role`].
+    /// role is a known [`Role`] that its kind of token may carry.
+    ///
+    /// Uses the cached provider keys only: a token signed with a key not in
+    /// the cache is [`AuthError::UnknownKey`].
     ///
     /// Only authentication: whether that role may make the call is the
     /// domain's permission table's decision.
     pub fn verify(&self, token: &str) -> Result<Actor, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|error| refusal(&error))?;
-        let validation = self.validation(header.alg);
-        let mut candidates = self
+        let issuer = jsonwebtoken::dangerous::insecure_decode_claims::<IssuerOnly>(token)
+            .ok()
+            .and_then(|claims| claims.iss);
+        if issuer.as_ref().and_then(serde_json::Value::as_str) == Some(SERVICE_ISSUER) {
+            return self.verify_service(token, &header);
+        }
+        match header.alg {
+            Algorithm::HS256 => self.verify_shared(token),
+            algorithm => self.verify_person(token, algorithm, header.kid.as_deref()),
+        }
+    }
+
+    /// [`verify`](Self::verify), fetching the provider's keys first when the
+    /// token names one not cached (at most once per the configured minimum
+    /// interval).
+    pub async fn verify_fetching(&self, token: &str) -> Result<Actor, AuthError> {
+        match (self.verify(token), &self.provider) {
+            (Err(AuthError::UnknownKey(_)), Some(provider)) => {
+                if provider.refetch_for_unknown_key().await.is_err() {
+                    return Err(AuthError::KeysUnavailable);
+                }
+                self.verify(token)
+            }
+            (outcome, _) => outcome,
+        }
+    }
+
+    /// Whether a token may need a fetch of the provider's keys.
+    pub fn fetches_keys(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Fetches the provider's keys now (at start-up, to find a bad URL
+    /// early; tests, to see a rotation at once). Nothing to do without a
+    /// provider. On failure the cached keys stay.
+    pub async fn refresh_keys(&self) -> Result<(), String> {
+        match &self.provider {
+            Some(provider) => provider.refresh().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether service keys are configured: then the role `service` comes
+    /// only from them, and each service may make only its own calls.
+    pub fn restricts_services(&self) -> bool {
+        !self.services.is_empty()
+    }
+
+    fn verify_shared(&self, token: &str) -> Result<Actor, AuthError> {
+        let Some(key) = &self.shared else {
+            return Err(self.unsupported(Algorithm::HS256));
+        };
+        let data = jsonwebtoken::decode::<SharedClaims>(
+            token,
+            key,
+            &self.validation(Algorithm::HS256, &self.issuer),
+        )
+        .map_err(|error| refusal(&error))?;
+        let subject = subject(data.claims.sub)?;
+        let role = data
+            .claims
+            .role
+            .ok_or_else(|| AuthError::MissingClaim("role".to_owned()))?;
+        let role: Role = role.parse().map_err(|_| AuthError::UnknownRole(role))?;
+        if role == Role::Service && self.restricts_services() {
+            return Err(AuthError::ServiceRoleRefused);
+        }
+        Ok(Actor::new(subject, role))
+    }
+
+    fn verify_person(
+        &self,
+        token: &str,
+        algorithm: Algorithm,
+        kid: Option<&str>,
+    ) -> Result<Actor, AuthError> {
+        let configured = self
             .keys
             .iter()
-            .filter(|key| key.algorithm == header.alg)
+            .filter(|key| key.algorithm == algorithm)
+            .map(|key| &key.key);
+        let (published, unknown) = match &self.provider {
+            Some(provider) => match provider.lookup(kid, algorithm) {
+                Lookup::Found(keys) => (keys, false),
+                Lookup::Unknown => (Vec::new(), true),
+            },
+            None => (Vec::new(), false),
+        };
+        let mut candidates = configured
+            .chain(published.iter().map(|key| &key.key))
             .peekable();
         if candidates.peek().is_none() {
-            let accepted: Vec<String> = self
-                .keys
-                .iter()
-                .map(|key| format!("{:?}", key.algorithm))
-                .collect();
-            return Err(AuthError::UnsupportedAlgorithm(format!(
-                "{:?} (accepted: {})",
-                header.alg,
-                accepted.join(", ")
-            )));
+            return Err(if unknown {
+                AuthError::UnknownKey(kid.unwrap_or("(none)").to_owned())
+            } else {
+                self.unsupported(algorithm)
+            });
         }
-        // Several keys of one algorithm exist only while a provider rotates
-        // its key; a signature that fails under one may pass under the next.
+        let validation = self.validation(algorithm, &self.issuer);
+        // Several keys of one algorithm exist while a provider rotates its
+        // key; a signature that fails under one may pass under the next.
         for candidate in candidates {
-            match jsonwebtoken::decode::<IncomingClaims>(token, &candidate.key, &validation) {
-                Ok(data) => return actor_from(data.claims),
+            match jsonwebtoken::decode::<serde_json::Value>(token, candidate, &validation) {
+                Ok(data) => {
+                    let sub = data
+                        .claims
+                        .get("sub")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned);
+                    let subject = subject(sub)?;
+                    let role = self.roles.role_of(&data.claims)?;
+                    return Ok(Actor::new(subject, role));
+                }
                 Err(error) if matches!(error.kind(), ErrorKind::InvalidSignature) => continue,
                 Err(error) => return Err(refusal(&error)),
             }
         }
+        if unknown {
+            return Err(AuthError::UnknownKey(kid.unwrap_or("(none)").to_owned()));
+        }
         Err(AuthError::InvalidSignature)
     }
 
-    fn validation(&self, algorithm: Algorithm) -> Validation {
+    fn verify_service(&self, token: &str, header: &Header) -> Result<Actor, AuthError> {
+        let bad = |reason: String| AuthError::BadServiceToken(reason);
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| bad("no kid naming the service".to_owned()))?;
+        let key = self
+            .services
+            .get(kid)
+            .ok_or_else(|| bad(format!("no key is configured for service {kid:?}")))?;
+        if header.alg != Algorithm::ES256 {
+            return Err(bad(format!("signed with {:?}, not ES256", header.alg)));
+        }
+        let mut validation = self.validation(Algorithm::ES256, SERVICE_ISSUER);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        let claims = jsonwebtoken::decode::<ServiceClaims>(token, key, &validation)
+            .map_err(|error| refusal(&error))?
+            .claims;
+        if claims.sub != kid {
+            return Err(bad(format!(
+                "subject {:?} is not the key's service {kid:?}",
+                claims.sub
+            )));
+        }
+        if claims.role != Role::Service.as_str() {
+            return Err(bad(format!("role {:?} is not service", claims.role)));
+        }
+        let lifetime = claims.exp - claims.iat.unwrap_or(i64::MIN / 2);
+        if lifetime > MAX_SERVICE_TOKEN_SECONDS {
+            return Err(bad(format!(
+                "lives {lifetime} seconds; at most {MAX_SERVICE_TOKEN_SECONDS} are accepted"
+            )));
+        }
+        Ok(Actor::new(claims.sub, Role::Service))
+    }
+
+    fn validation(&self, algorithm: Algorithm, issuer: &str) -> Validation {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[&self.issuer]);
+        validation.set_issuer(&[issuer]);
         validation.set_audience(&[&self.audience]);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_exp = true;
@@ -134,17 +341,138 @@ impl TokenVerifier {
         validation.validate_aud = true;
         validation
     }
+
+    fn algorithms(&self) -> Vec<Algorithm> {
+        let mut algorithms: Vec<Algorithm> = self.shared.iter().map(|_| Algorithm::HS256).collect();
+        for key in &self.keys {
+            if !algorithms.contains(&key.algorithm) {
+                algorithms.push(key.algorithm);
+            }
+        }
+        if self.provider.is_some() {
+            for algorithm in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA] {
+                if !algorithms.contains(&algorithm) {
+                    algorithms.push(algorithm);
+                }
+            }
+        }
+        algorithms
+    }
+
+    fn unsupported(&self, algorithm: Algorithm) -> AuthError {
+        let accepted: Vec<String> = self
+            .algorithms()
+            .iter()
+            .map(|algorithm| format!("{algorithm:?}"))
+            .collect();
+        AuthError::UnsupportedAlgorithm(format!(
+            "{algorithm:?} (accepted: {})",
+            accepted.join(", ")
+        ))
+    }
 }
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let algorithms: Vec<Algorithm> = self.keys.iter().map(|key| key.algorithm).collect();
+        let mut services: Vec<&String> = self.services.keys().collect();
+        services.sort();
         f.debug_struct("TokenVerifier")
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
-            .field("algorithms", &algorithms)
+            .field("algorithms", &self.algorithms())
+            .field("provider", &self.provider)
+            .field("services", &services)
             .finish_non_exhaustive()
     }
+}
+
+impl RoleRule {
+    fn new(config: &RoleClaim) -> Result<Self, ConfigError> {
+        if config.claim.trim().is_empty() {
+            return Err(ConfigError::RoleMapping(
+                "the role claim is empty".to_owned(),
+            ));
+        }
+        let mut map = HashMap::new();
+        for (name, role) in &config.map {
+            let role: Role = role.parse().map_err(|_| {
+                ConfigError::RoleMapping(format!(
+                    "{name:?} maps to {role:?}, which is not a role of this platform"
+                ))
+            })?;
+            if role == Role::Service {
+                return Err(ConfigError::RoleMapping(format!(
+                    "{name:?} maps to service; services use their own keys, never a person's token"
+                )));
+            }
+            map.insert(name.clone(), role);
+        }
+        Ok(Self {
+            claim: config.claim.clone(),
+            map,
+        })
+    }
+
+    /// The one platform role a person's token names.
+    fn role_of(&self, claims: &serde_json::Value) -> Result<Role, AuthError> {
+        let value = claims
+            .get(&self.claim)
+            .or_else(|| {
+                self.claim
+                    .split('.')
+                    .try_fold(claims, |value, part| value.get(part))
+            })
+            .ok_or_else(|| AuthError::MissingClaim(self.claim.clone()))?;
+        let wrong_type =
+            || AuthError::MalformedToken(format!("claim {} has the wrong type", self.claim));
+        let (names, single): (Vec<&str>, bool) = match value {
+            serde_json::Value::String(name) => (vec![name.as_str()], true),
+            serde_json::Value::Array(items) => (
+                items
+                    .iter()
+                    .map(|item| item.as_str().ok_or_else(wrong_type))
+                    .collect::<Result<_, _>>()?,
+                false,
+            ),
+            _ => return Err(wrong_type()),
+        };
+        let mut roles: Vec<Role> = Vec::new();
+        for name in names {
+            let role = if self.map.is_empty() {
+                match name.parse::<Role>() {
+                    Ok(Role::Service) => return Err(AuthError::ServiceRoleRefused),
+                    Ok(role) => Some(role),
+                    Err(_) if single => return Err(AuthError::UnknownRole(name.to_owned())),
+                    // A list of groups holds many that mean nothing here.
+                    Err(_) => None,
+                }
+            } else {
+                self.map.get(name).copied()
+            };
+            if let Some(role) = role.filter(|role| !roles.contains(role)) {
+                roles.push(role);
+            }
+        }
+        match roles.as_slice() {
+            [] => Err(AuthError::NoRole(self.claim.clone())),
+            [role] => Ok(*role),
+            several => Err(AuthError::SeveralRoles(
+                several
+                    .iter()
+                    .map(|role| role.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )),
+        }
+    }
+}
+
+fn subject(sub: Option<String>) -> Result<String, AuthError> {
+    let subject = sub.ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
+    if subject.trim().is_empty() {
+        return Err(AuthError::EmptySubject);
+    }
+    Ok(subject)
 }
 
 pub(crate) fn checked_secret(secret: &str) -> Result<&[u8], ConfigError> {
@@ -156,20 +484,6 @@ pub(crate) fn checked_secret(secret: &str) -> Result<&[u8], ConfigError> {
         });
     }
     Ok(bytes)
-}
-
-fn actor_from(claims: IncomingClaims) -> Result<Actor, AuthError> {
-    let subject = claims
-        .sub
-        .ok_or_else(|| AuthError::MissingClaim("sub".to_owned()))?;
-    if subject.trim().is_empty() {
-        return Err(AuthError::EmptySubject);
-    }
-    let role = claims
-        .role
-        .ok_or_else(|| AuthError::MissingClaim("role".to_owned()))?;
-    let role: Role = role.parse().map_err(|_| AuthError::UnknownRole(role))?;
-    Ok(Actor::new(subject, role))
 }
 
 /// The caller-facing reason for a library error. Key problems surface as an

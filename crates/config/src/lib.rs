@@ -2,9 +2,12 @@
 //!
 //! Layered: built-in defaults (which run the embedded suite on a laptop),
 //! then an optional TOML file named by `COMPLAINTS_CONFIG`, then environment
-//! variables. Every setting is checked here, at start-up, and a bad one
-//! stops the process with a message naming it. This crate reads files and
-//! the environment; it must not open connections or start anything.
+//! variables, merged in one place ([`sources`]); a secret may also be read
+//! from the file its `<NAME>_FILE` variable names. Every setting is listed
+//! once, in [`env`], and checked here, at start-up: a bad one stops the
+//! process with a message naming it and where its value came from. This
+//! crate reads files and the environment; it must not open connections or
+//! start anything.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,16 +15,30 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use complaints_auth::{AuthConfig, KeyAlgorithm, PublicKey, Secret};
+use complaints_auth::{
+    AuthConfig, ConfigError as AuthConfigError, KeyAlgorithm, KeySource, ProviderConfig, PublicKey,
+    Secret, ServiceKey, ServiceSigner, TokenVerifier, weak_secret_reason,
+};
 use complaints_domain::calendar::{Calendar, Region};
 use complaints_domain::policy::Policy;
-use serde::Deserialize;
+
+mod server;
+mod sources;
+
+pub use server::{ClientTls, ServerConfig, ServerLimits, ServerTls};
+pub use sources::file_key;
 
 /// A setting that could not be used; the message names it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{setting}: {reason}")]
-    Invalid { setting: String, reason: String },
+    #[error("{setting}{}: {reason}", origin_note(.origin.as_deref()))]
+    Invalid {
+        setting: String,
+        reason: String,
+        /// Where the bad value came from (the environment, a key of the
+        /// configuration file, a secret's file), when known.
+        origin: Option<String>,
+    },
     #[error("reading {path}: {source}")]
     Read {
         path: PathBuf,
@@ -33,6 +50,29 @@ fn invalid(setting: &str, reason: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid {
         setting: setting.to_owned(),
         reason: reason.to_string(),
+        origin: None,
+    }
+}
+
+fn origin_note(origin: Option<&str>) -> String {
+    origin.map(|o| format!(" (from {o})")).unwrap_or_default()
+}
+
+impl ConfigError {
+    /// Names where the bad value came from, if the error does not yet.
+    fn naming_origin(self, sources: &sources::Sources) -> ConfigError {
+        match self {
+            ConfigError::Invalid {
+                setting,
+                reason,
+                origin: None,
+            } => ConfigError::Invalid {
+                origin: sources.origin(&setting).map(str::to_owned),
+                setting,
+                reason,
+            },
+            other => other,
+        }
     }
 }
 
@@ -81,12 +121,24 @@ pub struct Settings {
     pub evidence: EvidenceConfig,
     /// Log filter (`RUST_LOG`), default `info`.
     pub log_filter: String,
+    /// Which spans are exported over OTLP (`COMPLAINTS_TRACE_FILTER`), apart
+    /// from what is logged; default `info`.
+    pub trace_filter: String,
     /// Log as JSON lines (`COMPLAINTS_LOG_FORMAT=json`), for log collectors.
     pub log_json: bool,
     /// Where Prometheus scrapes `/metrics` (`COMPLAINTS_METRICS_LISTEN`).
     /// Unset by default, so several processes on one machine do not fight
     /// over a port; the Kubernetes config sets it.
     pub metrics_listen: Option<SocketAddr>,
+    /// How the gRPC server and its clients connect: TLS, limits, reflection.
+    pub server: ServerConfig,
+    /// Production binaries may run with the development signing key
+    /// (`COMPLAINTS_ALLOW_DEV_KEY=true`; test deployments only).
+    pub allow_dev_key: bool,
+    /// Whether a service applies pending migrations when it starts
+    /// (`COMPLAINTS_MIGRATE_ON_START`, default true). Where a migration job
+    /// runs before a release (Kubernetes), `false`: replicas only connect.
+    pub migrate_on_start: bool,
 }
 
 /// Delivery of emails and letters (the notification service).
@@ -109,8 +161,21 @@ pub struct DeliveryConfig {
     /// Company-edited templates (`COMPLAINTS_TEMPLATES_DIR`); unset, the
     /// bundled ones.
     pub templates_dir: Option<PathBuf>,
-    /// Attempts before a notification is FAILED (`COMPLAINTS_DELIVERY_ATTEMPTS`).
-    pub max_attempts: u32,
+    /// The longest one SMTP send may take before it is abandoned as a
+    /// transient failure (`COMPLAINTS_SMTP_TIMEOUT_SECONDS`, default 30).
+    pub smtp_timeout: std::time::Duration,
+    /// How long a delivery worker holds a claimed notification
+    /// (`COMPLAINTS_NOTIFICATION_LEASE_SECONDS`, default 120). It must exceed
+    /// `smtp_timeout`: the worker renews its lease just before sending, and
+    /// a send that outlived the lease could be repeated by another replica.
+    pub lease: std::time::Duration,
+    /// Notifications one worker claims at a time
+    /// (`COMPLAINTS_NOTIFICATION_CLAIM_BATCH`, default 3).
+    pub claim_batch: u32,
+    /// How long transient failures are retried, from when the notification
+    /// was queued, before it is FAILED (`COMPLAINTS_NOTIFICATION_RETRY_FOR`,
+    /// default `24h`).
+    pub retry_for: std::time::Duration,
     /// The letterhead: `COMPLAINTS_COMPANY_NAME`, `_ADDRESS` (lines separated
     /// by `|`), `_PHONE`, `_EMAIL`, `_WEBSITE`.
     pub company_name: String,
@@ -161,34 +226,39 @@ impl EvidenceConfig {
     }
 }
 
-/// The file layout, every field optional; environment variables override it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSettings {
-    listen: Option<String>,
-    database_url: Option<String>,
-    data_dir: Option<PathBuf>,
-    case_url: Option<String>,
-    escalation_url: Option<String>,
-    notification_url: Option<String>,
-    redis_url: Option<String>,
-    policy_file: Option<PathBuf>,
-    region: Option<String>,
-    time_zone: Option<String>,
-    #[serde(default)]
-    extra_holidays: Vec<String>,
-    jwt_secret: Option<String>,
-    jwt_public_key_file: Option<PathBuf>,
-    jwt_public_key_algorithm: Option<String>,
-    jwt_issuer: Option<String>,
-    jwt_audience: Option<String>,
-    service_token: Option<String>,
-    log_format: Option<String>,
-    metrics_listen: Option<String>,
-}
-
-/// The names of the environment variables, as the README's table lists them.
+/// Every setting, by the name of its environment variable; the README's
+/// configuration table lists exactly these (a test checks it). A setting
+/// added here is read from the environment and, under its file key
+/// ([`file_key`]), from the configuration file.
 pub mod env {
+    /// Declares the settings' names and [`ALL`], the list of them.
+    macro_rules! settings {
+        ($($(#[$meta:meta])* pub const $name:ident: &str = $value:literal;)*) => {
+            $($(#[$meta])* pub const $name: &str = $value;)*
+            /// Every setting's name.
+            pub const ALL: &[&str] = &[$($name),*];
+        };
+    }
+
+    /// Settings that may hold a secret, and so may also be given as
+    /// `<NAME>_FILE`: the path of a file whose trimmed contents are the value.
+    pub const SECRETS: &[&str] = &[
+        DATABASE_URL,
+        REDIS_URL,
+        JWT_SECRET,
+        SERVICE_TOKEN,
+        SERVICE_KEY,
+        SMTP_URL,
+        SMTP_USERNAME,
+        SMTP_PASSWORD,
+        EVIDENCE_URL,
+    ];
+
+    /// Variables in the README's table that the OpenTelemetry set-up reads
+    /// from the environment itself, not through these settings.
+    pub const READ_ELSEWHERE: &[&str] = &["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"];
+
+    settings! {
     pub const CONFIG: &str = "COMPLAINTS_CONFIG";
     pub const LISTEN: &str = "COMPLAINTS_LISTEN";
     pub const DATABASE_URL: &str = "DATABASE_URL";
@@ -209,10 +279,19 @@ pub mod env {
     pub const JWT_ISSUER: &str = "COMPLAINTS_JWT_ISSUER";
     pub const JWT_AUDIENCE: &str = "COMPLAINTS_JWT_AUDIENCE";
     pub const SERVICE_TOKEN: &str = "COMPLAINTS_SERVICE_TOKEN";
+    pub const JWT_JWKS_URL: &str = "COMPLAINTS_JWT_JWKS_URL";
+    pub const JWT_OIDC_DISCOVERY: &str = "COMPLAINTS_JWT_OIDC_DISCOVERY";
+    pub const JWT_ROLES_CLAIM: &str = "COMPLAINTS_JWT_ROLES_CLAIM";
+    pub const JWT_ROLE_MAP: &str = "COMPLAINTS_JWT_ROLE_MAP";
+    pub const JWT_KEYS_REFRESH_SECONDS: &str = "COMPLAINTS_JWT_KEYS_REFRESH_SECONDS";
+    pub const SERVICE_KEY: &str = "COMPLAINTS_SERVICE_KEY";
+    pub const SERVICE_PUBLIC_KEYS_DIR: &str = "COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR";
     pub const LOG_FORMAT: &str = "COMPLAINTS_LOG_FORMAT";
     pub const METRICS_LISTEN: &str = "COMPLAINTS_METRICS_LISTEN";
     pub const RUST_LOG: &str = "RUST_LOG";
+    pub const TRACE_FILTER: &str = "COMPLAINTS_TRACE_FILTER";
     pub const ALLOW_DEV_KEY: &str = "COMPLAINTS_ALLOW_DEV_KEY";
+    pub const MIGRATE_ON_START: &str = "COMPLAINTS_MIGRATE_ON_START";
     pub const SMTP_URL: &str = "COMPLAINTS_SMTP_URL";
     pub const SMTP_USERNAME: &str = "COMPLAINTS_SMTP_USERNAME";
     pub const SMTP_PASSWORD: &str = "COMPLAINTS_SMTP_PASSWORD";
@@ -220,7 +299,10 @@ pub mod env {
     pub const STAFF_EMAIL_DOMAIN: &str = "COMPLAINTS_STAFF_EMAIL_DOMAIN";
     pub const OUTBOX_DIR: &str = "COMPLAINTS_OUTBOX_DIR";
     pub const TEMPLATES_DIR: &str = "COMPLAINTS_TEMPLATES_DIR";
-    pub const DELIVERY_ATTEMPTS: &str = "COMPLAINTS_DELIVERY_ATTEMPTS";
+    pub const SMTP_TIMEOUT_SECONDS: &str = "COMPLAINTS_SMTP_TIMEOUT_SECONDS";
+    pub const NOTIFICATION_LEASE_SECONDS: &str = "COMPLAINTS_NOTIFICATION_LEASE_SECONDS";
+    pub const NOTIFICATION_CLAIM_BATCH: &str = "COMPLAINTS_NOTIFICATION_CLAIM_BATCH";
+    pub const NOTIFICATION_RETRY_FOR: &str = "COMPLAINTS_NOTIFICATION_RETRY_FOR";
     pub const COMPANY_NAME: &str = "COMPLAINTS_COMPANY_NAME";
     pub const COMPANY_ADDRESS: &str = "COMPLAINTS_COMPANY_ADDRESS";
     pub const COMPANY_PHONE: &str = "COMPLAINTS_COMPANY_PHONE";
@@ -230,6 +312,18 @@ pub mod env {
     pub const EVIDENCE_URL: &str = "COMPLAINTS_EVIDENCE_URL";
     pub const EVIDENCE_MAX_BYTES: &str = "COMPLAINTS_EVIDENCE_MAX_BYTES";
     pub const EVIDENCE_MEDIA_TYPES: &str = "COMPLAINTS_EVIDENCE_MEDIA_TYPES";
+    pub const TLS_CERT_FILE: &str = "COMPLAINTS_TLS_CERT_FILE";
+    pub const TLS_KEY_FILE: &str = "COMPLAINTS_TLS_KEY_FILE";
+    pub const TLS_CLIENT_CA_FILE: &str = "COMPLAINTS_TLS_CLIENT_CA_FILE";
+    pub const TLS_CA_FILE: &str = "COMPLAINTS_TLS_CA_FILE";
+    pub const TLS_CLIENT_CERT_FILE: &str = "COMPLAINTS_TLS_CLIENT_CERT_FILE";
+    pub const TLS_CLIENT_KEY_FILE: &str = "COMPLAINTS_TLS_CLIENT_KEY_FILE";
+    pub const REFLECTION: &str = "COMPLAINTS_REFLECTION";
+    pub const MAX_CONCURRENT_CALLS: &str = "COMPLAINTS_MAX_CONCURRENT_CALLS";
+    pub const MAX_CONCURRENT_CALLS_PER_CONNECTION: &str = "COMPLAINTS_MAX_CONCURRENT_CALLS_PER_CONNECTION";
+    pub const CALL_TIMEOUT_SECONDS: &str = "COMPLAINTS_CALL_TIMEOUT_SECONDS";
+    pub const MAX_MESSAGE_BYTES: &str = "COMPLAINTS_MAX_MESSAGE_BYTES";
+    }
 }
 
 impl Settings {
@@ -240,40 +334,30 @@ impl Settings {
 
     /// Settings from the given variables; `load` passes the environment.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Settings, ConfigError> {
-        let var = |name: &str| vars.get(name).filter(|v| !v.trim().is_empty()).cloned();
-        let file = match var(env::CONFIG) {
-            Some(path) => {
-                let text = read(Path::new(&path))?;
-                toml::from_str::<FileSettings>(&text)
-                    .map_err(|e| invalid(env::CONFIG, format!("{path}: {e}")))?
-            }
-            None => FileSettings::default(),
-        };
+        let sources = sources::Sources::read(vars)?;
+        Settings::from_sources(&sources).map_err(|e| e.naming_origin(&sources))
+    }
+
+    /// Every setting from the merged sources; `var(name)` is a setting's
+    /// value, whichever source gave it.
+    fn from_sources(sources: &sources::Sources) -> Result<Settings, ConfigError> {
+        let var = |name: &str| sources.get(name);
 
         let data_dir = var(env::DATA_DIR)
             .map(PathBuf::from)
-            .or(file.data_dir)
             .unwrap_or_else(|| PathBuf::from("data"));
-        let listen = var(env::LISTEN)
-            .or(file.listen)
-            .unwrap_or_else(|| "127.0.0.1:50051".to_owned());
+        let listen = var(env::LISTEN).unwrap_or_else(|| "127.0.0.1:50051".to_owned());
         let listen = listen
             .parse()
             .map_err(|e| invalid(env::LISTEN, format!("{listen:?}: {e}")))?;
-        let database_url = var(env::DATABASE_URL)
-            .or(file.database_url)
-            .unwrap_or_else(|| sqlite_url(&data_dir));
-        let case_url = var(env::CASE_URL)
-            .or(file.case_url)
-            .unwrap_or_else(|| "http://127.0.0.1:50052".to_owned());
+        let database_url = var(env::DATABASE_URL).unwrap_or_else(|| sqlite_url(&data_dir));
+        let case_url = var(env::CASE_URL).unwrap_or_else(|| "http://127.0.0.1:50052".to_owned());
 
-        let escalation_url = var(env::ESCALATION_URL)
-            .or(file.escalation_url)
-            .unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
-        let notification_url = var(env::NOTIFICATION_URL)
-            .or(file.notification_url)
-            .unwrap_or_else(|| "http://127.0.0.1:50054".to_owned());
-        let redis_url = var(env::REDIS_URL).or(file.redis_url);
+        let escalation_url =
+            var(env::ESCALATION_URL).unwrap_or_else(|| "http://127.0.0.1:50053".to_owned());
+        let notification_url =
+            var(env::NOTIFICATION_URL).unwrap_or_else(|| "http://127.0.0.1:50054".to_owned());
+        let redis_url = var(env::REDIS_URL);
         let redis_prefix =
             var(env::REDIS_PREFIX).unwrap_or_else(|| "complaints:{deadlines}:".to_owned());
         let deadline_lease = match var(env::DEADLINE_LEASE_SECONDS) {
@@ -291,31 +375,26 @@ impl Settings {
             None => std::time::Duration::from_secs(60),
         };
 
-        let policy = match var(env::POLICY_FILE)
-            .map(PathBuf::from)
-            .or(file.policy_file)
-        {
+        let policy = match var(env::POLICY_FILE).map(PathBuf::from) {
             Some(path) => Policy::from_toml(&read(&path)?)
                 .map_err(|e| invalid(env::POLICY_FILE, format!("{}: {e}", path.display())))?,
             None => Policy::default(),
         };
 
-        let region = var(env::REGION).or(file.region);
+        let region = var(env::REGION);
         let region = match region {
             Some(name) => name
                 .parse::<Region>()
                 .map_err(|e| invalid(env::REGION, e.description))?,
             None => Region::default(),
         };
-        let time_zone = var(env::TIME_ZONE)
-            .or(file.time_zone)
-            .unwrap_or_else(|| "Europe/London".to_owned());
+        let time_zone = var(env::TIME_ZONE).unwrap_or_else(|| "Europe/London".to_owned());
         let time_zone: Tz = time_zone
             .parse()
             .map_err(|_| invalid(env::TIME_ZONE, format!("unknown time zone {time_zone:?}")))?;
         let extra_holidays = match var(env::EXTRA_HOLIDAYS) {
             Some(list) => list.split(',').map(|d| d.trim().to_owned()).collect(),
-            None => file.extra_holidays,
+            None => Vec::new(),
         };
         let extra_holidays = extra_holidays
             .iter()
@@ -332,25 +411,15 @@ impl Settings {
         let calendar = Calendar::new(region, time_zone).with_extra_holidays(extra_holidays);
 
         let auth = auth_config(
-            var(env::JWT_SECRET).or(file.jwt_secret),
-            var(env::JWT_PUBLIC_KEY_FILE)
-                .map(PathBuf::from)
-                .or(file.jwt_public_key_file),
-            var(env::JWT_PUBLIC_KEY_ALGORITHM).or(file.jwt_public_key_algorithm),
-            var(env::JWT_ISSUER).or(file.jwt_issuer),
-            var(env::JWT_AUDIENCE).or(file.jwt_audience),
+            var(env::JWT_SECRET),
+            var(env::JWT_PUBLIC_KEY_FILE).map(PathBuf::from),
+            var(env::JWT_PUBLIC_KEY_ALGORITHM),
+            var(env::JWT_ISSUER),
+            var(env::JWT_AUDIENCE),
         )?;
+        let auth = identity_config(auth, &var)?;
 
-        let max_attempts = match var(env::DELIVERY_ATTEMPTS) {
-            Some(n) => n
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=50).contains(n))
-                .ok_or_else(|| {
-                    invalid(env::DELIVERY_ATTEMPTS, format!("{n:?}: expected 1 to 50"))
-                })?,
-            None => 5,
-        };
+        let timing = delivery_timing(&var)?;
         let delivery = DeliveryConfig {
             smtp_url: var(env::SMTP_URL),
             smtp_username: var(env::SMTP_USERNAME),
@@ -363,7 +432,10 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| data_dir.join("outbox")),
             templates_dir: var(env::TEMPLATES_DIR).map(PathBuf::from),
-            max_attempts,
+            smtp_timeout: timing.smtp_timeout,
+            lease: timing.lease,
+            claim_batch: timing.claim_batch,
+            retry_for: timing.retry_for,
             company_name: var(env::COMPANY_NAME)
                 .unwrap_or_else(|| "Example Telecare Ltd".to_owned()),
             company_address: var(env::COMPANY_ADDRESS)
@@ -382,7 +454,7 @@ impl Settings {
                 .unwrap_or_else(|| "https://telecare.example".to_owned()),
         };
 
-        let log_format = var(env::LOG_FORMAT).or(file.log_format);
+        let log_format = var(env::LOG_FORMAT);
         let log_json = match log_format.as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -414,7 +486,7 @@ impl Settings {
             var(env::EVIDENCE_MEDIA_TYPES),
         )?;
 
-        let metrics_listen = match var(env::METRICS_LISTEN).or(file.metrics_listen) {
+        let metrics_listen = match var(env::METRICS_LISTEN) {
             Some(address) => Some(
                 address
                     .parse()
@@ -435,16 +507,36 @@ impl Settings {
             deadline_lease,
             delivery,
             auth,
-            service_token: var(env::SERVICE_TOKEN)
-                .or(file.service_token)
-                .map(Secret::new),
+            service_token: var(env::SERVICE_TOKEN).map(Secret::new),
             policy,
             calendar,
             retention_days,
             evidence,
             log_filter: var(env::RUST_LOG).unwrap_or_else(|| "info".to_owned()),
+            trace_filter: var(env::TRACE_FILTER).unwrap_or_else(|| "info".to_owned()),
             log_json,
             metrics_listen,
+            server: server::server_config(&var)?,
+            allow_dev_key: match var(env::ALLOW_DEV_KEY).as_deref() {
+                None | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        env::ALLOW_DEV_KEY,
+                        format!("{other:?}: expected true or false"),
+                    ));
+                }
+            },
+            migrate_on_start: match var(env::MIGRATE_ON_START).as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => {
+                    return Err(invalid(
+                        env::MIGRATE_ON_START,
+                        format!("{other:?}: expected true or false"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -453,13 +545,20 @@ impl Settings {
     /// Production processes refuse the public development key unless
     /// `COMPLAINTS_ALLOW_DEV_KEY=true` says this is a test deployment.
     pub fn check_production_keys(&self) -> Result<(), ConfigError> {
-        let allowed = std::env::var(env::ALLOW_DEV_KEY).is_ok_and(|v| v == "true");
-        if self.auth.is_development() && !allowed {
+        if self.auth.is_development() && !self.allow_dev_key {
             return Err(invalid(
                 env::JWT_SECRET,
                 "no signing key is configured, and the development key is refused outside `complaints dev`; \
-                 set COMPLAINTS_JWT_SECRET (with COMPLAINTS_JWT_ISSUER and COMPLAINTS_JWT_AUDIENCE) or \
-                 COMPLAINTS_JWT_PUBLIC_KEY_FILE, or COMPLAINTS_ALLOW_DEV_KEY=true for a test deployment",
+                 set COMPLAINTS_JWT_JWKS_URL or COMPLAINTS_JWT_OIDC_DISCOVERY (with COMPLAINTS_JWT_ISSUER and \
+                 COMPLAINTS_JWT_AUDIENCE), COMPLAINTS_JWT_PUBLIC_KEY_FILE or COMPLAINTS_JWT_SECRET, or \
+                 COMPLAINTS_ALLOW_DEV_KEY=true for a test deployment",
+            ));
+        }
+        if !self.auth.service_keys.is_empty() && self.auth.service_signing_key.is_none() {
+            return Err(invalid(
+                env::SERVICE_KEY,
+                "required with COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR: the other services accept only \
+                 tokens signed with a service's own key (set COMPLAINTS_SERVICE_KEY_FILE)",
             ));
         }
         Ok(())
@@ -533,6 +632,91 @@ fn evidence_config(
     })
 }
 
+/// The notification service's delivery timing, checked together: the
+/// lease must exceed the SMTP timeout.
+struct DeliveryTiming {
+    smtp_timeout: std::time::Duration,
+    lease: std::time::Duration,
+    claim_batch: u32,
+    retry_for: std::time::Duration,
+}
+
+fn delivery_timing(var: &impl Fn(&str) -> Option<String>) -> Result<DeliveryTiming, ConfigError> {
+    use std::time::Duration;
+    let seconds = |name: &str, default: u64, most: u64| match var(name) {
+        Some(n) => n
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|n| (1..=most).contains(n))
+            .map(Duration::from_secs)
+            .ok_or_else(|| invalid(name, format!("{n:?}: expected 1 to {most} seconds"))),
+        None => Ok(Duration::from_secs(default)),
+    };
+    let smtp_timeout = seconds(env::SMTP_TIMEOUT_SECONDS, 30, 600)?;
+    let lease = seconds(env::NOTIFICATION_LEASE_SECONDS, 120, 3600)?;
+    if lease <= smtp_timeout {
+        return Err(invalid(
+            env::NOTIFICATION_LEASE_SECONDS,
+            format!(
+                "{}s must exceed {} ({}s): a send may take that long, and a lease that ran out during it lets another replica send the same message",
+                lease.as_secs(),
+                env::SMTP_TIMEOUT_SECONDS,
+                smtp_timeout.as_secs()
+            ),
+        ));
+    }
+    let claim_batch = match var(env::NOTIFICATION_CLAIM_BATCH) {
+        Some(n) => n
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| {
+                invalid(
+                    env::NOTIFICATION_CLAIM_BATCH,
+                    format!("{n:?}: expected 1 to 100"),
+                )
+            })?,
+        None => 3,
+    };
+    let retry_for = match var(env::NOTIFICATION_RETRY_FOR) {
+        Some(text) => parse_span(&text)
+            .filter(|span| (60..=30 * 24 * 3600).contains(&span.as_secs()))
+            .ok_or_else(|| {
+                invalid(
+                    env::NOTIFICATION_RETRY_FOR,
+                    format!("{text:?}: expected a span from 1m to 30d, such as 24h, 90m or 2d"),
+                )
+            })?,
+        None => Duration::from_secs(24 * 3600),
+    };
+    Ok(DeliveryTiming {
+        smtp_timeout,
+        lease,
+        claim_batch,
+        retry_for,
+    })
+}
+
+/// A span such as `90s`, `45m`, `24h` or `2d` (a bare number is seconds).
+fn parse_span(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 24 * 3600,
+        _ => return None,
+    };
+    let seconds = number.parse::<u64>().ok()?.checked_mul(scale)?;
+    Some(std::time::Duration::from_secs(seconds))
+}
+
 /// The embedded database under the data folder.
 pub fn sqlite_url(data_dir: &Path) -> String {
     format!(
@@ -589,6 +773,150 @@ fn auth_config(
         config = config.with_public_key(PublicKey::new(algorithm, read(&path)?));
     }
     Ok(config)
+}
+
+/// The identity settings beyond the keys `auth_config` reads: the identity
+/// provider's published keys and role claim, the services' own keys, and the
+/// refusal of example and short secrets. The whole result is checked as the
+/// verifier will use it, so a bad value stops the start naming its setting.
+fn identity_config(
+    mut auth: AuthConfig,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<AuthConfig, ConfigError> {
+    if let Some(reason) = var(env::JWT_SECRET).and_then(|s| weak_secret_reason(&s)) {
+        return Err(invalid(env::JWT_SECRET, reason));
+    }
+    let discovery = match var(env::JWT_OIDC_DISCOVERY).as_deref().map(str::trim) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(invalid(
+                env::JWT_OIDC_DISCOVERY,
+                format!("{other:?}: expected true or false"),
+            ));
+        }
+    };
+    let keys = match (var(env::JWT_JWKS_URL), discovery) {
+        (Some(_), true) => {
+            return Err(invalid(
+                env::JWT_JWKS_URL,
+                format!("set it or {}, not both", env::JWT_OIDC_DISCOVERY),
+            ));
+        }
+        (Some(url), false) => Some(KeySource::JwksUrl(url.trim().to_owned())),
+        (None, true) => Some(KeySource::Discovery),
+        (None, false) => None,
+    };
+    if let Some(keys) = keys {
+        let setting = match keys {
+            KeySource::Discovery => env::JWT_OIDC_DISCOVERY,
+            KeySource::JwksUrl(_) => env::JWT_JWKS_URL,
+        };
+        if var(env::JWT_SECRET).is_none() && var(env::JWT_PUBLIC_KEY_FILE).is_none() {
+            // Only the provider's keys: not the development default.
+            auth.hs256_secret = None;
+            for required in [env::JWT_ISSUER, env::JWT_AUDIENCE] {
+                if var(required).is_none() {
+                    return Err(invalid(
+                        required,
+                        format!(
+                            "required with {setting}: the provider's issuer and this API's audience"
+                        ),
+                    ));
+                }
+            }
+        }
+        let mut provider = ProviderConfig::new(keys);
+        if let Some(seconds) = var(env::JWT_KEYS_REFRESH_SECONDS) {
+            provider.refresh_seconds = seconds
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (60..=86_400).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        env::JWT_KEYS_REFRESH_SECONDS,
+                        format!("{seconds:?}: expected 60 to 86400"),
+                    )
+                })?;
+        }
+        auth.provider = Some(provider);
+    }
+    if let Some(claim) = var(env::JWT_ROLES_CLAIM) {
+        auth.role_claim.claim = claim.trim().to_owned();
+    }
+    if let Some(map) = var(env::JWT_ROLE_MAP) {
+        for entry in map
+            .split([';', '\n'])
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            // Group names may hold `=` (an LDAP DN); role names never do.
+            let (name, role) = entry.rsplit_once('=').ok_or_else(|| {
+                invalid(
+                    env::JWT_ROLE_MAP,
+                    format!("{entry:?}: expected provider-name=platform_role"),
+                )
+            })?;
+            auth.role_claim
+                .map
+                .insert(name.trim().to_owned(), role.trim().to_owned());
+        }
+    }
+    if let Some(pem) = var(env::SERVICE_KEY) {
+        auth.service_signing_key = Some(Secret::new(pem));
+    }
+    if let Some(dir) = var(env::SERVICE_PUBLIC_KEYS_DIR) {
+        let dir = PathBuf::from(dir);
+        let entries = std::fs::read_dir(&dir).map_err(|e| {
+            invalid(
+                env::SERVICE_PUBLIC_KEYS_DIR,
+                format!("{}: {e}", dir.display()),
+            )
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "pem"))
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            auth.service_keys.push(ServiceKey::new(name, read(&path)?));
+        }
+        if auth.service_keys.is_empty() {
+            return Err(invalid(
+                env::SERVICE_PUBLIC_KEYS_DIR,
+                format!("{} holds no <service>.pem file", dir.display()),
+            ));
+        }
+    }
+    if auth.service_signing_key.is_some() {
+        ServiceSigner::own_key(&auth, "intake").map_err(|e| invalid(env::SERVICE_KEY, e))?;
+    }
+    TokenVerifier::new(&auth).map_err(|error| {
+        let setting = match &error {
+            AuthConfigError::WeakSecret { .. } => env::JWT_SECRET,
+            AuthConfigError::RoleMapping(_) if var(env::JWT_ROLE_MAP).is_some() => {
+                env::JWT_ROLE_MAP
+            }
+            AuthConfigError::RoleMapping(_) => env::JWT_ROLES_CLAIM,
+            AuthConfigError::ProviderUrl { .. } if var(env::JWT_JWKS_URL).is_some() => {
+                env::JWT_JWKS_URL
+            }
+            AuthConfigError::ProviderUrl { .. } => env::JWT_ISSUER,
+            AuthConfigError::InvalidServiceKey { .. } => env::SERVICE_PUBLIC_KEYS_DIR,
+            AuthConfigError::Empty("audience") => env::JWT_AUDIENCE,
+            AuthConfigError::InvalidPublicKey { .. } => env::JWT_PUBLIC_KEY_FILE,
+            _ => env::JWT_ISSUER,
+        };
+        invalid(setting, error)
+    })?;
+    Ok(auth)
 }
 
 #[cfg(test)]
@@ -761,5 +1089,122 @@ mod tests {
             .to_string();
         assert!(err.contains("stage_3"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn delivery_timing_defaults_and_the_lease_must_outlast_a_send() {
+        let defaults = Settings::from_vars(&HashMap::new()).unwrap().delivery;
+        assert_eq!(defaults.smtp_timeout.as_secs(), 30);
+        assert_eq!(defaults.lease.as_secs(), 120);
+        assert_eq!(defaults.claim_batch, 3);
+        assert_eq!(defaults.retry_for.as_secs(), 86_400);
+
+        let set = Settings::from_vars(&vars(&[
+            (env::SMTP_TIMEOUT_SECONDS, "10"),
+            (env::NOTIFICATION_LEASE_SECONDS, "11"),
+            (env::NOTIFICATION_CLAIM_BATCH, "1"),
+            (env::NOTIFICATION_RETRY_FOR, "90m"),
+        ]))
+        .unwrap()
+        .delivery;
+        assert_eq!(set.lease.as_secs(), 11);
+        assert_eq!(set.claim_batch, 1);
+        assert_eq!(set.retry_for.as_secs(), 5_400);
+        for (span, seconds) in [("2d", 172_800), ("3600", 3_600), ("45s", 45)] {
+            assert_eq!(parse_span(span).map(|d| d.as_secs()), Some(seconds));
+        }
+
+        let err = Settings::from_vars(&vars(&[
+            (env::SMTP_TIMEOUT_SECONDS, "60"),
+            (env::NOTIFICATION_LEASE_SECONDS, "60"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with(env::NOTIFICATION_LEASE_SECONDS), "{err}");
+        assert!(err.contains("must exceed"), "{err}");
+        for (name, value) in [
+            (env::NOTIFICATION_RETRY_FOR, "forever"),
+            (env::NOTIFICATION_RETRY_FOR, "10s"),
+            (env::NOTIFICATION_CLAIM_BATCH, "0"),
+            (env::SMTP_TIMEOUT_SECONDS, "-1"),
+        ] {
+            let err = Settings::from_vars(&vars(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn example_short_and_misplaced_identity_settings_stop_the_start_naming_them() {
+        let with_issuer = |pairs: &[(&str, &str)]| {
+            let mut all = vec![
+                (env::JWT_ISSUER, "https://idp.test"),
+                (env::JWT_AUDIENCE, "complaints"),
+            ];
+            all.extend_from_slice(pairs);
+            Settings::from_vars(&vars(&all))
+        };
+        for (name, value) in [
+            // The value in the deployment's example Secrets.
+            (
+                env::JWT_SECRET,
+                "CHANGE-ME-to-at-least-32-random-bytes-0000000000",
+            ),
+            (
+                env::JWT_SECRET,
+                "a-placeholder-secret-long-enough-for-hs256",
+            ),
+            (env::JWT_SECRET, "short-secret"),
+            (env::JWT_JWKS_URL, "http://idp.test/jwks.json"),
+            (env::JWT_OIDC_DISCOVERY, "yes"),
+            (env::JWT_ROLE_MAP, "staff=root"),
+            (env::JWT_ROLE_MAP, "robots=service"),
+            (env::JWT_KEYS_REFRESH_SECONDS, "5"),
+            (env::SERVICE_KEY, "-----BEGIN PRIVATE KEY-----"),
+            (env::SERVICE_PUBLIC_KEYS_DIR, "/nonexistent/service-keys"),
+        ] {
+            let mut pairs = vec![(name, value)];
+            if name == env::JWT_ROLE_MAP || name == env::JWT_KEYS_REFRESH_SECONDS {
+                pairs.push((env::JWT_JWKS_URL, "https://idp.test/jwks.json"));
+            }
+            let message = with_issuer(&pairs).unwrap_err().to_string();
+            assert!(message.starts_with(name), "{name}={value}: {message}");
+            assert!(
+                !message.contains(value) || name != env::JWT_SECRET,
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_provider_alone_replaces_the_development_key() {
+        let settings = Settings::from_vars(&vars(&[
+            (env::JWT_OIDC_DISCOVERY, "true"),
+            (env::JWT_ISSUER, "https://idp.test/realms/staff"),
+            (env::JWT_AUDIENCE, "complaints"),
+            (env::JWT_ROLES_CLAIM, "realm_access.roles"),
+            (
+                env::JWT_ROLE_MAP,
+                "handlers=complaints_handler; cn=directors,ou=groups=director",
+            ),
+        ]))
+        .unwrap();
+        assert!(!settings.auth.is_development());
+        assert_eq!(settings.auth.hs256_secret, None);
+        assert_eq!(
+            settings.auth.provider,
+            Some(ProviderConfig::new(KeySource::Discovery))
+        );
+        assert_eq!(settings.auth.role_claim.claim, "realm_access.roles");
+        assert_eq!(
+            settings.auth.role_claim.map["cn=directors,ou=groups"],
+            "director"
+        );
+        let missing =
+            Settings::from_vars(&vars(&[(env::JWT_JWKS_URL, "https://idp.test/jwks.json")]))
+                .unwrap_err()
+                .to_string();
+        assert!(missing.starts_with(env::JWT_ISSUER), "{missing}");
     }
 }

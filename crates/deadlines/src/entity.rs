@@ -44,6 +44,9 @@ pub struct Model {
     /// Set while the case's clocks are paused: the row stays pending with no
     /// `next_at`, so no worker is handed it.
     pub held_at: Option<DateTimeUtc>,
+    /// The W3C trace context of the change that scheduled it, so that its
+    /// firing continues that trace.
+    pub trace_context: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -20,6 +20,11 @@
 //!   [`RedisQueue::spawn_reconciler`].
 //!
 //! Both backends pass one conformance suite (`tests/conformance`).
+//! [`FailoverQueue`], what the escalation service runs with Redis, takes
+//! claims through a [`RedisQueue`] while Redis answers and from the table
+//! alone while it does not, rebuilding the index when it answers again.
+//! [`clock_versions`] applies each case change to the clocks it names in
+//! version order, so a late or repeated change changes nothing.
 //!
 //! Beside the queue, [`assignees`] keeps who each case is assigned to, as
 //! the case service last said, for the escalation service's alerts, and
@@ -94,9 +99,11 @@
 //! clock (time is passed in, or read from a [`Clock`](complaints_domain::clock::Clock)).
 
 pub mod assignees;
+pub mod clock_versions;
 mod entity;
 mod error;
 pub mod extensions;
+mod failover;
 mod queue;
 mod redis_index;
 pub mod rows;
@@ -105,6 +112,7 @@ mod types;
 mod wakeup;
 
 pub use error::QueueError;
+pub use failover::{DEGRADED_GAUGE, FailoverQueue, IndexHealth};
 pub use queue::DeadlineQueue;
 pub use redis_index::{IndexKeys, Reconciled, RedisQueue, RedisQueueConfig};
 pub use sql::{SqlQueue, SqlQueueConfig};

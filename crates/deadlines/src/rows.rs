@@ -35,6 +35,11 @@ use crate::{
 /// bind-parameter limits of Postgres (65,535) and SQLite (32,766).
 const INSERT_CHUNK: usize = 500;
 
+/// Ids per statement where a batch of ids is listed (`IN (...)` on SQLite,
+/// well under its 32,766 bind parameters; one array on Postgres): the
+/// largest claim.
+const BATCH: usize = crate::queue::MAX_CLAIM;
+
 const PENDING: &str = "pending";
 
 /// `at` to the millisecond: the precision the index keeps.
@@ -161,6 +166,7 @@ fn active_model(deadline: &NewDeadline, id: DeadlineId) -> entity::ActiveModel {
         original_due_date: Set(Some(deadline.due.date.format("%Y-%m-%d").to_string())),
         original_due_at: Set(Some(to_ms(deadline.due.at))),
         held_at: Set(None),
+        trace_context: Set(complaints_telemetry::current_trace_context()),
     }
 }
 
@@ -295,9 +301,10 @@ pub async fn complete_fire(
     Ok(db.execute(&update).await?.rows_affected() == 1)
 }
 
-/// [`complete_fire`] for many deadlines `worker` claimed, one statement per
-/// outcome: answers those this call fired. Inside a transaction, the
-/// caller writes what the firings cause for exactly these.
+/// [`complete_fire`] for many deadlines `worker` claimed: answers those this
+/// call fired. One statement per batch of up to [`BATCH`] (on Postgres
+/// whatever their outcomes; on SQLite one per outcome present). Inside a
+/// transaction, the caller writes what the firings cause for exactly these.
 pub async fn complete_fire_many(
     db: &impl ConnectionTrait,
     fired: &[(DeadlineId, FireOutcome)],
@@ -305,6 +312,12 @@ pub async fn complete_fire_many(
     at: DateTime<Utc>,
 ) -> Result<Vec<DeadlineId>, QueueError> {
     let mut changed = Vec::with_capacity(fired.len());
+    if db.get_database_backend() == DbBackend::Postgres {
+        for chunk in fired.chunks(BATCH) {
+            changed.extend(complete_fire_postgres(db, chunk, worker, at).await?);
+        }
+        return Ok(changed);
+    }
     for outcome in [
         FireOutcome::Breached,
         FireOutcome::Met,
@@ -315,7 +328,7 @@ pub async fn complete_fire_many(
             .filter(|(_, o)| *o == outcome)
             .map(|(id, _)| id.0)
             .collect();
-        for chunk in ids.chunks(INSERT_CHUNK) {
+        for chunk in ids.chunks(BATCH) {
             let mut update = leave_pending(outcome.state(), at, true);
             update
                 .and_where(Column::DeadlineId.is_in(chunk.iter().copied()))
@@ -327,6 +340,63 @@ pub async fn complete_fire_many(
         }
     }
     Ok(changed)
+}
+
+/// One `UPDATE` for a batch of firings, each with its own outcome: the ids
+/// and states go in as two array parameters, whatever the batch's size, so
+/// Postgres prepares the statement once.
+async fn complete_fire_postgres(
+    db: &impl ConnectionTrait,
+    fired: &[(DeadlineId, FireOutcome)],
+    worker: &WorkerId,
+    at: DateTime<Utc>,
+) -> Result<Vec<DeadlineId>, QueueError> {
+    const SQL: &str = r#"
+        UPDATE deadlines
+        SET state = fired.state, settled_at = $3, fired_at = $3,
+            next_at = NULL, lease_owner = NULL, lease_until = NULL
+        FROM unnest($1::uuid[], $2::text[]) AS fired(deadline_id, state)
+        WHERE deadlines.deadline_id = fired.deadline_id
+          AND deadlines.state = 'pending' AND deadlines.lease_owner = $4
+        RETURNING deadlines.deadline_id"#;
+    if fired.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = array_literal(fired.iter().map(|(id, _)| id.0.hyphenated().to_string()));
+    let states = array_literal(
+        fired
+            .iter()
+            .map(|(_, outcome)| outcome.state().as_str().to_owned()),
+    );
+    let statement = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        SQL,
+        [
+            ids.into(),
+            states.into(),
+            to_ms(at).into(),
+            worker.as_str().into(),
+        ],
+    );
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| Ok(DeadlineId(row.try_get_by_index::<Uuid>(0)?)))
+        .collect()
+}
+
+/// `{a,b,c}`: a Postgres array literal of plain words (UUIDs, state
+/// names), bound as one text parameter and cast in the statement.
+fn array_literal(items: impl Iterator<Item = String>) -> String {
+    let mut literal = String::from("{");
+    for (n, item) in items.enumerate() {
+        if n > 0 {
+            literal.push(',');
+        }
+        literal.push_str(&item);
+    }
+    literal.push('}');
+    literal
 }
 
 /// Records that `worker` sent the warning it claimed: true if this call
@@ -474,7 +544,11 @@ async fn claim_next_postgres(
         .collect()
 }
 
-/// Claims those of `ids` that are claimable at `now`.
+/// Claims those of `ids` that are claimable at `now`: one statement. On
+/// Postgres the ids are one array parameter, so the statement is prepared
+/// once whatever the batch's size; it is joined as a table (`unnest`),
+/// which parses the array once, where `= ANY($1::uuid[])` may parse it
+/// again for every row the plan looks at.
 pub(crate) async fn claim_ids(
     db: &impl ConnectionTrait,
     ids: &[DeadlineId],
@@ -482,11 +556,44 @@ pub(crate) async fn claim_ids(
     worker: &WorkerId,
     until: DateTime<Utc>,
 ) -> Result<Vec<entity::Model>, QueueError> {
-    let mut update = take_lease(worker, until);
-    update
-        .and_where(Column::DeadlineId.is_in(ids.iter().map(|id| id.0)))
-        .cond_where(claimable(to_ms(now)));
-    update_returning(db, update).await
+    const SQL: &str = r#"
+        UPDATE deadlines
+        SET lease_owner = $2, lease_until = $3, next_at = $3
+        FROM unnest($1::uuid[]) AS claimed(deadline_id)
+        WHERE deadlines.deadline_id = claimed.deadline_id
+          AND deadlines.state = 'pending' AND deadlines.next_at <= $4
+        RETURNING deadlines.*"#;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (now, until) = (to_ms(now), to_ms(until));
+    if db.get_database_backend() == DbBackend::Postgres {
+        let statement = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            SQL,
+            [
+                array_literal(ids.iter().map(|id| id.0.hyphenated().to_string())).into(),
+                worker.as_str().into(),
+                until.into(),
+                now.into(),
+            ],
+        );
+        return db
+            .query_all_raw(statement)
+            .await?
+            .iter()
+            .map(|row| entity::Model::from_query_result(row, "").map_err(QueueError::from))
+            .collect();
+    }
+    let mut taken = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(BATCH) {
+        let mut update = take_lease(worker, until);
+        update
+            .and_where(Column::DeadlineId.is_in(chunk.iter().map(|id| id.0)))
+            .cond_where(claimable(now));
+        taken.extend(update_returning(db, update).await?);
+    }
+    Ok(taken)
 }
 
 /// Gives back the pending rows `worker` holds (only those of `only`, if

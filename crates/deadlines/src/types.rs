@@ -231,6 +231,8 @@ pub struct Deadline {
     pub warned_at: Option<DateTime<Utc>>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// The trace of the change that scheduled it (a W3C `traceparent`).
+    pub trace_context: Option<String>,
 }
 
 impl Deadline {
@@ -304,6 +306,7 @@ impl TryFrom<entity::Model> for Deadline {
             lease_owner: row.lease_owner,
             lease_until: row.lease_until,
             held_at: row.held_at,
+            trace_context: row.trace_context,
         })
     }
 }

@@ -50,6 +50,17 @@ static KNOWN_PATHS: LazyLock<HashSet<String>> = LazyLock::new(|| {
     .collect()
 });
 
+/// The methods of `service` (`complaints.case.v1.CaseService`), by name.
+pub(crate) fn known_methods(service: &str) -> Vec<String> {
+    let prefix = format!("/{service}/");
+    let mut methods: Vec<String> = KNOWN_PATHS
+        .iter()
+        .filter_map(|path| path.strip_prefix(&prefix).map(str::to_owned))
+        .collect();
+    methods.sort();
+    methods
+}
+
 /// Counts and times every call, whatever answers it (the auth layer's
 /// refusals included), so it goes outermost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -115,6 +126,21 @@ fn code_of<B>(response: &http::Response<B>) -> Code {
     }
 }
 
+/// Whether `code` means the server failed (the span's status is then an
+/// error), as OpenTelemetry's gRPC conventions say for a server: a refusal
+/// of the caller's request (`INVALID_ARGUMENT`, `NOT_FOUND`, ...) is not.
+fn is_server_fault(code: Code) -> bool {
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
+
 /// The canonical name of a status code, as other gRPC metrics spell it.
 fn code_name(code: Code) -> &'static str {
     match code {
@@ -165,7 +191,11 @@ where
             Err(_) => Code::Unknown,
         };
         // The span `complaints_telemetry::grpc_server_span` opened for this call.
-        tracing::Span::current().record("rpc.grpc.status_code", code as i32);
+        let span = tracing::Span::current();
+        span.record("rpc.grpc.status_code", code as i32);
+        if is_server_fault(code) {
+            span.record("otel.status_code", "error");
+        }
         let service = std::mem::take(this.service);
         let method = std::mem::take(this.method);
         metrics::histogram!(

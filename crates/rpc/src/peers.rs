@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use complaints_auth::{BearerToken, TokenIssuer};
+use complaints_auth::{BearerToken, ServiceSigner};
 use complaints_config::Settings;
 use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1 as case_pb;
@@ -28,15 +28,21 @@ pub type EvidenceChunks = std::pin::Pin<
     Box<dyn tokio_stream::Stream<Item = Result<case_pb::GetEvidenceResponse, Status>> + Send>,
 >;
 
-/// The case service as the others in its process call it: its one
-/// server-streaming call streams boxed.
-pub type CaseServiceHandle = dyn CaseService<GetEvidenceStream = EvidenceChunks>;
+/// Timeline events as `CaseService/WatchCaseEvents` streams them.
+pub type CaseEventStream = std::pin::Pin<
+    Box<
+        dyn tokio_stream::Stream<Item = Result<case_pb::WatchCaseEventsResponse, Status>> + Send,
+    >,
+>;
+
+/// The case service as the others in its process call it: its
+/// server-streaming calls stream boxed.
+pub type CaseServiceHandle =
+    dyn CaseService<GetEvidenceStream = EvidenceChunks, WatchCaseEventsStream = CaseEventStream>;
 
 /// A service token on every call, and the caller's trace context.
 type Authed = InterceptedService<Channel, WithTraceContext<BearerToken>>;
 
-/// How long a minted service token lasts. Processes restart far more often.
-const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A peer's address or credentials are unusable; the process should not start.
@@ -48,34 +54,48 @@ pub enum PeerError {
         url: String,
         reason: String,
     },
-    #[error("no service token: set COMPLAINTS_SERVICE_TOKEN, or an HS256 secret to mint one ({0})")]
+    #[error("no service credential: set COMPLAINTS_SERVICE_KEY_FILE (or, without service keys, an HS256 secret) ({0})")]
     NoToken(String),
 }
 
-/// The token this process presents to its peers: `COMPLAINTS_SERVICE_TOKEN`,
-/// else one minted from the configured HS256 secret for `subject`.
+/// The credential this process presents to its peers as `subject`: short-
+/// lived tokens signed with its own key (`COMPLAINTS_SERVICE_KEY_FILE`) and
+/// renewed; else `COMPLAINTS_SERVICE_TOKEN` as it is; else tokens signed
+/// with the configured HS256 secret (the development suite, tests).
 pub fn service_token(settings: &Settings, subject: &str) -> Result<BearerToken, PeerError> {
-    let token = match &settings.service_token {
-        Some(token) => token.expose().to_owned(),
-        None => TokenIssuer::new(&settings.auth)
-            .map_err(|e| PeerError::NoToken(e.to_string()))?
-            .issue(subject, Role::Service, SERVICE_TOKEN_TTL)
-            .map_err(|e| PeerError::NoToken(e.to_string()))?,
-    };
-    BearerToken::new(token).map_err(|e| PeerError::NoToken(e.to_string()))
+    if settings.auth.service_signing_key.is_none()
+        && let Some(token) = &settings.service_token
+    {
+        return BearerToken::new(token.expose()).map_err(|e| PeerError::NoToken(e.to_string()));
+    }
+    ServiceSigner::from_config(&settings.auth, subject)
+        .map(BearerToken::signed)
+        .map_err(|e| PeerError::NoToken(e.to_string()))
 }
 
-/// A lazily connected channel to `url`.
-pub fn channel(setting: &'static str, url: &str) -> Result<Channel, PeerError> {
-    Ok(Endpoint::from_shared(url.to_owned())
-        .map_err(|e| PeerError::Url {
-            setting,
-            url: url.to_owned(),
-            reason: e.to_string(),
-        })?
+/// A lazily connected channel to `url`, over TLS for `https://` (see
+/// [`crate::tls::client_tls`]).
+pub fn channel(
+    setting: &'static str,
+    url: &str,
+    tls: &complaints_config::ClientTls,
+) -> Result<Channel, PeerError> {
+    let unusable = |reason: String| PeerError::Url {
+        setting,
+        url: url.to_owned(),
+        reason,
+    };
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| unusable(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(CALL_TIMEOUT)
-        .connect_lazy())
+        .timeout(CALL_TIMEOUT);
+    let endpoint = match crate::tls::client_tls(url, tls).map_err(unusable)? {
+        Some(config) => endpoint
+            .tls_config(config)
+            .map_err(|e| unusable(e.to_string()))?,
+        None => endpoint,
+    };
+    Ok(endpoint.connect_lazy())
 }
 
 /// A request as the platform itself makes it, for in-process calls.
@@ -207,17 +227,29 @@ impl Peers {
         Ok(Peers {
             case: CasePeer::remote(
                 subject,
-                channel("COMPLAINTS_CASE_URL", &settings.case_url)?,
+                channel(
+                    "COMPLAINTS_CASE_URL",
+                    &settings.case_url,
+                    &settings.server.client_tls,
+                )?,
                 token.clone(),
             ),
             escalation: EscalationPeer::remote(
                 subject,
-                channel("COMPLAINTS_ESCALATION_URL", &settings.escalation_url)?,
+                channel(
+                    "COMPLAINTS_ESCALATION_URL",
+                    &settings.escalation_url,
+                    &settings.server.client_tls,
+                )?,
                 token.clone(),
             ),
             notification: NotificationPeer::remote(
                 subject,
-                channel("COMPLAINTS_NOTIFICATION_URL", &settings.notification_url)?,
+                channel(
+                    "COMPLAINTS_NOTIFICATION_URL",
+                    &settings.notification_url,
+                    &settings.server.client_tls,
+                )?,
                 token,
             ),
         })

@@ -1,11 +1,73 @@
+//! How every server is served: the auth layer, per-call span and metrics,
+//! health, optional reflection, optional TLS, and the limits on calls.
+
 use std::future::Future;
 
+use anyhow::Context as _;
 use complaints_auth::{AuthLayer, TokenVerifier};
+use complaints_config::{ServerLimits, ServerTls, Settings};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::RoutesBuilder;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+use tower::limit::ConcurrencyLimitLayer;
+use tower::load_shed::LoadShedLayer;
 
+use crate::limits::{MessageLimitLayer, MessageLimits};
 use crate::observe::GrpcMetricsLayer;
+
+/// How one server is served, beside its routes.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// TLS, when the server has a certificate; else plaintext.
+    pub tls: Option<ServerTls>,
+    /// Concurrency and time limits.
+    pub limits: ServerLimits,
+    /// The largest request message of each kind of call.
+    pub messages: MessageLimits,
+    /// Whether server reflection is served (it answers without a token).
+    pub reflection: bool,
+}
+
+impl Default for ServeOptions {
+    /// Plaintext, the default limits, reflection on: the embedded suite.
+    fn default() -> Self {
+        ServeOptions {
+            tls: None,
+            limits: ServerLimits::default(),
+            messages: MessageLimits::default(),
+            reflection: true,
+        }
+    }
+}
+
+impl ServeOptions {
+    /// As `settings` say (`COMPLAINTS_TLS_*`, `COMPLAINTS_MAX_*`,
+    /// `COMPLAINTS_CALL_TIMEOUT_SECONDS`, `COMPLAINTS_REFLECTION`, and the
+    /// evidence limit for the calls that carry documents).
+    pub fn from_settings(settings: &Settings) -> Self {
+        let server = &settings.server;
+        ServeOptions {
+            tls: server.tls.clone(),
+            limits: server.limits,
+            messages: MessageLimits::new(
+                server.limits.max_message_bytes,
+                settings.evidence.max_bytes,
+            ),
+            reflection: server.reflection,
+        }
+    }
+
+    fn tls_config(&self) -> Option<ServerTlsConfig> {
+        let tls = self.tls.as_ref()?;
+        let config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&tls.cert_pem, tls.key_pem.expose()));
+        Some(match &tls.client_ca_pem {
+            Some(ca) => config.client_ca_root(Certificate::from_pem(ca)),
+            None => config,
+        })
+    }
+}
 
 /// Server reflection, v1 and v1alpha, over every contract of the platform.
 pub fn reflection_services(
@@ -50,13 +112,18 @@ pub async fn shutdown_signal() {
 /// Serves `routes` on `listener` behind the auth layer, each call in its
 /// own span (joined to the caller's trace) and counted, with health (each of
 /// `service_names` SERVING until `shutdown` resolves, then NOT_SERVING so
-/// load balancers stop sending) and reflection. After `shutdown`, no new
-/// calls are taken and the calls in flight finish before this returns.
+/// load balancers stop sending) and, if `options` say so, reflection and TLS.
+/// A call beyond the concurrency limit is refused at once
+/// (`RESOURCE_EXHAUSTED`), one that outlives the call timeout is ended
+/// (`CANCELLED`), and a request message over its call's size limit is
+/// refused (`RESOURCE_EXHAUSTED`). After `shutdown`, no new calls are taken
+/// and the calls in flight finish before this returns.
 pub async fn serve(
     listener: TcpListener,
     verifier: TokenVerifier,
     mut routes: RoutesBuilder,
     service_names: &[&'static str],
+    options: &ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -66,7 +133,9 @@ pub async fn serve(
             .await;
     }
     routes.add_service(health_service);
-    reflection_services(&mut routes)?;
+    if options.reflection {
+        reflection_services(&mut routes)?;
+    }
     let shutdown = async {
         shutdown.await;
         for name in service_names {
@@ -76,9 +145,24 @@ pub async fn serve(
         }
         tracing::info!("stopping: finishing calls in flight");
     };
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = options.tls_config() {
+        server = server
+            .tls_config(tls)
+            .context("the server's TLS certificate and key (COMPLAINTS_TLS_CERT_FILE, COMPLAINTS_TLS_KEY_FILE)")?;
+    }
+    server
+        .timeout(options.limits.call_timeout)
+        .concurrency_limit_per_connection(options.limits.max_concurrent_calls_per_connection)
         .trace_fn(complaints_telemetry::grpc_server_span)
         .layer(GrpcMetricsLayer)
+        // One limit over every connection (the layer's clones share its
+        // permits); a call beyond it is shed at once, not queued.
+        .layer(LoadShedLayer::new())
+        .layer(ConcurrencyLimitLayer::new(
+            options.limits.max_concurrent_calls,
+        ))
+        .layer(MessageLimitLayer::new(options.messages))
         .layer(AuthLayer::new(verifier))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

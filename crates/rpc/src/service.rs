@@ -21,7 +21,6 @@ use complaints_domain::clock::{Clock, SystemClock};
 use complaints_store::DatabaseConnection;
 use complaints_store::relay::Relay;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tonic::service::RoutesBuilder;
 
 use crate::peers::{LocalHandle, LocalServices, Peers};
@@ -38,9 +37,10 @@ pub struct ServiceParts {
 
 impl ServiceParts {
     /// The production parts for the service `subject`: refuses the
-    /// development signing key unless allowed, connects to (and migrates)
-    /// the database, and reaches the other services over gRPC with this
-    /// service's token.
+    /// development signing key unless allowed, connects to the database
+    /// (and migrates it, one migrator at a time, unless
+    /// `COMPLAINTS_MIGRATE_ON_START=false`), and reaches the other services
+    /// over gRPC with this service's token.
     pub async fn production(
         settings: Settings,
         subject: &'static str,
@@ -52,9 +52,12 @@ impl ServiceParts {
                 format!("creating the data folder {}", settings.data_dir.display())
             })?;
         }
-        let db = complaints_store::db::connect(&settings.database_url)
-            .await
-            .context("connecting to the database")?;
+        let db = if settings.migrate_on_start {
+            complaints_store::db::connect(&settings.database_url).await
+        } else {
+            complaints_store::db::open(&settings.database_url).await
+        }
+        .context("connecting to the database")?;
         let peers = Peers::remote(&settings, subject)?;
         Ok(Self {
             settings,
@@ -100,37 +103,11 @@ fn refuse_development_key(settings: &Settings, service: &str) -> anyhow::Result<
     Ok(())
 }
 
-/// The stop signal every background loop watches.
-#[derive(Debug, Clone)]
-pub struct Stop(watch::Receiver<bool>);
-
-/// Sends the stop signal.
-#[derive(Debug)]
-pub struct StopHandle(watch::Sender<bool>);
-
-impl Stop {
-    pub fn new() -> (StopHandle, Stop) {
-        let (tx, rx) = watch::channel(false);
-        (StopHandle(tx), Stop(rx))
-    }
-
-    /// Whether the signal has been sent: loops check it between items of a
-    /// batch, not only between passes.
-    pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once the signal is sent (at once if it was).
-    pub async fn wait(mut self) {
-        let _ = self.0.wait_for(|stopped| *stopped).await;
-    }
-}
-
-impl StopHandle {
-    pub fn stop(&self) {
-        let _ = self.0.send(true);
-    }
-}
+/// The stop signal every background loop watches: check it between items
+/// of a pass ([`Stop::is_stopped`]), await it beside other work
+/// ([`Stop::stopped`], [`Stop::sleep`]). Defined with the store so that loops
+/// below this crate (the outbox relay, the deadline worker) take it too.
+pub use complaints_store::stop::{Stop, StopHandle};
 
 /// What one pass of a worker did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -155,7 +132,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// notification delivery, the index reconciler.
 pub trait Worker: Send + Sync + std::fmt::Debug {
     /// Runs passes until `stop` is sent, sleeping between them until work
-    /// is due or something wakes it; finishes the item in hand, then returns.
+    /// is due or something wakes it. Inside a pass it checks
+    /// [`Stop::is_stopped`] between items: on the signal it finishes the
+    /// item in hand, gives back what it holds for the rest (leases, claims)
+    /// so another replica takes them at once, and returns.
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()>;
 
     /// One pass over everything due now. The test clock drives the suite by
@@ -170,7 +150,7 @@ pub trait Worker: Send + Sync + std::fmt::Debug {
 
 impl Worker for Relay {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
-        Box::pin(Relay::run(self, stop.wait()))
+        Box::pin(Relay::run(self, stop))
     }
 
     fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
@@ -188,6 +168,8 @@ pub struct Service {
     routes: AddRoutes,
     workers: Vec<Arc<dyn Worker>>,
     local: Option<LocalHandle>,
+    /// Sent when the server stops taking calls (see [`Service::with_drain`]).
+    drains: Vec<StopHandle>,
 }
 
 impl std::fmt::Debug for Service {
@@ -210,7 +192,17 @@ impl Service {
             routes: Box::new(routes),
             workers: Vec::new(),
             local: None,
+            drains: Vec::new(),
         }
+    }
+
+    /// Sends `drain` when the server stops taking calls, before the calls
+    /// in flight are waited for: a call that streams without end (a feed)
+    /// watches the other half ([`Stop::new`]) and ends, so that it does not
+    /// hold the shutdown up.
+    pub fn with_drain(mut self, drain: StopHandle) -> Self {
+        self.drains.push(drain);
+        self
     }
 
     /// How the other services of the same process call this one.
@@ -249,6 +241,8 @@ pub struct Application {
     routes: RoutesBuilder,
     workers: Vec<Arc<dyn Worker>>,
     background: Vec<Background>,
+    drains: Vec<StopHandle>,
+    serve_options: crate::ServeOptions,
 }
 
 impl std::fmt::Debug for Application {
@@ -275,11 +269,14 @@ impl Application {
         let mut routes = RoutesBuilder::default();
         let mut names = Vec::new();
         let mut workers = Vec::new();
+        let mut drains = Vec::new();
         for service in services {
             names.push(service.name);
             (service.routes)(&mut routes);
             workers.extend(service.workers);
+            drains.extend(service.drains);
         }
+        crate::metrics::register_server(&names);
         Ok(Self {
             listener,
             address,
@@ -288,7 +285,16 @@ impl Application {
             routes,
             workers,
             background: Vec::new(),
+            drains,
+            serve_options: crate::ServeOptions::default(),
         })
+    }
+
+    /// Serves with `options` (TLS, limits, reflection) instead of the
+    /// embedded defaults.
+    pub fn with_serve_options(mut self, options: crate::ServeOptions) -> Self {
+        self.serve_options = options;
+        self
     }
 
     /// One service as its production binary runs it: its parts from
@@ -307,9 +313,12 @@ impl Application {
         let listen = settings.listen;
         let verifier =
             TokenVerifier::new(&settings.auth).context("reading the token verification keys")?;
+        let options = crate::ServeOptions::from_settings(&settings);
         let parts = ServiceParts::production(settings, subject, clock).await?;
         let service = build(parts).await?;
-        Self::bind(listen, verifier, vec![service]).await
+        Ok(Self::bind(listen, verifier, vec![service])
+            .await?
+            .with_serve_options(options))
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -355,11 +364,19 @@ impl Application {
             tasks.spawn(task(stopped.clone()));
         }
         tracing::info!(address = %self.address, services = ?self.names, "listening");
+        let drains = self.drains;
+        let shutdown = async move {
+            shutdown.await;
+            for drain in &drains {
+                drain.stop();
+            }
+        };
         let served = crate::serve(
             self.listener,
             self.verifier,
             self.routes,
             &self.names,
+            &self.serve_options,
             shutdown,
         )
         .await;
@@ -383,6 +400,7 @@ where
     let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
         service: subject,
         log_filter: &settings.log_filter,
+        trace_filter: &settings.trace_filter,
         log_json: settings.log_json,
         metrics_listen: settings.metrics_listen,
     })?;

@@ -2,18 +2,34 @@
 
 use std::time::Duration;
 
-use complaints_migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
 
 use crate::StoreError;
 
 /// Opens a connection pool for `url` (`postgres://...` or `sqlite://path?mode=rwc`)
-/// and applies any pending migrations.
+/// and applies any pending migrations ([`migrate`]).
 ///
 /// SQLite gets a single connection: the embedded suite's writes are then
 /// serialised in the pool instead of failing with "database is locked". It
 /// runs with `secure_delete`, so erased data does not linger in the file.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
+    let db = open(url).await?;
+    migrate(&db).await?;
+    Ok(db)
+}
+
+/// Applies any pending migrations to `db`, one migrator at a time: on
+/// Postgres under an advisory lock that every service and the
+/// `complaints-migrate` CLI take, so replicas starting together do not
+/// race.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), StoreError> {
+    complaints_migration::migrate(db).await?;
+    Ok(())
+}
+
+/// [`connect`] without migrating: for a service whose schema a migration
+/// job keeps (`COMPLAINTS_MIGRATE_ON_START=false`).
+pub async fn open(url: &str) -> Result<DatabaseConnection, StoreError> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .connect_timeout(Duration::from_secs(10))
@@ -33,7 +49,6 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, StoreError> {
         db.execute_unprepared("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")
             .await?;
     }
-    Migrator::up(&db, None).await?;
     Ok(db)
 }
 

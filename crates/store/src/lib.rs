@@ -7,6 +7,7 @@
 //! decided; it must not make policy decisions of its own, and it offers no
 //! way to update or delete a timeline event.
 
+pub mod backlog;
 pub mod cases;
 pub mod chain;
 pub mod correspondence;
@@ -14,11 +15,13 @@ pub mod db;
 pub mod entity;
 mod error;
 pub mod evidence;
+pub mod feed;
 pub mod idempotency;
 pub mod outbox;
 pub mod policies;
 pub mod register;
 pub mod relay;
+pub mod stop;
 
 pub use error::StoreError;
 pub use sea_orm::DatabaseConnection;

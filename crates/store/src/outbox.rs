@@ -1,11 +1,13 @@
 //! The transactional outbox: messages for other services, written with the
-//! change that caused them, then delivered at least once by a relay.
+//! change that caused them, then delivered at least once by a relay, in
+//! order per aggregate (a case's messages one after another).
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -22,6 +24,9 @@ pub struct OutboxMessage {
     /// `(aggregate_id, payload)` or an id inside the payload.
     pub aggregate_id: Uuid,
     pub payload: String,
+    /// The trace the message continues when delivered: the current span's
+    /// when the message was made (see [`OutboxMessage::json`]).
+    pub trace_context: Option<String>,
 }
 
 impl OutboxMessage {
@@ -34,6 +39,7 @@ impl OutboxMessage {
             topic: topic.into(),
             aggregate_id,
             payload: serde_json::to_string(payload).map_err(StoreError::corrupt)?,
+            trace_context: complaints_telemetry::current_trace_context(),
         })
     }
 }
@@ -47,7 +53,7 @@ pub async fn enqueue(
     if messages.is_empty() {
         return Ok(());
     }
-    let trace_context = complaints_telemetry::current_trace_context();
+    let current = complaints_telemetry::current_trace_context();
     let rows = messages.iter().map(|message| outbox::ActiveModel {
         id: NotSet,
         topic: Set(message.topic.clone()),
@@ -58,30 +64,176 @@ pub async fn enqueue(
         attempts: Set(0),
         delivered_at: Set(None),
         last_error: Set(None),
-        trace_context: Set(trace_context.clone()),
+        trace_context: Set(message.trace_context.clone().or_else(|| current.clone())),
     });
     outbox::Entity::insert_many(rows)
         .exec_without_returning(db)
         .await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
+        topics.sort_unstable();
+        topics.dedup();
+        for topic in topics {
+            // Sent when the caller's transaction commits, and not at all if
+            // it rolls back: every replica's relay of `topic` wakes.
+            db.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [NOTIFY_CHANNEL.into(), topic.into()],
+            ))
+            .await?;
+        }
+    }
     Ok(())
 }
 
-/// Up to `limit` undelivered messages of `topic` that are due, oldest first.
+/// The Postgres channel on which [`enqueue`] announces new messages, with
+/// their topic as the payload.
+pub const NOTIFY_CHANNEL: &str = "complaints_outbox";
+
+/// Up to `limit` undelivered messages of `topic` that are due, oldest first,
+/// leaving out every message behind an undelivered message of the same
+/// aggregate that is not due yet (one waiting to be retried): an aggregate's
+/// messages are delivered in order, so they wait for it.
 pub async fn pending(
     db: &impl ConnectionTrait,
     topic: &str,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, StoreError> {
+    let earlier = Alias::new("earlier");
+    let waiting_behind = Query::select()
+        .expr(Expr::val(1))
+        .from_as(outbox::Entity, earlier.clone())
+        .and_where(
+            Expr::col((earlier.clone(), outbox::Column::Topic))
+                .equals((outbox::Entity, outbox::Column::Topic)),
+        )
+        .and_where(
+            Expr::col((earlier.clone(), outbox::Column::AggregateId))
+                .equals((outbox::Entity, outbox::Column::AggregateId)),
+        )
+        .and_where(Expr::col((earlier.clone(), outbox::Column::DeliveredAt)).is_null())
+        .and_where(Expr::col((earlier.clone(), outbox::Column::AvailableAt)).gt(now))
+        .and_where(
+            Expr::col((earlier, outbox::Column::Id))
+                .lt(Expr::col((outbox::Entity, outbox::Column::Id))),
+        )
+        .to_owned();
     Ok(outbox::Entity::find()
         .filter(outbox::Column::Topic.eq(topic))
         .filter(outbox::Column::DeliveredAt.is_null())
         .filter(outbox::Column::AvailableAt.lte(now))
+        .filter(Expr::exists(waiting_behind).not())
         .order_by_asc(outbox::Column::Id)
         .limit(limit)
         .all(db)
         .await?)
 }
+
+/// The undelivered messages of `topic` about one aggregate that may go
+/// now, oldest first: up to `limit`, ending before the first one not yet
+/// due (the ones after it wait for it).
+pub async fn pending_for_aggregate(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    aggregate_id: Uuid,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<outbox::Model>, StoreError> {
+    let mut rows = outbox::Entity::find()
+        .filter(outbox::Column::Topic.eq(topic))
+        .filter(outbox::Column::AggregateId.eq(aggregate_id))
+        .filter(outbox::Column::DeliveredAt.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let due = rows
+        .iter()
+        .position(|row| row.available_at > now)
+        .unwrap_or(rows.len());
+    rows.truncate(due);
+    Ok(rows)
+}
+
+/// Claims the delivery of `topic`'s messages about `aggregate_id` for
+/// `holder` until `until`: true when it holds the lease (it was free,
+/// expired or already its own, and is now extended); false when another
+/// holder's lease runs. Only the holder of an aggregate's lease delivers
+/// its messages.
+pub async fn claim_aggregate(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    aggregate_id: Uuid,
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let leases = Alias::new(LEASES);
+    let mut insert = Query::insert();
+    insert.into_table(leases.clone()).columns([
+        Alias::new("topic"),
+        Alias::new("aggregate_id"),
+        Alias::new("holder"),
+        Alias::new("leased_until"),
+    ]);
+    insert
+        .values([
+            topic.into(),
+            aggregate_id.into(),
+            holder.into(),
+            until.into(),
+        ])
+        .map_err(StoreError::corrupt)?;
+    insert.on_conflict(
+        OnConflict::columns([Alias::new("topic"), Alias::new("aggregate_id")])
+            .update_columns([Alias::new("holder"), Alias::new("leased_until")])
+            .action_and_where(
+                Expr::col((leases.clone(), Alias::new("leased_until")))
+                    .lte(now)
+                    .or(Expr::col((leases, Alias::new("holder"))).eq(holder)),
+            )
+            .to_owned(),
+    );
+    Ok(db.execute(&insert).await?.rows_affected() == 1)
+}
+
+/// Gives back `holder`'s lease on an aggregate, so another replica may
+/// take it at once; nothing when the lease is not `holder`'s.
+pub async fn release_aggregate(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    aggregate_id: Uuid,
+    holder: &str,
+) -> Result<(), StoreError> {
+    let delete = Query::delete()
+        .from_table(Alias::new(LEASES))
+        .and_where(Expr::col(Alias::new("topic")).eq(topic))
+        .and_where(Expr::col(Alias::new("aggregate_id")).eq(aggregate_id))
+        .and_where(Expr::col(Alias::new("holder")).eq(holder))
+        .to_owned();
+    db.execute(&delete).await?;
+    Ok(())
+}
+
+/// Gives back every lease `holder` has on `topic`'s aggregates.
+pub async fn release_all(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    holder: &str,
+) -> Result<(), StoreError> {
+    let delete = Query::delete()
+        .from_table(Alias::new(LEASES))
+        .and_where(Expr::col(Alias::new("topic")).eq(topic))
+        .and_where(Expr::col(Alias::new("holder")).eq(holder))
+        .to_owned();
+    db.execute(&delete).await?;
+    Ok(())
+}
+
+/// The table of relay leases (`outbox_leases`).
+const LEASES: &str = "outbox_leases";
 
 /// Marks a message delivered.
 pub async fn mark_delivered(

@@ -1,7 +1,10 @@
 //! Logging, tracing and metrics set-up for every complaints process:
 //! `tracing` with an `EnvFilter` (`RUST_LOG`), as text for people or JSON
 //! lines for log collectors; spans exported over OTLP (gRPC) when
-//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set; W3C trace context carried across
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, through a filter of their own
+//! (`COMPLAINTS_TRACE_FILTER`), naming the service, its version and the
+//! instance; each call's and each queued job's span carries its `trace_id`,
+//! so log lines inside it name the trace; W3C trace context carried across
 //! gRPC hops ([`WithTraceContext`] on clients, [`grpc_server_span`] on
 //! servers); and a Prometheus scrape endpoint when a metrics address is
 //! given. Call [`init`] once at the start of `main` and call
@@ -13,11 +16,13 @@ mod propagation;
 use std::net::SocketAddr;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -52,8 +57,12 @@ pub struct TelemetryOptions<'a> {
     /// The binary's name: the service name in traces unless
     /// `OTEL_SERVICE_NAME` says otherwise.
     pub service: &'static str,
-    /// An `EnvFilter` directive string (`info`, `complaints=debug,sqlx=warn`).
+    /// Which events are logged: an `EnvFilter` directive string (`info`,
+    /// `complaints=debug,sqlx=warn`).
     pub log_filter: &'a str,
+    /// Which spans are exported, apart from what is logged (so `RUST_LOG=warn`
+    /// still exports every call's span): an `EnvFilter` directive string.
+    pub trace_filter: &'a str,
     /// Log JSON lines rather than text.
     pub log_json: bool,
     /// Where to serve Prometheus metrics (`GET /metrics`); `None`, metrics
@@ -117,32 +126,39 @@ pub fn init(options: TelemetryOptions<'_>) -> Result<TelemetryGuard, TelemetryEr
             })?;
     }
 
-    let (filter, bad_filter) = match EnvFilter::try_new(options.log_filter) {
-        Ok(filter) => (filter, None),
-        Err(e) => (EnvFilter::new("info"), Some(e.to_string())),
-    };
-    let otel_layer = tracer_provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("complaints")));
-    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
-    let installed = if options.log_json {
-        registry
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
-                    .with_current_span(true),
-            )
-            .try_init()
+    let (log_filter, bad_log_filter) = filter_or_info(options.log_filter);
+    let (trace_filter, bad_trace_filter) = filter_or_info(options.trace_filter);
+    let otel_layer = tracer_provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("complaints"))
+            .with_filter(trace_filter)
+    });
+    let log_layer = if options.log_json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_filter(log_filter)
+            .boxed()
     } else {
-        registry
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-            .try_init()
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(log_filter)
+            .boxed()
     };
+    let installed = tracing_subscriber::registry()
+        .with(otel_layer)
+        .with(log_layer)
+        .try_init();
     if installed.is_err() {
         tracing::debug!("a global subscriber was already installed");
     }
-    if let Some(error) = bad_filter {
-        tracing::warn!(%error, "invalid RUST_LOG; logging at info");
+    for (variable, error) in [
+        ("RUST_LOG", bad_log_filter),
+        ("COMPLAINTS_TRACE_FILTER", bad_trace_filter),
+    ] {
+        if let Some(error) = error {
+            tracing::warn!(%error, variable, "invalid filter; using info");
+        }
     }
     tracing::debug!(
         service = options.service,
@@ -169,6 +185,14 @@ pub fn prometheus_builder() -> PrometheusBuilder {
         .unwrap_or_else(|_| PrometheusBuilder::new())
 }
 
+/// The filter `directives` describe, or `info` and why not.
+fn filter_or_info(directives: &str) -> (EnvFilter, Option<String>) {
+    match EnvFilter::try_new(directives) {
+        Ok(filter) => (filter, None),
+        Err(e) => (EnvFilter::new("info"), Some(e.to_string())),
+    }
+}
+
 fn otlp_configured() -> bool {
     std::env::var_os(OTLP_ENDPOINT_VAR).is_some_and(|value| !value.is_empty())
 }
@@ -178,6 +202,21 @@ fn service_name(binary: &'static str) -> String {
         .ok()
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| binary.to_owned())
+}
+
+/// This process among the service's replicas: the pod's name on Kubernetes
+/// (`HOSTNAME`), else the host's name and the process id.
+pub fn instance_id() -> String {
+    match std::env::var("HOSTNAME") {
+        Ok(name) if !name.trim().is_empty() => name,
+        _ => format!(
+            "{}-{}",
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|name| name.trim().to_owned())
+                .unwrap_or_else(|_| "localhost".to_owned()),
+            std::process::id()
+        ),
+    }
 }
 
 /// Batches spans on a background thread and sends them with the tonic
@@ -193,6 +232,10 @@ fn otlp_tracer_provider(service: &str) -> Result<SdkTracerProvider, TelemetryErr
         .with_resource(
             Resource::builder()
                 .with_service_name(service.to_owned())
+                .with_attributes([
+                    KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+                    KeyValue::new("service.instance.id", instance_id()),
+                ])
                 .build(),
         )
         .build())

@@ -68,7 +68,11 @@ pub fn current_trace_context() -> Option<String> {
 /// A span for work taken from a queue, continuing the trace recorded with
 /// [`current_trace_context`] when the work was queued.
 pub fn queued_work_span(name: &'static str, trace_context: Option<&str>) -> tracing::Span {
-    let span = tracing::info_span!("queued work", otel.name = name);
+    let span = tracing::info_span!(
+        "queued work",
+        otel.name = name,
+        trace_id = tracing::field::Empty
+    );
     if let Some(text) = trace_context {
         let (traceparent, tracestate) = text.split_once(';').unwrap_or((text, ""));
         let mut carrier = std::collections::HashMap::new();
@@ -81,7 +85,19 @@ pub fn queued_work_span(name: &'static str, trace_context: Option<&str>) -> trac
         });
         let _ = span.set_parent(parent);
     }
+    record_trace_id(&span);
     span
+}
+
+/// Writes the span's trace id into its `trace_id` field, so that every log
+/// line inside it names the trace. Nothing when spans are not exported.
+fn record_trace_id(span: &tracing::Span) {
+    let context = span.context();
+    let span_ref = context.span();
+    let span_context = span_ref.span_context();
+    if span_context.is_valid() {
+        span.record("trace_id", tracing::field::display(span_context.trace_id()));
+    }
 }
 
 /// The trace context a caller sent in `headers`; an empty context when
@@ -112,6 +128,8 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
         rpc.service = service,
         rpc.method = method,
         rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
     let parent = extract_context(request.headers());
     if parent.span().span_context().is_valid() {
@@ -119,6 +137,7 @@ pub fn grpc_server_span(request: &http::Request<()>) -> tracing::Span {
         // is filtered out; the call is then simply not part of the trace.
         let _ = span.set_parent(parent);
     }
+    record_trace_id(&span);
     span
 }
 
@@ -168,6 +187,51 @@ mod tests {
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
         tracing::subscriber::with_default(subscriber, f)
+    }
+
+    /// A writer that keeps what the log layer writes, for reading back.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_log_line_inside_queued_work_names_its_trace() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        let provider = SdkTracerProvider::builder().build();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(move || writer.clone()),
+            );
+        tracing::subscriber::with_default(subscriber, || {
+            let queued = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+            let span = queued_work_span("notification.deliver", Some(&queued));
+            span.in_scope(|| tracing::info!("sent"));
+            // Without a trace to continue, the span's own new trace.
+            let root = queued_work_span("notification.deliver", None);
+            root.in_scope(|| tracing::info!("sent alone"));
+        });
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = logged.lines().collect();
+        assert!(
+            lines[0].contains(&format!("trace_id={TRACE_ID}")),
+            "{logged}"
+        );
+        assert!(lines[1].contains("trace_id="), "{logged}");
+        assert!(!lines[1].contains(TRACE_ID), "{logged}");
     }
 
     fn remote_context() -> opentelemetry::Context {

@@ -13,6 +13,7 @@ use complaints_domain::policy::Policy;
 use complaints_domain::role::Actor;
 use complaints_domain::values::{EmailAddress, RegisterNumber};
 use complaints_rpc::AppError;
+use complaints_rpc::service::Stop;
 use complaints_store::cases::{self, CaseFilter, LinkOutcome, Outcome, PageCursor, StoredCase};
 use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::entity::case_events;
@@ -22,6 +23,7 @@ use complaints_store::{DatabaseConnection, StoreError, chain, policies};
 use crate::statistics::{self, Statistics};
 
 mod evidence;
+mod feed;
 
 pub use evidence::{ComplaintFile, EvidenceMetadata, EvidenceStore, MAX_COMPLAINT_FILES};
 
@@ -75,6 +77,9 @@ pub struct CaseApp {
     /// Woken after every committed change, so the outbox relay delivers it
     /// at once instead of at its next idle re-check.
     outbox_wake: Arc<tokio::sync::Notify>,
+    /// Bumped after every committed change, so `WatchCaseEvents` streams in
+    /// this process look for new events at once.
+    committed: Arc<tokio::sync::watch::Sender<()>>,
     /// Days after closing when a complainant is erased; `None`: never by age.
     retention_days: Option<u32>,
     /// Where evidence bytes go; `None`: evidence is refused.
@@ -110,6 +115,7 @@ impl CaseApp {
             calendar: Arc::new(calendar),
             clock,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            committed: Arc::new(tokio::sync::watch::Sender::new(())),
             retention_days: None,
             evidence: None,
         })
@@ -253,7 +259,7 @@ impl CaseApp {
             },
         )
         .await?;
-        self.outbox_wake.notify_one();
+        self.committed();
         Ok(outcome)
     }
 
@@ -386,7 +392,7 @@ impl CaseApp {
             },
         )
         .await?;
-        self.outbox_wake.notify_one();
+        self.committed();
         self.forget_evidence_bytes(&erased_evidence).await;
         Ok(outcome)
     }
@@ -527,7 +533,7 @@ impl CaseApp {
             },
         )
         .await?;
-        self.outbox_wake.notify_one();
+        self.committed();
         Ok(outcome)
     }
 
@@ -538,8 +544,20 @@ impl CaseApp {
         to: NaiveDate,
     ) -> Result<Statistics, AppError> {
         authorize(actor.role, Step::Read)?;
-        let all = cases::received_between(&self.db, from, to).await?;
-        Ok(statistics::compute(&all, self.clock.now()))
+        let mut tally = statistics::Tally::new(self.clock.now());
+        let mut counted = Vec::new();
+        cases::report_received_between(
+            &self.db,
+            from,
+            to,
+            |stage, channel, cases| counted.push((stage, channel, cases)),
+            |stored| tally.add(stored),
+        )
+        .await?;
+        for (stage, channel, cases) in counted {
+            tally.count(stage, channel.as_str(), cases);
+        }
+        Ok(tally.finish())
     }
 
     /// Erases the complainants of the cases closed longer ago than the
@@ -548,6 +566,21 @@ impl CaseApp {
     /// Returns the cutoff and the register numbers erased; a case erased
     /// meanwhile by someone else is skipped.
     pub async fn run_retention(&self, actor: &Actor) -> Result<Retention, AppError> {
+        self.retention(actor, None).await
+    }
+
+    /// [`CaseApp::run_retention`], ending between cases once `stop` is
+    /// sent: what was erased by then is returned, the rest waits for the
+    /// next run.
+    pub async fn run_retention_until(
+        &self,
+        actor: &Actor,
+        stop: &Stop,
+    ) -> Result<Retention, AppError> {
+        self.retention(actor, Some(stop)).await
+    }
+
+    async fn retention(&self, actor: &Actor, stop: Option<&Stop>) -> Result<Retention, AppError> {
         authorize(actor.role, Step::EraseComplainant)?;
         let Some(days) = self.retention_days else {
             return Err(complaints_domain::DomainError::FailedPrecondition(
@@ -563,6 +596,12 @@ impl CaseApp {
                     .await?;
             let batch = due.len();
             for case_id in due {
+                if stop.is_some_and(Stop::is_stopped) {
+                    return Ok(Retention {
+                        closed_before,
+                        erased,
+                    });
+                }
                 let command = Command::EraseComplainant {
                     reason: format!("The retention period of {days} days after closing ended."),
                 };

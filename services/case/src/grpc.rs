@@ -12,6 +12,7 @@ use complaints_rpc::mapping::{
     acknowledgement_method_from_proto, channel_from_proto, finding_from_proto, role_from_proto,
     stage_from_proto, status_from_proto,
 };
+use complaints_rpc::service::Stop;
 use complaints_rpc::{
     AppError, date_from_proto, optional_timestamp, page_size, required_timestamp,
 };
@@ -26,6 +27,7 @@ use crate::convert;
 
 mod clocks;
 mod evidence;
+mod feed;
 
 pub use evidence::CHUNK_BYTES as EVIDENCE_CHUNK_BYTES;
 
@@ -33,11 +35,25 @@ pub use evidence::CHUNK_BYTES as EVIDENCE_CHUNK_BYTES;
 #[derive(Debug, Clone)]
 pub struct CaseGrpc {
     app: CaseApp,
+    /// Sent when the server stops taking calls: open `WatchCaseEvents`
+    /// streams end, so they do not hold the shutdown up. `None`: they end
+    /// only when their clients go.
+    draining: Option<Stop>,
 }
 
 impl CaseGrpc {
     pub fn new(app: CaseApp) -> Self {
-        Self { app }
+        Self {
+            app,
+            draining: None,
+        }
+    }
+
+    /// The same handler, its open streams ended by `draining`.
+    #[must_use]
+    pub fn with_draining(mut self, draining: Stop) -> Self {
+        self.draining = Some(draining);
+        self
     }
 }
 
@@ -652,6 +668,17 @@ impl CaseService for CaseGrpc {
         request: Request<pb::GetEvidenceRequest>,
     ) -> Reply<Self::GetEvidenceStream> {
         Ok(Response::new(evidence::get(&self.app, request).await?))
+    }
+
+    type WatchCaseEventsStream = complaints_rpc::peers::CaseEventStream;
+
+    async fn watch_case_events(
+        &self,
+        request: Request<pb::WatchCaseEventsRequest>,
+    ) -> Reply<Self::WatchCaseEventsStream> {
+        Ok(Response::new(
+            feed::watch(&self.app, self.draining.clone(), request).await?,
+        ))
     }
 
     async fn get_statistics(

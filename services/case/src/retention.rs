@@ -16,7 +16,8 @@ const EVERY: Duration = Duration::from_secs(60 * 60);
 pub const RETENTION_SUBJECT: &str = "retention";
 
 /// Runs [`CaseApp::run_retention`] at start and then hourly, as the
-/// platform (`service` role, subject [`RETENTION_SUBJECT`]).
+/// platform (`service` role, subject [`RETENTION_SUBJECT`]); on the stop
+/// signal it finishes the case in hand and returns.
 #[derive(Debug, Clone)]
 pub struct RetentionWorker {
     app: CaseApp,
@@ -29,12 +30,17 @@ impl RetentionWorker {
 
     /// One run; how many complainants it erased.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        self.run_until(None).await
+    }
+
+    /// One run, ending between cases once `stop` is sent.
+    async fn run_until(&self, stop: Option<&Stop>) -> anyhow::Result<usize> {
         let actor = Actor::new(RETENTION_SUBJECT, Role::Service);
-        let retention = self
-            .app
-            .run_retention(&actor)
-            .await
-            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let retention = match stop {
+            Some(stop) => self.app.run_retention_until(&actor, stop).await,
+            None => self.app.run_retention(&actor).await,
+        }
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
         if !retention.erased.is_empty() {
             tracing::info!(
                 erased = retention.erased.len(),
@@ -50,12 +56,11 @@ impl Worker for RetentionWorker {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             loop {
-                if let Err(error) = RetentionWorker::run_once(self).await {
+                if let Err(error) = self.run_until(Some(&stop)).await {
                     tracing::warn!(%error, "retention run failed; will retry");
                 }
-                tokio::select! {
-                    () = stop.clone().wait() => return,
-                    () = tokio::time::sleep(EVERY) => {}
+                if stop.sleep(EVERY).await.is_break() {
+                    return;
                 }
             }
         })

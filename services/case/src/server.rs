@@ -9,8 +9,10 @@ use anyhow::Context as _;
 use complaints_config::Settings;
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::case::v1::case_service_server::CaseServiceServer;
+use complaints_rpc::metrics::OutboxGauges;
 use complaints_rpc::peers::LocalHandle;
-use complaints_rpc::service::{Application, Service, ServiceParts};
+use complaints_rpc::service::{Application, Service, ServiceParts, Stop};
+use complaints_store::cases::CASE_EVENTS_TOPIC;
 
 use crate::relay::CaseChangeDelivery;
 use crate::retention::RetentionWorker;
@@ -34,6 +36,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         db,
         peers,
     } = parts;
+    let backlog = OutboxGauges::new(db.clone(), clock.clone(), &[CASE_EVENTS_TOPIC]);
     let app = CaseApp::new(db, settings.policy, settings.calendar, clock)
         .await
         .context("starting the case service")?
@@ -50,7 +53,8 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         escalation: peers.escalation,
         notification: peers.notification,
     });
-    let handler = CaseGrpc::new(app);
+    let (drain, draining) = Stop::new();
+    let handler = CaseGrpc::new(app).with_draining(draining);
     let local = LocalHandle::Case(Arc::new(handler.clone()));
     let service = Service::new(SERVICE_NAME, move |routes| {
         routes.add_service(
@@ -58,7 +62,9 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         );
     })
     .with_worker(relay)
-    .with_local(local);
+    .with_worker(backlog)
+    .with_local(local)
+    .with_drain(drain);
     Ok(match retention {
         Some(worker) => service.with_worker(worker),
         None => service,

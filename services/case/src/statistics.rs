@@ -1,5 +1,6 @@
-//! Reporting over a set of cases: a pure function, so it is tested without
-//! a database.
+//! Reporting over a set of cases: pure functions over cases handed in one
+//! at a time, so they are tested without a database and a report never
+//! holds the whole range.
 
 use std::collections::BTreeMap;
 
@@ -67,16 +68,49 @@ fn ratio(part: u64, whole: u64) -> f64 {
 /// Statistics of `cases` as of `now` (a promise still pending after its due
 /// instant counts as breached).
 pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
-    let mut stats = Statistics {
-        total: cases.len() as u64,
-        ..Statistics::default()
-    };
-    let mut to_acknowledge = Vec::new();
-    let mut to_resolve = Vec::new();
+    let mut tally = Tally::new(now);
     for stored in cases {
+        tally.count(stored.case.stage, stored.case.channel.as_str(), 1);
+        tally.add(stored);
+    }
+    tally.finish()
+}
+
+/// Statistics gathered a case at a time, so that a report over any range
+/// holds one page of cases, not the range: the database counts cases by
+/// stage and channel ([`Tally::count`]); every case's promises, responses
+/// and requests are added one by one ([`Tally::add`]).
+#[derive(Debug)]
+pub struct Tally {
+    now: DateTime<Utc>,
+    stats: Statistics,
+    to_acknowledge: Vec<Duration>,
+    to_resolve: Vec<Duration>,
+}
+
+impl Tally {
+    /// An empty tally as of `now` (a promise still pending after its due
+    /// instant counts as breached).
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self {
+            now,
+            stats: Statistics::default(),
+            to_acknowledge: Vec::new(),
+            to_resolve: Vec::new(),
+        }
+    }
+
+    /// Counts `cases` cases at `stage` that came by `channel`.
+    pub fn count(&mut self, stage: Stage, channel: &'static str, cases: u64) {
+        self.stats.total += cases;
+        *self.stats.by_stage.entry(stage).or_default() += cases;
+        *self.stats.by_channel.entry(channel).or_default() += cases;
+    }
+
+    /// Adds one case's responses, requests and promises (not its count).
+    pub fn add(&mut self, stored: &StoredCase) {
+        let stats = &mut self.stats;
         let case = &stored.case;
-        *stats.by_stage.entry(case.stage).or_default() += 1;
-        *stats.by_channel.entry(case.channel.as_str()).or_default() += 1;
         for response in &case.responses {
             *stats
                 .by_root_cause
@@ -112,7 +146,7 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
                 continue;
             }
             let sla = stats.sla.entry(due.kind).or_default();
-            if due.breached(now) {
+            if due.breached(self.now) {
                 sla.breached += 1;
             } else if due.state == DueState::Met {
                 sla.met += 1;
@@ -121,16 +155,23 @@ pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
             }
             if let (DueState::Met, Some(settled)) = (due.state, due.settled_at) {
                 match due.kind {
-                    DeadlineKind::Acknowledge => to_acknowledge.push(settled - case.received_at),
-                    DeadlineKind::Resolve => to_resolve.push(settled - case.received_at),
+                    DeadlineKind::Acknowledge => {
+                        self.to_acknowledge.push(settled - case.received_at);
+                    }
+                    DeadlineKind::Resolve => self.to_resolve.push(settled - case.received_at),
                     _ => {}
                 }
             }
         }
     }
-    stats.median_time_to_acknowledge = median(to_acknowledge);
-    stats.median_time_to_resolve = median(to_resolve);
-    stats
+
+    /// The statistics of everything counted and added.
+    pub fn finish(self) -> Statistics {
+        let mut stats = self.stats;
+        stats.median_time_to_acknowledge = median(self.to_acknowledge);
+        stats.median_time_to_resolve = median(self.to_resolve);
+        stats
+    }
 }
 
 /// Adds a case's lesson to its root cause's list: the same words from

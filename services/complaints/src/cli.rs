@@ -45,6 +45,9 @@ pub enum Command {
         #[arg(long, default_value_t = 12)]
         hours: u64,
     },
+    /// Load `IntakeService/SubmitComplaint`: N calls in flight or a fixed
+    /// rate; prints accepted/s, latency percentiles and errors by code.
+    Bench(Box<crate::bench::BenchArgs>),
     /// Log a complaint.
     Submit(Box<client::SubmitArgs>),
     /// Pass on a raw email (an .eml file) as the mail gateway does: a new
@@ -155,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Bench(args) => crate::bench::bench(*args).await,
         Command::Submit(args) => client::submit(*args).await,
         Command::SubmitEmail(args) => client::submit_email(args).await,
         Command::Show { case, connection } => client::show(&connection, &case).await,
@@ -199,6 +203,7 @@ async fn dev(listen: SocketAddr, data_dir: PathBuf, test_clock: bool) -> anyhow:
     let telemetry = complaints_telemetry::init(complaints_telemetry::TelemetryOptions {
         service: "complaints",
         log_filter: &settings.log_filter,
+        trace_filter: &settings.trace_filter,
         log_json: settings.log_json,
         metrics_listen: settings.metrics_listen,
     })?;

@@ -69,7 +69,9 @@ impl Embedded {
             service.register_in(&local);
         }
         let verifier = TokenVerifier::new(&settings.auth).context("token settings")?;
-        let mut application = Application::bind(options.listen, verifier, services).await?;
+        let mut application = Application::bind(options.listen, verifier, services)
+            .await?
+            .with_serve_options(complaints_rpc::ServeOptions::from_settings(&settings));
         if let Some(manual) = manual {
             // One task runs every worker's passes, taking turns with
             // Advance: see `TestClock`.

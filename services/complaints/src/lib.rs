@@ -4,6 +4,7 @@
 //!   reflection on one address, SQLite under a data folder — for a laptop
 //!   with nothing installed but Rust.
 //! - `complaints token`: a bearer token the embedded suite accepts.
+//! - `complaints bench`: a load driver for `SubmitComplaint`.
 //! - Client commands for a person at a terminal: `submit`, `show`,
 //!   `timeline`, `note`, `list`, `deadlines`, `notices`, `stats`, and one per case step
 //!   (`refer`, `answer-referral`, `respond`, `review`, `escalate`,
@@ -13,6 +14,7 @@
 //!
 //! It wires the services together; it must not hold their logic.
 
+mod bench;
 pub mod cli;
 mod client;
 pub mod embedded;

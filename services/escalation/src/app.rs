@@ -12,7 +12,8 @@ use complaints_domain::case::CaseId;
 use complaints_domain::clock::Clock;
 use complaints_domain::policy::ExtensionPolicy;
 use complaints_rpc::peers::CasePeer;
-use tokio::sync::Notify;
+
+use crate::relay::OutboxWake;
 
 /// How long a worker holds a claimed deadline before another may take it,
 /// by default: long enough for a slow peer call, short enough that a crashed
@@ -30,7 +31,7 @@ pub struct EscalationApp {
     pub(crate) case: CasePeer,
     pub(crate) worker: WorkerId,
     pub(crate) lease: Duration,
-    pub(crate) outbox_wake: Arc<Notify>,
+    pub(crate) outbox_wake: OutboxWake,
     /// Who may move clocks and by how much, and when a complainant whose
     /// resolution date passed hears next: the policy in force.
     pub(crate) extensions: ExtensionPolicy,
@@ -61,7 +62,7 @@ impl EscalationApp {
             case,
             worker: WorkerId::unique("escalation"),
             lease: DEFAULT_LEASE,
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake: OutboxWake::default(),
             extensions: ExtensionPolicy::default(),
         }
     }
@@ -90,8 +91,9 @@ impl EscalationApp {
         self.clock.now()
     }
 
-    pub fn outbox_wake(&self) -> Arc<Notify> {
-        self.outbox_wake.clone()
+    /// What wakes the outbox relays after a commit that wrote to the outbox.
+    pub fn outbox_wake(&self) -> &OutboxWake {
+        &self.outbox_wake
     }
 
     /// Soonest-due first, everything known for a case.

@@ -359,7 +359,7 @@ impl EscalationApp {
         }
         self.queue.wake();
         if !messages.is_empty() {
-            self.outbox_wake.notify_one();
+            self.outbox_wake.wake_all();
         }
         Ok(())
     }

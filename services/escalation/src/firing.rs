@@ -3,10 +3,12 @@
 //! referral update), each committed with the outbox messages it causes.
 
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use complaints_deadlines::{Deadline, FireOutcome, QueueError, Work, assignees, rows};
 use complaints_domain::case::{CaseId, DeadlineKind};
+use complaints_rpc::service::Stop;
 use complaints_store::outbox::{self, OutboxMessage};
 use sea_orm::TransactionTrait;
 
@@ -37,24 +39,46 @@ impl EscalationApp {
     /// effect, whichever worker claims it: the row's conditional update and
     /// the outbox rows it causes commit in one transaction.
     pub async fn fire_due(&self) -> Result<Fired, QueueError> {
+        self.fire_due_until(None).await
+    }
+
+    /// [`Self::fire_due`], stopping between deadlines once `stop` is sent:
+    /// the deadline in hand is finished, nothing more is fired, and the
+    /// leases of the claimed deadlines not fired are given back at once, for
+    /// another replica to take.
+    async fn fire_due_until(&self, stop: Option<&Stop>) -> Result<Fired, QueueError> {
+        let stopped = || stop.is_some_and(Stop::is_stopped);
         let mut fired = Fired::default();
         loop {
-            let now = self.clock.now();
+            if stopped() {
+                return Ok(fired);
+            }
             let claimed = self
                 .queue
-                .claim_due(now, CLAIM_BATCH, &self.worker, self.lease)
+                .claim_due(self.clock.now(), CLAIM_BATCH, &self.worker, self.lease)
                 .await?;
             if claimed.is_empty() {
                 self.record_pending().await;
                 return Ok(fired);
             }
             let mut breaches = Vec::new();
+            let mut cut_short = false;
             for item in claimed {
+                if stopped() {
+                    cut_short = true;
+                    break;
+                }
+                // Each firing is stamped with the time it happened.
+                let now = self.clock.now();
                 let deadline = item.deadline;
+                // In the trace of the change that started the clock.
+                let span = fire_span(&deadline);
                 let result = match item.work {
-                    Work::Warn => self.warn(&deadline, now, &mut fired).await,
+                    Work::Warn => self.warn(&deadline, now, &mut fired).instrument(span).await,
                     Work::Fire if deadline.kind == DeadlineKind::ReferralUpdate => {
-                        self.referral_update(&deadline, now, &mut fired).await
+                        self.referral_update(&deadline, now, &mut fired)
+                            .instrument(span)
+                            .await
                     }
                     Work::Fire => {
                         breaches.push(deadline);
@@ -66,10 +90,19 @@ impl EscalationApp {
                     tracing::error!(%error, "firing a deadline failed; it will be retried");
                 }
             }
-            if let Err(error) = self.breach(&breaches, now, &mut fired).await {
+            // The breaches already taken in hand are recorded, stop or not.
+            if let Err(error) = self.breach(&breaches, self.clock.now(), &mut fired).await {
                 tracing::error!(%error, count = breaches.len(), "recording breaches failed; they will be retried");
             }
-            self.outbox_wake.notify_one();
+            self.outbox_wake.wake_all();
+            if cut_short {
+                let released = self.queue.release_leases(&self.worker).await?;
+                tracing::info!(
+                    released,
+                    "stopping: gave back the deadlines claimed and not fired"
+                );
+                return Ok(fired);
+            }
         }
     }
 
@@ -82,7 +115,7 @@ impl EscalationApp {
         batch: &[Deadline],
         now: DateTime<Utc>,
         fired: &mut Fired,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), FiringError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -100,6 +133,9 @@ impl EscalationApp {
         let assigned = assignees::of_cases(&txn, &case_ids).await?;
         let mut messages = Vec::new();
         for deadline in batch.iter().filter(|d| changed.contains(&d.deadline_id)) {
+            // Each breach's messages continue its clock's trace.
+            let span = fire_span(deadline);
+            let _in_trace = span.enter();
             let assignee = assigned.get(&deadline.case_id).map(String::as_str);
             let owner = alerts::alert(deadline, deadline.owner_role, StaffAlert::Breach, assignee);
             messages.push(message(NOTIFY_TOPIC, deadline.case_id, &owner)?);
@@ -116,9 +152,7 @@ impl EscalationApp {
                 messages.push(message(NOTIFY_TOPIC, deadline.case_id, &notice)?);
             }
         }
-        outbox::enqueue(&txn, &messages, now)
-            .await
-            .map_err(store_error)?;
+        outbox::enqueue(&txn, &messages, now).await?;
         txn.commit().await?;
         for deadline in batch.iter().filter(|d| changed.contains(&d.deadline_id)) {
             metrics::counter!(
@@ -159,7 +193,7 @@ impl EscalationApp {
         deadline: &Deadline,
         now: DateTime<Utc>,
         fired: &mut Fired,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), FiringError> {
         let txn = self.queue.database().begin().await?;
         if rows::complete_warn(&txn, deadline.deadline_id, &self.worker, now).await? {
             let assigned = assignees::of_cases(&txn, &[deadline.case_id]).await?;
@@ -170,13 +204,11 @@ impl EscalationApp {
                 assigned.get(&deadline.case_id).map(String::as_str),
             );
             let warning = message(NOTIFY_TOPIC, deadline.case_id, &warning)?;
-            outbox::enqueue(&txn, &[warning], now)
-                .await
-                .map_err(store_error)?;
+            outbox::enqueue(&txn, &[warning], now).await?;
             fired.warned += 1;
         }
         txn.commit().await?;
-        self.queue.tidy(&[deadline.deadline_id]).await
+        Ok(self.queue.tidy(&[deadline.deadline_id]).await?)
     }
 
     /// At day 5, if a referral to another department is still open, the
@@ -187,12 +219,15 @@ impl EscalationApp {
         deadline: &Deadline,
         now: DateTime<Utc>,
         fired: &mut Fired,
-    ) -> Result<(), QueueError> {
+    ) -> Result<(), FiringError> {
         let case = self
             .case
             .get_case(&deadline.case_id.to_string())
             .await
-            .map_err(|s| QueueError::Corrupt(format!("reading the case: {}", s.message())))?;
+            .map_err(|status| FiringError::CaseUnavailable {
+                code: status.code(),
+                message: status.message().to_owned(),
+            })?;
         let open_referral = case.referrals.iter().any(|r| r.responded_at.is_none());
         let closed =
             case.status == complaints_proto::complaints::case::v1::CaseStatus::Closed as i32;
@@ -211,15 +246,14 @@ impl EscalationApp {
                     &[message(NOTIFY_TOPIC, deadline.case_id, &notice)?],
                     now,
                 )
-                .await
-                .map_err(store_error)?;
+                .await?;
                 fired.referral_updates += 1;
             } else {
                 fired.settled_quietly += 1;
             }
         }
         txn.commit().await?;
-        self.queue.tidy(&[deadline.deadline_id]).await
+        Ok(self.queue.tidy(&[deadline.deadline_id]).await?)
     }
 
     /// Sets the `complaints_deadlines_pending` gauge: one count per firing
@@ -231,22 +265,26 @@ impl EscalationApp {
         }
     }
 
-    /// Runs firing passes until `shutdown`: sleeps until the next deadline
-    /// is due or an earlier one is scheduled, never on a fixed beat.
-    pub async fn run_worker(&self, shutdown: impl std::future::Future<Output = ()>) {
-        tokio::pin!(shutdown);
+    /// Runs firing passes until `stop` is sent: sleeps until the next
+    /// deadline is due or an earlier one is scheduled, never on a fixed
+    /// beat. The signal reaches a pass under way between deadlines (see
+    /// [`Self::fire_due_until`]); at the end every lease still held is given
+    /// back.
+    pub async fn run_worker(&self, stop: Stop) {
         loop {
-            match self.fire_due().await {
+            match self.fire_due_until(Some(&stop)).await {
                 Ok(fired) if fired.total() > 0 => tracing::info!(?fired, "deadlines fired"),
                 Ok(_) => {}
                 Err(error) => tracing::error!(%error, "firing pass failed"),
             }
             tokio::select! {
-                () = &mut shutdown => break,
+                () = stop.stopped() => break,
                 waited = self.queue.wait_for_work(self.clock.as_ref()) => {
                     if let Err(error) = waited {
                         tracing::warn!(%error, "waiting for deadlines failed; retrying shortly");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        if stop.sleep(Duration::from_secs(1)).await.is_break() {
+                            break;
+                        }
                     }
                 }
             }
@@ -263,14 +301,32 @@ fn record_firing_lag(deadline: &Deadline, now: DateTime<Utc>) {
     metrics::histogram!("complaints_deadline_firing_lag_seconds").record(lag.as_secs_f64());
 }
 
+/// The span of one deadline's firing, in the trace of the change that
+/// scheduled it.
+fn fire_span(deadline: &Deadline) -> tracing::Span {
+    complaints_telemetry::queued_work_span("deadline.fire", deadline.trace_context.as_deref())
+}
+
 fn message(
     topic: &str,
     case_id: CaseId,
     payload: &impl serde::Serialize,
-) -> Result<OutboxMessage, QueueError> {
-    OutboxMessage::json(topic, case_id.as_uuid(), payload).map_err(store_error)
+) -> Result<OutboxMessage, FiringError> {
+    Ok(OutboxMessage::json(topic, case_id.as_uuid(), payload)?)
 }
 
-fn store_error(error: complaints_store::StoreError) -> QueueError {
-    QueueError::Corrupt(error.to_string())
+/// Why one deadline's firing did not happen: nothing of it was committed,
+/// and it is tried again when its lease ends.
+#[derive(Debug, thiserror::Error)]
+enum FiringError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("database error: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("writing the outbox: {0}")]
+    Outbox(#[from] complaints_store::StoreError),
+    /// The case service did not answer the read the firing needs (down,
+    /// overloaded, or it does not know the case yet): transient.
+    #[error("the case service is unavailable ({code:?}): {message}")]
+    CaseUnavailable { code: tonic::Code, message: String },
 }

@@ -204,12 +204,31 @@ impl EscalationService for EscalationGrpc {
         let m = request.into_inner();
         let until = match &m.within {
             None => self.app.end_of_next_working_day(),
+            Some(within) if within.seconds == 0 && within.nanos == 0 => {
+                self.app.end_of_next_working_day()
+            }
             Some(within) if within.seconds < 0 || within.nanos < 0 => {
                 return Err(
                     AppError::from(FieldViolation::new("within", "must not be negative")).into(),
                 );
             }
-            Some(within) => self.app.now() + chrono::Duration::seconds(within.seconds),
+            Some(within) => {
+                let until = chrono::TimeDelta::try_seconds(within.seconds)
+                    .and_then(|span| {
+                        span.checked_add(&chrono::TimeDelta::nanoseconds(i64::from(within.nanos)))
+                    })
+                    .and_then(|span| self.app.now().checked_add_signed(span));
+                match until {
+                    Some(until) => until,
+                    None => {
+                        return Err(AppError::from(FieldViolation::new(
+                            "within",
+                            "is too long: the end of the window is beyond the dates kept",
+                        ))
+                        .into());
+                    }
+                }
+            }
         };
         let found = self
             .app
@@ -280,7 +299,14 @@ impl EscalationService for EscalationGrpc {
             .map_err(into_status)?;
         let (started, settled) = self
             .app
-            .apply_case_change(id, &m.register_number, &m.policy_version, start, settle)
+            .apply_case_change(
+                id,
+                m.version,
+                &m.register_number,
+                &m.policy_version,
+                start,
+                settle,
+            )
             .await
             .map_err(into_status)?;
         Ok(Response::new(pb::ApplyCaseChangeResponse {

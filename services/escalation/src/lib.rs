@@ -13,6 +13,7 @@ mod app;
 mod clocks;
 mod firing;
 mod grpc;
+mod metrics;
 mod relay;
 mod scheduling;
 mod server;
@@ -21,7 +22,7 @@ pub use app::EscalationApp;
 pub use clocks::{ClockError, Extended, Extension};
 pub use firing::Fired;
 pub use grpc::EscalationGrpc;
-pub use relay::{CASE_TOPIC, EscalationDelivery, NOTIFY_TOPIC};
+pub use relay::{CASE_TOPIC, EscalationDelivery, NOTIFY_TOPIC, OutboxWake};
 pub use server::{SUBJECT, application, build};
 
 /// The fully-qualified gRPC service name, as health reports it.

@@ -1,6 +1,8 @@
 //! The escalation service's outbox: notices for the notification service
 //! (`escalation.notify`) and steps for the case service (`escalation.case`).
 
+use std::sync::Arc;
+
 use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
 use complaints_proto::complaints::case::v1 as case_pb;
@@ -10,6 +12,7 @@ use complaints_rpc::peers::{CasePeer, NotificationPeer};
 use complaints_store::entity::outbox;
 use complaints_store::relay::Deliver;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use tonic::Code;
 
 pub const NOTIFY_TOPIC: &str = "escalation.notify";
@@ -85,6 +88,33 @@ pub enum CaseRequest {
         reason: String,
         requested_by: String,
     },
+}
+
+/// Wakes the relays of both topics after a commit that wrote to the
+/// outbox. One `Notify` per topic: each relay keeps its own wake-up (a
+/// permit, if it was busy), so a write for one topic never leaves the other
+/// relay asleep until its re-check.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxWake {
+    notify: Arc<Notify>,
+    case: Arc<Notify>,
+}
+
+impl OutboxWake {
+    /// Wakes both relays.
+    pub fn wake_all(&self) {
+        self.notify.notify_one();
+        self.case.notify_one();
+    }
+
+    /// The wake-up of `topic`'s relay.
+    pub fn of_topic(&self, topic: &str) -> Arc<Notify> {
+        if topic == CASE_TOPIC {
+            self.case.clone()
+        } else {
+            self.notify.clone()
+        }
+    }
 }
 
 /// Delivers both topics.
@@ -165,6 +195,10 @@ impl Deliver for EscalationDelivery {
                                 );
                                 Ok(())
                             }
+                            Err(s) if s.code() == Code::NotFound => {
+                                give_up(message, "escalate_within_stage", &s);
+                                Ok(())
+                            }
                             Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
                         }
                     }
@@ -195,6 +229,10 @@ impl Deliver for EscalationDelivery {
                                 );
                                 Ok(())
                             }
+                            Err(s) if s.code() == Code::NotFound => {
+                                give_up(message, "record_clock_change", &s);
+                                Ok(())
+                            }
                             Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
                         }
                     }
@@ -203,6 +241,26 @@ impl Deliver for EscalationDelivery {
             other => Err(format!("unknown topic {other:?}")),
         }
     }
+}
+
+/// The case service does not know the case (NOT_FOUND): asking again will
+/// not change that, so the request is not retried. It stays in the outbox,
+/// marked delivered, as the record of what was asked; the log line and
+/// `complaints_outbox_given_up_total` tell staff it was not taken.
+fn give_up(message: &outbox::Model, step: &'static str, status: &tonic::Status) {
+    tracing::error!(
+        topic = CASE_TOPIC,
+        message_id = message.id,
+        step,
+        reason = status.message(),
+        "the case service does not know the case; the request is not retried"
+    );
+    metrics::counter!(
+        "complaints_outbox_given_up_total",
+        "topic" => CASE_TOPIC,
+        "step" => step,
+    )
+    .increment(1);
 }
 
 fn clock_change_request(
@@ -296,6 +354,27 @@ mod tests {
                 paused_working_days: 0,
             }
         );
+    }
+
+    /// Whether `notify` holds a wake-up: a permit makes `notified` ready at
+    /// its first poll.
+    async fn woken(notify: &tokio::sync::Notify) -> bool {
+        tokio::select! {
+            biased;
+            () = notify.notified() => true,
+            () = std::future::ready(()) => false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_commit_wakes_the_relays_of_both_topics() {
+        let wake = OutboxWake::default();
+        let (notify, case) = (wake.of_topic(NOTIFY_TOPIC), wake.of_topic(CASE_TOPIC));
+        assert!(!woken(&notify).await && !woken(&case).await);
+        // Both relays busy (not waiting) when the commit wakes them.
+        wake.wake_all();
+        assert!(woken(&notify).await, "the notices relay slept on");
+        assert!(woken(&case).await, "the case relay slept on");
     }
 
     #[test]

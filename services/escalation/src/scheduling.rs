@@ -3,7 +3,8 @@
 //! assigned to.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use complaints_deadlines::{DeadlineState, NewDeadline, QueueError, assignees};
+use complaints_deadlines::clock_versions::{self, CaseChange};
+use complaints_deadlines::{NewDeadline, QueueError, assignees};
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use complaints_domain::policy::Stage;
@@ -24,12 +25,16 @@ pub struct Start {
 }
 
 impl EscalationApp {
-    /// Starts and settles clocks for one case change. Idempotent: a start is
-    /// keyed by case, kind and stage; a settlement applies only to a
-    /// pending deadline.
+    /// Starts and settles clocks for the case change `version`, in one
+    /// transaction. Idempotent and safe in any order of delivery: a clock
+    /// that took a change as new or newer (a settle delivered before its
+    /// start, a repeat) is left as it is (see
+    /// [`complaints_deadlines::clock_versions`]); a start is keyed by case,
+    /// kind and stage; a settlement applies only to a pending deadline.
     pub async fn apply_case_change(
         &self,
         case_id: CaseId,
+        version: i64,
         register_number: &str,
         policy_version: &str,
         start: Vec<Start>,
@@ -53,41 +58,26 @@ impl EscalationApp {
                 created_at: now,
             })
             .collect();
-        let started = if deadlines.is_empty() {
-            0
-        } else {
-            self.queue
-                .schedule_many(deadlines)
-                .await?
-                .iter()
-                .filter(|s| s.created)
-                .count()
-        };
-        if started > 0 {
-            self.hold_if_paused(case_id, now).await?;
+        let applied = clock_versions::apply(
+            self.queue.as_ref(),
+            CaseChange {
+                case_id,
+                version,
+                start: deadlines,
+                settle,
+                at: now,
+            },
+        )
+        .await?;
+        if !applied.stale.is_empty() {
+            tracing::info!(
+                %case_id,
+                version,
+                clocks = ?applied.stale,
+                "case change older than one already applied to these clocks; left as they are"
+            );
         }
-        let mut settled = 0;
-        for (kind, outcome) in settle {
-            if self.queue.settle(case_id, kind, outcome, now).await? {
-                settled += 1;
-            }
-        }
-        Ok((started, settled))
-    }
-
-    /// A clock started while its case's clocks are paused is paused too,
-    /// from its start (docs/policy.md, Working days, Extensions and pauses).
-    async fn hold_if_paused(&self, case_id: CaseId, now: DateTime<Utc>) -> Result<(), QueueError> {
-        let paused = self
-            .queue
-            .get(case_id)
-            .await?
-            .iter()
-            .any(|d| d.state == DeadlineState::Pending && d.held_at.is_some());
-        if paused {
-            self.queue.hold_case(case_id, now).await?;
-        }
-        Ok(())
+        Ok((applied.started, applied.settled))
     }
 
     /// Records who the case is assigned to after its change `version`, for

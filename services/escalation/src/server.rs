@@ -1,12 +1,14 @@
 //! The escalation service, built: its gRPC handler, its firing worker, its
-//! outbox relays and, with Redis, the index reconciler. Its binary and the
+//! outbox relays and, with Redis, the keeper of the index. Its binary and the
 //! embedded suite both build it here.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use complaints_config::Settings;
-use complaints_deadlines::{DeadlineQueue, RedisQueue, RedisQueueConfig, SqlQueue, SqlQueueConfig};
+use complaints_deadlines::{
+    DeadlineQueue, FailoverQueue, RedisQueueConfig, SqlQueue, SqlQueueConfig,
+};
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::escalation::v1::escalation_service_server::EscalationServiceServer;
 use complaints_rpc::peers::LocalHandle;
@@ -22,10 +24,14 @@ pub const SUBJECT: &str = "escalation";
 
 /// How often the Redis index is checked against the database.
 const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+/// How often Redis is tried while the queue is served from the database
+/// alone.
+const RETRY_INDEX_EVERY: Duration = Duration::from_secs(5);
 
 /// Builds the service on the deadline queue the settings name: the Redis
-/// index over the database rows when `REDIS_URL` is set, else the database
-/// alone.
+/// index over the database rows when `REDIS_URL` is set (served from the
+/// database alone while Redis does not answer, at start too), else the
+/// database alone.
 pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     let ServiceParts {
         settings,
@@ -33,13 +39,13 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         db,
         peers,
     } = parts;
-    let (queue, redis): (Arc<dyn DeadlineQueue>, _) = match &settings.redis_url {
+    let (queue, failover): (Arc<dyn DeadlineQueue>, _) = match &settings.redis_url {
         Some(url) => {
             let config = RedisQueueConfig {
                 key_prefix: settings.redis_prefix.clone(),
                 ..RedisQueueConfig::default()
             };
-            let queue = Arc::new(RedisQueue::connect(db.clone(), url, config).await?);
+            let queue = Arc::new(FailoverQueue::connect(db.clone(), url, config).await?);
             (queue.clone(), Some(queue))
         }
         None => {
@@ -78,13 +84,13 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
             topic,
             delivery.clone(),
             clock.clone(),
-            app.outbox_wake(),
+            app.outbox_wake().of_topic(topic),
         ));
     }
-    if let Some(redis) = redis {
-        service = service.with_worker(Reconciler(redis));
+    if let Some(failover) = failover {
+        service = service.with_worker(IndexKeeper(failover));
     }
-    Ok(service)
+    Ok(service.with_worker(crate::metrics::register(db, clock)))
 }
 
 /// The service as the `escalation` binary runs it, on `clock`.
@@ -98,7 +104,7 @@ struct Firing(EscalationApp);
 
 impl Worker for Firing {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
-        Box::pin(self.0.run_worker(stop.wait()))
+        Box::pin(self.0.run_worker(stop))
     }
 
     fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
@@ -116,21 +122,37 @@ impl Worker for Firing {
     }
 }
 
-/// Checks the Redis index against the database rows, and rebuilds it when
-/// Redis has lost it.
+/// Keeps the Redis index: checks it against the database rows every
+/// [`RECONCILE_EVERY`] (rebuilding it when Redis lost it) and, while Redis
+/// does not answer and the queue is served from the rows alone, tries to
+/// reach it every [`RETRY_INDEX_EVERY`], rebuilding the index and switching
+/// back once it answers.
 #[derive(Debug)]
-struct Reconciler(Arc<RedisQueue>);
+struct IndexKeeper(Arc<FailoverQueue>);
 
-impl Worker for Reconciler {
+impl Worker for IndexKeeper {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            let _ = self.0.spawn_reconciler(RECONCILE_EVERY, stop.wait()).await;
+            loop {
+                match self.0.check().await {
+                    Ok(health) => tracing::debug!(?health, "deadline index checked"),
+                    Err(error) => tracing::warn!(%error, "deadline index check failed"),
+                }
+                let pause = if self.0.is_degraded() {
+                    RETRY_INDEX_EVERY
+                } else {
+                    RECONCILE_EVERY
+                };
+                if stop.sleep(pause).await.is_break() {
+                    return;
+                }
+            }
         })
     }
 
     fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {
         Box::pin(async {
-            self.0.reconcile().await?;
+            self.0.check().await?;
             Ok(Pass::default())
         })
     }

@@ -48,7 +48,11 @@ impl CaseGateway {
     /// while the case service is down), presenting the platform's service
     /// token ([`complaints_rpc::peers::service_token`]) for subject `intake`.
     pub fn from_settings(settings: &Settings) -> Result<Self, PeerError> {
-        let channel = peers::channel("COMPLAINTS_CASE_URL", &settings.case_url)?;
+        let channel = peers::channel(
+            "COMPLAINTS_CASE_URL",
+            &settings.case_url,
+            &settings.server.client_tls,
+        )?;
         let token = peers::service_token(settings, SERVICE_SUBJECT)?;
         Ok(Self::remote(channel, token))
     }

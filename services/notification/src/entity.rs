@@ -48,9 +48,17 @@ pub struct Model {
     pub body: Option<Vec<u8>>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTimeUtc>,
+    /// The W3C trace context of the request that queued it, so that its
+    /// delivery continues that trace.
+    pub trace_context: Option<String>,
     /// When the recipient, subject and content were blanked because the
     /// complainant's personal data was erased.
     pub erased_at: Option<DateTimeUtc>,
+    /// When it last entered the queue: created, or put back by a requeue.
+    /// Its retry window runs from here ([`Model::retry_from`]).
+    pub queued_at: Option<DateTimeUtc>,
+    /// When it was given up on (FAILED).
+    pub failed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -81,6 +89,12 @@ impl Model {
         self.channel.as_deref().and_then(DeliveryChannel::parse)
     }
 
+    /// Where its retry window starts: when it last entered the queue (rows
+    /// from before that was kept: when it was created).
+    pub fn retry_from(&self) -> DateTimeUtc {
+        self.queued_at.unwrap_or(self.created_at)
+    }
+
     /// The request's further details; the defaults if they are unreadable.
     pub fn details(&self) -> RequestDetails {
         serde_json::from_str(&self.request).unwrap_or_default()
@@ -94,7 +108,9 @@ pub enum DeliveryState {
     Queued,
     /// Delivered: by email, or written out as a letter for posting.
     Sent,
-    /// Given up on: staff were alerted (unless it was itself an alert).
+    /// Given up on: refused for good, or failing for now for longer than the
+    /// retry window. Staff were alerted (unless it was itself an alert);
+    /// staff may put it back in the queue.
     Failed,
 }
 

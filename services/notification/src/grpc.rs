@@ -15,14 +15,19 @@ use complaints_rpc::mapping::{
     deadline_kind_from_proto, notify_kind_from_proto, notify_kind_to_proto, role_from_proto,
     stage_from_proto, stage_to_proto,
 };
-use complaints_rpc::{AppError, date_from_proto, into_status, timestamp_to_proto};
+use complaints_rpc::{
+    AppError, date_from_proto, into_status, optional_timestamp, timestamp_to_proto,
+};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::entity::{self, DeliveryChannel, DeliveryState, RequestDetails};
 use crate::erasure::{self, EraseError, OutboxDirs};
-use crate::repo::{self, NewNotification};
+use crate::repo::{self, NewNotification, Requeue};
+
+/// The most notification ids one requeue may name.
+const REQUEUE_MAX_IDS: usize = 500;
 
 #[derive(Clone)]
 pub struct NotificationGrpc {
@@ -126,6 +131,10 @@ fn to_proto(n: &entity::Model) -> pb::Notification {
         sent_at: n.sent_at.map(timestamp_to_proto),
         stage: n.stage().map(stage_to_proto).unwrap_or_default(),
         subject: n.subject.clone().unwrap_or_default(),
+        failed_at: match n.state() {
+            Some(DeliveryState::Failed) => n.failed_at.map(timestamp_to_proto),
+            _ => None,
+        },
     }
 }
 
@@ -349,5 +358,90 @@ impl NotificationService for NotificationGrpc {
             erased: n(erased.rows),
             files_deleted: n(erased.files),
         }))
+    }
+
+    async fn requeue_notifications(
+        &self,
+        request: Request<pb::RequeueNotificationsRequest>,
+    ) -> Reply<pb::RequeueNotificationsResponse> {
+        let actor = complaints_auth::actor(&request)?;
+        if !matches!(actor.role, Role::OpsLead | Role::CxManager) {
+            return Err(AppError::from(DomainError::PermissionDenied(
+                "RequeueNotifications is for the ops_lead and cx_manager roles".to_owned(),
+            ))
+            .into());
+        }
+        let m = request.into_inner();
+        let which = requeue_selection(&m).map_err(AppError::from)?;
+        let requeued = repo::requeue(&self.db, &which, self.clock.now())
+            .await
+            .map_err(db_status)?;
+        if requeued > 0 {
+            self.wake.notify_one();
+        }
+        tracing::info!(
+            by = %actor.subject,
+            requeued,
+            ids = which.ids.len(),
+            case_id = ?which.case_id,
+            failed_since = ?which.failed_since,
+            "requeued failed notifications"
+        );
+        Ok(Response::new(pb::RequeueNotificationsResponse {
+            requeued: i64::try_from(requeued).unwrap_or(i64::MAX),
+        }))
+    }
+}
+
+/// What a requeue request selects, checked: at least one selector, at most
+/// [`REQUEUE_MAX_IDS`] well-formed ids, a case id and an instant that are
+/// ones. Every violation is named.
+fn requeue_selection(m: &pb::RequeueNotificationsRequest) -> Result<Requeue, Vec<FieldViolation>> {
+    let mut violations = Vec::new();
+    if m.notification_ids.len() > REQUEUE_MAX_IDS {
+        violations.push(FieldViolation::new(
+            "notification_ids",
+            format!("names more than {REQUEUE_MAX_IDS} notifications; requeue by case_id or failed_since"),
+        ));
+    }
+    let mut ids = Vec::with_capacity(m.notification_ids.len());
+    for (i, id) in m.notification_ids.iter().enumerate() {
+        match complaints_notify::NotificationId::parse(id.trim()) {
+            Ok(_) => ids.push(id.trim().to_owned()),
+            Err(_) => violations.push(FieldViolation::new(
+                format!("notification_ids[{i}]"),
+                "must be a notification id",
+            )),
+        }
+    }
+    let case_id = if m.case_id.trim().is_empty() {
+        None
+    } else {
+        m.case_id
+            .trim()
+            .parse::<uuid::Uuid>()
+            .map_err(|_| {
+                violations.push(FieldViolation::new("case_id", "must be a case id (a UUID)"));
+            })
+            .ok()
+    };
+    let failed_since = optional_timestamp("failed_since", m.failed_since.as_ref())
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten();
+    if m.notification_ids.is_empty() && m.case_id.trim().is_empty() && m.failed_since.is_none() {
+        violations.push(FieldViolation::new(
+            "notification_ids",
+            "name the notifications to requeue: notification_ids, case_id or failed_since (all failed since then)",
+        ));
+    }
+    if violations.is_empty() {
+        Ok(Requeue {
+            ids,
+            case_id,
+            failed_since,
+        })
+    } else {
+        Err(violations)
     }
 }

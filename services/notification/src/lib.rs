@@ -13,6 +13,7 @@ mod delivery;
 mod entity;
 mod erasure;
 mod grpc;
+mod metrics;
 mod relay;
 mod repo;
 mod server;

@@ -1,5 +1,12 @@
 //! The delivery log: notifications as rows, claimed for delivery under a
 //! lease so two replicas never send the same one at once.
+//!
+//! The lease is a fence: a worker claims a few notifications
+//! ([`claim_due`]), and right before sending one it renews that one's lease
+//! ([`renew_lease`]), which succeeds only while the lease is still its own
+//! and unexpired. A worker that lost the lease does not send. The lease is
+//! longer than the send timeout, so a send that started under a renewed
+//! lease ends before another worker can claim the notification.
 
 use chrono::{DateTime, Duration, Utc};
 use complaints_domain::case::NotifyKind;
@@ -60,7 +67,10 @@ pub async fn request(
         body: Set(None),
         lease_owner: Set(None),
         lease_until: Set(None),
+        trace_context: Set(complaints_telemetry::current_trace_context()),
         erased_at: Set(None),
+        queued_at: Set(Some(now)),
+        failed_at: Set(None),
     })
     .on_conflict(
         OnConflict::column(Column::DedupeKey)
@@ -102,7 +112,9 @@ pub async fn of_case(
         .await
 }
 
-/// Claims up to `limit` queued notifications that are due, under a lease.
+/// Claims up to `limit` queued notifications that are due, under a lease
+/// held by `worker` until `now + lease`. Keep `limit` small: the ones
+/// waiting behind the first are leased but not yet sent.
 pub async fn claim_due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -141,6 +153,53 @@ pub async fn claim_due(
         }
     }
     Ok(claimed)
+}
+
+/// Renews `worker`'s lease on the notification just before it is sent: to
+/// `now + lease`, only if it is still queued, still leased to `worker` and
+/// the lease has not run out. False means the lease was lost (another
+/// worker may hold it now) and the notification must not be sent.
+pub async fn renew_lease(
+    db: &impl ConnectionTrait,
+    id: &str,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<bool, sea_orm::DbErr> {
+    let renewed = Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(now + lease))
+        .filter(Column::NotificationId.eq(id))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+        .filter(Column::LeaseOwner.eq(worker))
+        .filter(Column::LeaseUntil.gt(now))
+        .exec(db)
+        .await?;
+    Ok(renewed.rows_affected == 1)
+}
+
+/// Gives back `worker`'s leases on the notifications it claimed but will
+/// not attempt (it is stopping), so that another worker takes them at once.
+/// Returns how many were released.
+pub async fn release(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    worker: &str,
+) -> Result<u64, sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let released = Entity::update_many()
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::NotificationId.is_in(ids.iter().cloned()))
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+        .filter(Column::LeaseOwner.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(released.rows_affected)
 }
 
 /// What was sent, and how.
@@ -185,15 +244,15 @@ pub async fn mark_sent(
     Ok(result.rows_affected == 1)
 }
 
-/// A failed attempt: back to the queue at `retry_at`, or FAILED for good
-/// when `retry_at` is `None`.
+/// A failed attempt at `now`: back to the queue at `retry_at`, or FAILED
+/// for good when `retry_at` is `None`. Only by the lease's holder.
 pub async fn mark_attempt_failed(
     db: &impl ConnectionTrait,
     id: &str,
     worker: &str,
     error: &str,
     retry_at: Option<DateTime<Utc>>,
-    route: Option<(DeliveryChannel, String)>,
+    now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {
     let mut update = Entity::update_many()
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
@@ -203,14 +262,11 @@ pub async fn mark_attempt_failed(
             Column::LeaseUntil,
             Expr::value(Option::<DateTime<Utc>>::None),
         );
-    if let Some((channel, recipient)) = route {
-        update = update
-            .col_expr(Column::Channel, Expr::value(channel.as_str()))
-            .col_expr(Column::Recipient, Expr::value(recipient));
-    }
     update = match retry_at {
         Some(at) => update.col_expr(Column::NextAttemptAt, Expr::value(at)),
-        None => update.col_expr(Column::State, Expr::value(DeliveryState::Failed.as_str())),
+        None => update
+            .col_expr(Column::State, Expr::value(DeliveryState::Failed.as_str()))
+            .col_expr(Column::FailedAt, Expr::value(now)),
     };
     let result = update
         .filter(Column::NotificationId.eq(id))
@@ -219,6 +275,58 @@ pub async fn mark_attempt_failed(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Which FAILED notifications to requeue: every given selector must hold.
+#[derive(Debug, Clone, Default)]
+pub struct Requeue {
+    pub ids: Vec<String>,
+    pub case_id: Option<Uuid>,
+    pub failed_since: Option<DateTime<Utc>>,
+}
+
+/// Puts the selected FAILED notifications back in the queue, due at `now`
+/// with a fresh retry window from `now`. Erased ones stay FAILED: there is
+/// nobody left to address them to. Returns how many it requeued; a repeat
+/// finds none FAILED and requeues none.
+pub async fn requeue(
+    db: &impl ConnectionTrait,
+    which: &Requeue,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let mut update = Entity::update_many()
+        .col_expr(Column::State, Expr::value(DeliveryState::Queued.as_str()))
+        .col_expr(Column::NextAttemptAt, Expr::value(now))
+        .col_expr(Column::QueuedAt, Expr::value(now))
+        .col_expr(Column::FailedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
+        .col_expr(
+            Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::State.eq(DeliveryState::Failed.as_str()))
+        .filter(Column::ErasedAt.is_null());
+    if !which.ids.is_empty() {
+        update = update.filter(Column::NotificationId.is_in(which.ids.iter().cloned()));
+    }
+    if let Some(case_id) = which.case_id {
+        update = update.filter(Column::CaseId.eq(case_id));
+    }
+    if let Some(since) = which.failed_since {
+        // Rows failed before `failed_at` was kept have none: a time-only
+        // requeue reaches them by id or case.
+        update = update.filter(Column::FailedAt.gte(since));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// How many notifications are queued (due or waiting to retry).
+pub async fn queued_count(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    Entity::find()
+        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+        .count(db)
+        .await
 }
 
 /// When the next queued notification is due, if any.
@@ -247,6 +355,7 @@ pub async fn erase_case(
             Column::LastError,
             Expr::value("not sent: the complainant's personal data was erased"),
         )
+        .col_expr(Column::FailedAt, Expr::value(now))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(
             Column::LeaseUntil,

@@ -30,7 +30,11 @@ pub struct DeliverySettings {
     pub mailer: Arc<dyn Mailer>,
     pub letters: LetterWriter,
     pub staff_domain: String,
-    pub max_attempts: i32,
+    /// How long a claim holds a notification; longer than the SMTP timeout
+    /// (the settings check it).
+    pub lease: chrono::Duration,
+    pub claim_batch: u64,
+    pub retry_for: chrono::Duration,
 }
 
 impl std::fmt::Debug for DeliverySettings {
@@ -59,6 +63,7 @@ impl DeliverySettings {
         let mailer: Arc<dyn Mailer> = match &config.smtp_url {
             Some(url) => {
                 let mut smtp = smtp_settings(url)?;
+                smtp.timeout = config.smtp_timeout;
                 smtp.credentials = match (&config.smtp_username, &config.smtp_password) {
                     (Some(username), Some(password)) => Some(SmtpCredentials {
                         username: username.clone(),
@@ -79,7 +84,10 @@ impl DeliverySettings {
             mailer,
             letters: LetterWriter::new(config.outbox_dir.join("letters")),
             staff_domain: config.staff_email_domain.clone(),
-            max_attempts: i32::try_from(config.max_attempts).unwrap_or(5),
+            lease: chrono::Duration::from_std(config.lease).context("the notification lease")?,
+            claim_batch: u64::from(config.claim_batch),
+            retry_for: chrono::Duration::from_std(config.retry_for)
+                .context("the notification retry window")?,
         })
     }
 
@@ -103,7 +111,9 @@ impl DeliverySettings {
             calendar,
             policy,
             staff_domain: self.staff_domain,
-            max_attempts: self.max_attempts,
+            lease: self.lease,
+            claim_batch: self.claim_batch,
+            retry_for: self.retry_for,
             worker: format!("notification-{}", uuid::Uuid::new_v4().simple()),
             outbox_wake: Arc::new(Notify::new()),
         }
@@ -170,6 +180,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     let wake = Arc::new(Notify::new());
     let handler =
         NotificationGrpc::new(db.clone(), clock.clone(), wake.clone()).with_outbox(outbox);
+    let backlog = crate::metrics::register(db.clone(), clock.clone());
     let relay = Relay::new(
         db,
         CASE_TOPIC,
@@ -183,7 +194,8 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     })
     .with_local(local)
     .with_worker(DeliveryWorker { delivery, wake })
-    .with_worker(relay))
+    .with_worker(relay)
+    .with_worker(backlog))
 }
 
 /// The service as the `notification` binary runs it, on `clock`. The
@@ -203,7 +215,7 @@ struct DeliveryWorker {
 
 impl Worker for DeliveryWorker {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
-        Box::pin(crate::run_delivery(&self.delivery, &self.wake, stop.wait()))
+        Box::pin(crate::run_delivery(&self.delivery, &self.wake, stop))
     }
 
     fn run_once(&self) -> BoxFuture<'_, anyhow::Result<Pass>> {

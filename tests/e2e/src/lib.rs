@@ -46,6 +46,8 @@ pub struct Binaries {
     pub intake: PathBuf,
     /// The production escalation service.
     pub escalation: PathBuf,
+    /// The production notification service.
+    pub notification: PathBuf,
 }
 
 /// Builds the binaries the first time it is called in this process and
@@ -53,7 +55,7 @@ pub struct Binaries {
 /// built: no end-to-end test can run without them.
 ///
 /// Cargo only hands a test the binaries of its own package, so this runs
-/// `cargo build --bins` for the four packages, into the target directory
+/// `cargo build --bins` for the five packages, into the target directory
 /// this test binary lives in (`<target>/<profile>/deps/`).
 pub fn binaries() -> &'static Binaries {
     static BUILT: OnceLock<Result<Binaries, String>> = OnceLock::new();
@@ -117,6 +119,8 @@ fn build_binaries() -> anyhow::Result<Binaries> {
             "complaints-intake",
             "--package",
             "complaints-escalation",
+            "--package",
+            "complaints-notification",
         ]);
     // `debug` is the folder of the `dev` profile; others share their name.
     if let Some(profile) = profile_dir.file_name().filter(|name| *name != "debug") {
@@ -143,6 +147,7 @@ fn build_binaries() -> anyhow::Result<Binaries> {
         case: binary("case")?,
         intake: binary("intake")?,
         escalation: binary("escalation")?,
+        notification: binary("notification")?,
     })
 }
 

@@ -1,54 +1,78 @@
 //! `deadline-bench`: the deadline queue's figures, each beside the machine's
 //! own ceiling measured in the same run (see BENCHMARKS.md).
 //!
-//! With `--pending N` deadlines pending (default 1,000,000) in the Redis
-//! backend over Postgres, it measures the schedule rate (batched and one at
-//! a time), Redis memory per pending deadline (`INFO memory` before and
-//! after), the index rebuild rate, and then `--bursts` bursts (default 2)
-//! of `--burst` deadlines (default 10,000) all due within the same second,
-//! fired by `--workers` worker loops (default 8) as the escalation service
-//! runs them: `wait_for_work`, `claim_due`, then `complete_fire` per
-//! deadline, and again with `complete_fire_many` per claimed batch. For each
-//! it reports the fire rate and the firing lag (fired minus due) p50, p99
-//! and max. `redis-benchmark -t zadd -n 200000 -q` runs in the same run,
-//! when on PATH, as the machine's ceiling; each rate is printed as a ratio
-//! of it.
+//! It starts a `redis-server` of its own on a free loopback port (the
+//! shared Redis is never touched) and a scratch database on `DATABASE_URL`
+//! (Postgres; created and dropped), and with the Redis backend over
+//! Postgres measures, with `--pending N` deadlines pending (default
+//! 1,000,000, spread over 60 days from tomorrow):
+//!
+//! - the schedule rate: batched (`schedule_many`, 1,000 a call, 4 tasks)
+//!   and one at a time (`schedule`, 16 tasks); Redis memory per pending
+//!   deadline; the index rebuild rate;
+//! - a lone deadline's firing lag (fired minus due), `--lone` times, each
+//!   scheduled 10 to 60 ms ahead while the workers sleep, one at a time;
+//! - the CPU the sleeping workers use (this process's, from
+//!   `/proc/self/stat`, and the Redis server's) over `--idle-secs`, and the
+//!   time of one reconciler pass;
+//! - `--bursts` bursts of `--burst` deadlines (default 2 of 10,000) all due
+//!   at one instant while the workers sleep: the time from that instant to
+//!   the last firing (drain time) and the lag percentiles;
+//! - the fire rate: a backlog of `--backlog` deadlines (default 100,000)
+//!   already due, drained by `--workers` worker loops (default 8) claiming
+//!   `--claim` at a time (default 1,000), completing each claimed batch with
+//!   `complete_fire_many` (as the escalation service does), and a fifth of
+//!   that backlog completed deadline by deadline (`complete_fire`).
+//!
+//! The workers run as the escalation service runs them: `wait_for_work`,
+//! then `claim_due` until nothing is left. The ceiling is
+//! `redis-benchmark -t zadd -n <--zadd> -q` against the bench's own Redis,
+//! run twice (before the firings and at the end); each rate is printed as a
+//! ratio of their mean. Percentiles come from an HDR histogram (µs, 3
+//! significant digits).
 //!
 //! ```text
 //! cargo run --release -p complaints-deadlines --bin deadline-bench -- --pending 1000000
 //! ```
-//!
-//! Uses `DATABASE_URL` (a Postgres server; a scratch database is created
-//! and dropped) and `REDIS_URL` (keys under a scratch prefix, deleted at the
-//! end), defaulting to the local servers.
 
 use std::error::Error;
-use std::process::Command;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use complaints_deadlines::{
-    DeadlineQueue, FireOutcome, NewDeadline, RedisQueue, RedisQueueConfig, WorkerId,
+    DeadlineId, DeadlineQueue, FireOutcome, NewDeadline, QueueError, RedisQueue, RedisQueueConfig,
+    WorkerId,
 };
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind};
 use complaints_domain::clock::SystemClock;
 use complaints_domain::role::Role;
+use hdrhistogram::Histogram;
 use sea_orm::{ConnectionTrait, Database};
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 type BenchResult<T> = Result<T, Box<dyn Error + Send + Sync>>;
+
+/// A worker's lease: far longer than any firing here takes.
+const LEASE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 struct Options {
     pending: usize,
     burst: usize,
     bursts: usize,
+    backlog: usize,
+    lone: usize,
     workers: usize,
+    claim: usize,
+    zadd: usize,
+    idle_secs: u64,
     database_url: String,
-    redis_url: String,
 }
 
 impl Options {
@@ -57,11 +81,14 @@ impl Options {
             pending: 1_000_000,
             burst: 10_000,
             bursts: 2,
+            backlog: 100_000,
+            lone: 300,
             workers: 8,
+            claim: 1_000,
+            zadd: 1_000_000,
+            idle_secs: 10,
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
-            redis_url: std::env::var("REDIS_URL")
-                .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -70,21 +97,36 @@ impl Options {
                 "--pending" => options.pending = value()?.parse()?,
                 "--burst" => options.burst = value()?.parse()?,
                 "--bursts" => options.bursts = value()?.parse()?,
+                "--backlog" => options.backlog = value()?.parse()?,
+                "--lone" => options.lone = value()?.parse()?,
                 "--workers" => options.workers = value()?.parse()?,
+                "--claim" => options.claim = value()?.parse()?,
+                "--zadd" => options.zadd = value()?.parse()?,
+                "--idle-secs" => options.idle_secs = value()?.parse()?,
                 "--database-url" => options.database_url = value()?,
-                "--redis-url" => options.redis_url = value()?,
                 "--help" | "-h" => {
                     println!(
-                        "deadline-bench [--pending N] [--burst N] [--bursts N] [--workers N] \
-                         [--database-url URL] [--redis-url URL]"
+                        "deadline-bench [--pending N] [--burst N] [--bursts N] [--backlog N] \
+                         [--lone N] [--workers N] [--claim N] [--zadd N] [--idle-secs N] \
+                         [--database-url URL]"
                     );
                     std::process::exit(0);
                 }
                 other => return Err(format!("unknown argument {other:?}; try --help").into()),
             }
         }
-        if options.burst == 0 || options.bursts == 0 || options.workers == 0 {
-            return Err("--burst, --bursts and --workers must be positive".into());
+        if options.burst == 0
+            || options.bursts == 0
+            || options.backlog == 0
+            || options.workers == 0
+            || options.zadd == 0
+            || !(1..=1000).contains(&options.claim)
+        {
+            return Err(
+                "--burst, --bursts, --backlog, --workers and --zadd must be positive; \
+                        --claim 1 to 1000"
+                    .into(),
+            );
         }
         Ok(options)
     }
@@ -93,50 +135,90 @@ impl Options {
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let options = Options::parse()?;
+    let mut redis_server = OwnRedis::start().await?;
     let name = format!("complaints_bench_{}", Uuid::new_v4().simple());
     let admin = Database::connect(options.database_url.as_str()).await?;
     admin
         .execute_unprepared(&format!("CREATE DATABASE {name}"))
         .await?;
-    let prefix = format!("complaints-bench:{{{}}}:", Uuid::new_v4().simple());
 
     let outcome = run(
         &options,
         &replace_database(&options.database_url, &name),
-        &prefix,
+        &redis_server,
     )
     .await;
 
-    let keys = complaints_deadlines::IndexKeys::with_prefix(&prefix);
-    if let Ok(mut redis) = redis_connection(&options.redis_url).await {
-        let _: Result<(), _> = redis::cmd("DEL")
-            .arg(&keys.due)
-            .arg(&keys.built)
-            .query_async(&mut redis)
-            .await;
-    }
     admin
         .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await?;
+    redis_server.stop().await;
     let report = outcome?;
     println!("{report}");
     Ok(())
 }
 
-async fn run(options: &Options, database_url: &str, prefix: &str) -> BenchResult<String> {
+/// A `redis-server` of the bench's own, on a free loopback port, saving
+/// nothing; stopped at the end (or when dropped).
+struct OwnRedis {
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    async fn start() -> BenchResult<OwnRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|error| format!("starting redis-server (is it on PATH?): {error}"))?;
+        let server = OwnRedis { port, child };
+        let started = Instant::now();
+        loop {
+            if let Ok(mut redis) = redis_connection(&server.url()).await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut redis)
+                    .await
+                    .is_ok()
+            {
+                return Ok(server);
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(format!("redis-server on port {port} did not answer").into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+async fn run(options: &Options, database_url: &str, server: &OwnRedis) -> BenchResult<String> {
     let db = complaints_store::db::connect(database_url).await?;
     let queue = Arc::new(
         RedisQueue::connect(
             db,
-            &options.redis_url,
+            &server.url(),
             RedisQueueConfig {
-                key_prefix: prefix.to_owned(),
+                key_prefix: "complaints-bench:{deadlines}:".to_owned(),
                 ..RedisQueueConfig::default()
             },
         )
         .await?,
     );
-    let mut redis = redis_connection(&options.redis_url).await?;
+    let mut redis = redis_connection(&server.url()).await?;
     let now = Utc::now();
 
     progress(format!("scheduling {} pending deadlines", options.pending));
@@ -159,32 +241,59 @@ async fn run(options: &Options, database_url: &str, prefix: &str) -> BenchResult
     let single_rate = singles as f64 / started.elapsed().as_secs_f64();
 
     progress("rebuilding the index after losing it".to_owned());
-    redis::cmd("DEL")
+    // UNLINK frees the million members off Redis's main thread.
+    redis::cmd("UNLINK")
         .arg(&queue.keys().due)
         .query_async::<()>(&mut redis)
         .await?;
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds()?;
     let rebuilt = queue.rebuild_index().await?;
-    let rebuild_rate = rebuilt as f64 / started.elapsed().as_secs_f64();
+    let rebuild = (started.elapsed(), process_cpu_seconds()? - cpu_before);
+    let rebuild_rate = rebuilt as f64 / rebuild.0.as_secs_f64();
+
+    progress("timing a reconciler pass".to_owned());
+    let started = Instant::now();
+    let cpu_before = process_cpu_seconds()?;
+    queue.reconcile().await?;
+    let reconcile = (started.elapsed(), process_cpu_seconds()? - cpu_before);
+
+    let zadd_before = zadd_ceiling(server.port, options.zadd).await?;
+
+    let lone = lone_lags(&queue, options).await?;
+    let idle = idle_cpu(&queue, options, &mut redis).await?;
 
     let mut bursts = Vec::new();
-    for mode in [FireMode::OneByOne, FireMode::PerBatch] {
-        bursts.push(fire_bursts(&queue, options, mode).await?);
+    for n in 0..options.bursts {
+        bursts.push(burst(&queue, options, n).await?);
     }
 
-    progress("running redis-benchmark -t zadd -n 200000 -q".to_owned());
-    let ceiling = zadd_ceiling(&mut redis).await;
+    let per_batch = fire_backlog(&queue, options, options.backlog, FireMode::PerBatch).await?;
+    let one_by_one = fire_backlog(
+        &queue,
+        options,
+        (options.backlog / 5).max(1),
+        FireMode::OneByOne,
+    )
+    .await?;
+
+    let zadd_after = zadd_ceiling(server.port, options.zadd).await?;
 
     Ok(report(
         options,
-        Figures {
+        &Figures {
             batched_rate,
             single_rate,
             rebuild_rate,
             rebuilt,
+            rebuild,
+            reconcile,
             bytes_per_pending,
+            lone,
+            idle,
             bursts,
-            ceiling,
+            backlogs: vec![per_batch, one_by_one],
+            zadd: (zadd_before, zadd_after),
         },
     ))
 }
@@ -194,23 +303,42 @@ struct Figures {
     single_rate: f64,
     rebuild_rate: f64,
     rebuilt: u64,
+    /// Wall time and this process's CPU seconds.
+    rebuild: (Duration, f64),
+    reconcile: (Duration, f64),
     bytes_per_pending: f64,
-    bursts: Vec<Bursts>,
-    ceiling: Option<f64>,
+    lone: Histogram<u64>,
+    idle: Idle,
+    bursts: Vec<Burst>,
+    backlogs: Vec<Backlog>,
+    zadd: (f64, f64),
 }
 
-struct Bursts {
+struct Idle {
+    seconds: f64,
+    /// This process's CPU time over the window, in % of one core.
+    process_percent: f64,
+    /// The Redis server's.
+    redis_percent: f64,
+}
+
+struct Burst {
+    drain: Duration,
+    lags: Histogram<u64>,
+}
+
+struct Backlog {
     mode: FireMode,
-    fire_rate: f64,
-    lags_ms: Vec<f64>,
+    count: usize,
+    rate: f64,
 }
 
 /// How the workers complete what they claimed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FireMode {
-    /// `complete_fire` per deadline: one commit each.
+    /// `complete_fire` per deadline: one statement and commit each.
     OneByOne,
-    /// `complete_fire_many` per claimed batch: one commit per batch.
+    /// `complete_fire_many` per claimed batch: one statement per batch.
     PerBatch,
 }
 
@@ -223,79 +351,341 @@ impl FireMode {
     }
 }
 
-fn report(options: &Options, figures: Figures) -> String {
-    let ratio = |rate: f64| match figures.ceiling {
-        Some(ceiling) if ceiling > 0.0 => format!("{:.3}", rate / ceiling),
-        _ => "n/a".to_owned(),
-    };
-    let ceiling = figures.ceiling.map_or_else(
-        || "n/a (redis-benchmark not on PATH)".to_owned(),
-        |c| format!("{c:.0}/s"),
-    );
+fn ms(micros: u64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+fn lag_cell(lags: &Histogram<u64>) -> String {
+    format!(
+        "{:.1} / {:.1} / {:.1} ms (n = {})",
+        ms(lags.value_at_quantile(0.5)),
+        ms(lags.value_at_quantile(0.99)),
+        ms(lags.max()),
+        lags.len()
+    )
+}
+
+fn report(options: &Options, figures: &Figures) -> String {
+    let (before, after) = figures.zadd;
+    let ceiling = (before + after) / 2.0;
+    let ratio = |rate: f64| format!("{:.3}", rate / ceiling);
+    let met = |ok: bool| if ok { "met" } else { "missed" };
     let mut out = String::new();
     out.push_str(&format!(
         "\n## Deadline queue benchmark\n\n\
-         `cargo run --release -p complaints-deadlines --bin deadline-bench -- --pending {} --burst {} --bursts {} --workers {}`\n\n\
-         Redis backend over Postgres; {} cores. Ceiling: `redis-benchmark -t zadd -n 200000 -q` in the same run: {}.\n\n",
+         `cargo run --release -p complaints-deadlines --bin deadline-bench -- --pending {} \
+         --burst {} --bursts {} --backlog {} --lone {} --workers {} --claim {}`\n\n\
+         Redis backend over Postgres; {} cores; {} workers claiming {} at a time. \
+         Ceiling: `redis-benchmark -t zadd -n {} -q` on the bench's own Redis in the same run: \
+         {before:.0}/s before the firings, {after:.0}/s after; ratios are to the mean, {ceiling:.0}/s.\n\n",
         options.pending,
         options.burst,
         options.bursts,
+        options.backlog,
+        options.lone,
         options.workers,
+        options.claim,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        ceiling
+        options.workers,
+        options.claim,
+        options.zadd,
     ));
-    out.push_str("| measure | value | ratio to ZADD ceiling |\n|---|---|---|\n");
+    out.push_str("| measure | value | ratio to ZADD | target |\n|---|---|---|---|\n");
     out.push_str(&format!(
-        "| schedule, batched (`schedule_many` x 1,000, 4 tasks), {} pending | {:.0}/s | {} |\n",
+        "| schedule, batched (`schedule_many` x 1,000, 4 tasks), {} pending | {:.0}/s | {} | |\n",
         options.pending,
         figures.batched_rate,
         ratio(figures.batched_rate)
     ));
     out.push_str(&format!(
-        "| schedule, one at a time (`schedule`, 16 tasks) | {:.0}/s | {} |\n",
+        "| schedule, one at a time (`schedule`, 16 tasks) | {:.0}/s | {} | |\n",
         figures.single_rate,
         ratio(figures.single_rate)
     ));
-    for bursts in &figures.bursts {
+    for backlog in &figures.backlogs {
+        let target = if backlog.mode == FireMode::PerBatch {
+            format!("≥ 0.25: {}", met(backlog.rate / ceiling >= 0.25))
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "| fire: `claim_due` (200) + {}, {} workers; {} bursts of {} due in one second | {:.0}/s | {} |\n",
-            bursts.mode.describe(),
-            options.workers,
-            options.bursts,
-            options.burst,
-            bursts.fire_rate,
-            ratio(bursts.fire_rate)
+            "| fire rate: backlog of {} due, `claim_due` ({}) + {} | {:.0}/s | {} | {target} |\n",
+            backlog.count,
+            options.claim,
+            backlog.mode.describe(),
+            backlog.rate,
+            ratio(backlog.rate)
         ));
-        let (p50, p99, max) = percentiles(&bursts.lags_ms);
+    }
+    let lone_p99 = ms(figures.lone.value_at_quantile(0.99));
+    out.push_str(&format!(
+        "| lone deadline lag (fired minus due) p50 / p99 / max | {} | | p99 < 50 ms: {} |\n",
+        lag_cell(&figures.lone),
+        met(lone_p99 < 50.0)
+    ));
+    for (n, burst) in figures.bursts.iter().enumerate() {
         out.push_str(&format!(
-            "| firing lag (fired minus due) p50 / p99 / max, same run | {p50:.0} / {p99:.0} / {max:.0} ms | |\n"
+            "| burst {} of {} due at one instant: drain time (due to last firing) | {:.0} ms | | ≤ 1 s: {} |\n",
+            n + 1,
+            options.burst,
+            burst.drain.as_secs_f64() * 1000.0,
+            met(burst.drain <= Duration::from_secs(1))
+        ));
+        out.push_str(&format!(
+            "| burst {} lag p50 / p99 / max | {} | | |\n",
+            n + 1,
+            lag_cell(&burst.lags)
         ));
     }
     out.push_str(&format!(
-        "| index rebuild from the database ({} pending) | {:.0}/s | {} |\n",
+        "| idle: {} sleeping workers, {:.0} s: this process / Redis CPU | {:.3}% / {:.3}% of a core | | < 0.5%: {} |\n",
+        options.workers,
+        figures.idle.seconds,
+        figures.idle.process_percent,
+        figures.idle.redis_percent,
+        met(figures.idle.process_percent < 0.5)
+    ));
+    out.push_str(&format!(
+        "| one reconciler pass ({} pending): wall / this process's CPU | {:.0} ms / {:.0} ms | | |\n",
+        figures.rebuilt,
+        figures.reconcile.0.as_secs_f64() * 1000.0,
+        figures.reconcile.1 * 1000.0
+    ));
+    out.push_str(&format!(
+        "| index rebuild from the database ({} pending): rate; wall / this process's CPU | {:.0}/s; {:.1} s / {:.1} s | {} | |\n",
         figures.rebuilt,
         figures.rebuild_rate,
+        figures.rebuild.0.as_secs_f64(),
+        figures.rebuild.1,
         ratio(figures.rebuild_rate)
     ));
     out.push_str(&format!(
-        "| Redis memory per pending deadline (`used_memory` delta / pending) | {:.0} bytes | |\n",
+        "| Redis memory per pending deadline (`used_memory` delta / pending) | {:.0} bytes | | |\n",
         figures.bytes_per_pending
     ));
     out
 }
 
-/// p50, p99 and max of `values`.
-fn percentiles(values: &[f64]) -> (f64, f64, f64) {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let at = |p: f64| -> f64 {
-        if sorted.is_empty() {
-            return f64::NAN;
+/// Worker loops as the escalation service runs them, reporting each firing
+/// as (due, fired).
+struct Workers {
+    stop: watch::Sender<bool>,
+    fired: mpsc::UnboundedReceiver<(DateTime<Utc>, DateTime<Utc>)>,
+    handles: Vec<JoinHandle<Result<(), QueueError>>>,
+}
+
+impl Workers {
+    fn start(queue: &Arc<RedisQueue>, options: &Options, mode: FireMode) -> BenchResult<Workers> {
+        let (stop, stopped) = watch::channel(false);
+        let (fired_tx, fired) = mpsc::unbounded_channel();
+        let mut handles = Vec::new();
+        for _ in 0..options.workers {
+            let queue = queue.clone();
+            let fired = fired_tx.clone();
+            let mut stopped = stopped.clone();
+            let worker = WorkerId::unique("bench");
+            let claim = options.claim;
+            handles.push(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = stopped.changed() => break,
+                        woke = queue.wait_for_work(&SystemClock) => woke?,
+                    }
+                    loop {
+                        let claimed = queue.claim_due(Utc::now(), claim, &worker, LEASE).await?;
+                        if claimed.is_empty() {
+                            break;
+                        }
+                        match mode {
+                            FireMode::OneByOne => {
+                                for claim in claimed {
+                                    let id = claim.deadline.deadline_id;
+                                    if queue
+                                        .complete_fire(
+                                            id,
+                                            &worker,
+                                            FireOutcome::Breached,
+                                            Utc::now(),
+                                        )
+                                        .await?
+                                    {
+                                        let _ = fired.send((claim.deadline.due.at, Utc::now()));
+                                    }
+                                }
+                            }
+                            FireMode::PerBatch => {
+                                let batch: Vec<_> = claimed
+                                    .iter()
+                                    .map(|c| (c.deadline.deadline_id, FireOutcome::Breached))
+                                    .collect();
+                                let done = queue
+                                    .complete_fire_many(&batch, &worker, Utc::now())
+                                    .await?;
+                                let at = Utc::now();
+                                let done: std::collections::HashSet<DeadlineId> =
+                                    done.into_iter().collect();
+                                for claim in &claimed {
+                                    if done.contains(&claim.deadline.deadline_id) {
+                                        let _ = fired.send((claim.deadline.due.at, at));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }));
         }
-        let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-        sorted[rank.clamp(1, sorted.len()) - 1]
-    };
-    (at(50.0), at(99.0), at(100.0))
+        Ok(Workers {
+            stop,
+            fired,
+            handles,
+        })
+    }
+
+    /// Waits until every worker sleeps in `wait_for_work`.
+    async fn until_asleep(&self, queue: &RedisQueue) -> BenchResult<()> {
+        let started = Instant::now();
+        while queue.sleeping_workers() < self.handles.len() {
+            if started.elapsed() > Duration::from_secs(30) {
+                return Err("the workers did not go to sleep".into());
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        Ok(())
+    }
+
+    async fn next_firing(&mut self) -> BenchResult<(DateTime<Utc>, DateTime<Utc>)> {
+        match tokio::time::timeout(Duration::from_secs(120), self.fired.recv()).await {
+            Ok(Some(firing)) => Ok(firing),
+            Ok(None) => Err("the workers stopped".into()),
+            Err(_) => Err("nothing fired for two minutes".into()),
+        }
+    }
+
+    async fn stop(self) -> BenchResult<()> {
+        let _ = self.stop.send(true);
+        for handle in self.handles {
+            handle.await??;
+        }
+        Ok(())
+    }
+}
+
+fn lag_micros(due: DateTime<Utc>, fired: DateTime<Utc>) -> u64 {
+    u64::try_from((fired - due).num_microseconds().unwrap_or(0)).unwrap_or(0)
+}
+
+fn histogram() -> BenchResult<Histogram<u64>> {
+    Ok(Histogram::new(3)?)
+}
+
+/// Lone deadlines, one at a time, each scheduled 10 to 60 ms ahead while
+/// every worker sleeps.
+async fn lone_lags(queue: &Arc<RedisQueue>, options: &Options) -> BenchResult<Histogram<u64>> {
+    progress(format!(
+        "firing {} lone deadlines one at a time",
+        options.lone
+    ));
+    let mut workers = Workers::start(queue, options, FireMode::PerBatch)?;
+    let mut lags = histogram()?;
+    for n in 0..options.lone {
+        workers.until_asleep(queue).await?;
+        let due = Utc::now() + TimeDelta::milliseconds(10 + (n as i64 * 7) % 50);
+        queue.schedule(new_deadline(due)).await?;
+        let (due, fired) = workers.next_firing().await?;
+        lags.record(lag_micros(due, fired))?;
+    }
+    workers.stop().await?;
+    Ok(lags)
+}
+
+/// CPU used while every worker sleeps: this process's and the Redis
+/// server's (`INFO cpu`), as % of one core.
+async fn idle_cpu(
+    queue: &Arc<RedisQueue>,
+    options: &Options,
+    redis: &mut redis::aio::MultiplexedConnection,
+) -> BenchResult<Idle> {
+    progress(format!(
+        "measuring the CPU of {} sleeping workers for {} s",
+        options.workers, options.idle_secs
+    ));
+    let workers = Workers::start(queue, options, FireMode::PerBatch)?;
+    workers.until_asleep(queue).await?;
+    let started = Instant::now();
+    let process_before = process_cpu_seconds()?;
+    let redis_before = redis_cpu_seconds(redis).await?;
+    tokio::time::sleep(Duration::from_secs(options.idle_secs)).await;
+    let process = process_cpu_seconds()? - process_before;
+    let redis_cpu = redis_cpu_seconds(redis).await? - redis_before;
+    let seconds = started.elapsed().as_secs_f64();
+    workers.stop().await?;
+    Ok(Idle {
+        seconds,
+        process_percent: process / seconds * 100.0,
+        redis_percent: redis_cpu / seconds * 100.0,
+    })
+}
+
+/// `burst` deadlines all due at one instant, at least a second after they
+/// are scheduled, fired by sleeping workers; the time from that instant to
+/// the last firing.
+async fn burst(queue: &Arc<RedisQueue>, options: &Options, n: usize) -> BenchResult<Burst> {
+    let mut workers = Workers::start(queue, options, FireMode::PerBatch)?;
+    workers.until_asleep(queue).await?;
+    let due = Utc::now()
+        .timestamp()
+        .checked_add(2)
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .ok_or("clock out of range")?;
+    progress(format!(
+        "burst {}/{}: {} deadlines due at {due}",
+        n + 1,
+        options.bursts,
+        options.burst
+    ));
+    schedule_batched(queue, options.burst, 4, move |_| due).await?;
+    if Utc::now() > due {
+        return Err("the burst was still being scheduled when it fell due".into());
+    }
+    let mut lags = histogram()?;
+    let mut last = due;
+    for _ in 0..options.burst {
+        let (due, fired) = workers.next_firing().await?;
+        lags.record(lag_micros(due, fired))?;
+        last = last.max(fired);
+    }
+    workers.stop().await?;
+    Ok(Burst {
+        drain: (last - due).to_std().unwrap_or_default(),
+        lags,
+    })
+}
+
+/// `count` deadlines already due, scheduled before any worker runs; the
+/// rate at which the workers fire them all.
+async fn fire_backlog(
+    queue: &Arc<RedisQueue>,
+    options: &Options,
+    count: usize,
+    mode: FireMode,
+) -> BenchResult<Backlog> {
+    progress(format!("backlog of {count} due, {mode:?}"));
+    let due = Utc::now() - TimeDelta::seconds(1);
+    schedule_batched(queue, count, 4, move |_| due).await?;
+    let started = Instant::now();
+    let mut workers = Workers::start(queue, options, mode)?;
+    for _ in 0..count {
+        workers.next_firing().await?;
+    }
+    let elapsed = started.elapsed();
+    workers.stop().await?;
+    Ok(Backlog {
+        mode,
+        count,
+        rate: count as f64 / elapsed.as_secs_f64(),
+    })
 }
 
 /// Schedules `count` deadlines due at `due_at(i)` in batches of 1,000
@@ -305,32 +695,28 @@ async fn schedule_batched(
     count: usize,
     tasks: usize,
     due_at: impl Fn(usize) -> DateTime<Utc> + Send + Sync + 'static,
-) -> BenchResult<Vec<(complaints_deadlines::DeadlineId, DateTime<Utc>)>> {
+) -> BenchResult<()> {
     let due_at = Arc::new(due_at);
     let per_task = count.div_ceil(tasks.max(1));
     let mut handles = Vec::new();
     for task in 0..tasks {
         let queue = queue.clone();
         let due_at = due_at.clone();
-        let range = (task * per_task)..((task + 1) * per_task).min(count);
+        let range = (task * per_task).min(count)..((task + 1) * per_task).min(count);
         handles.push(tokio::spawn(async move {
-            let mut scheduled = Vec::with_capacity(range.len());
             let indices: Vec<usize> = range.collect();
             for chunk in indices.chunks(1_000) {
                 let batch: Vec<NewDeadline> =
                     chunk.iter().map(|&i| new_deadline(due_at(i))).collect();
-                let dues: Vec<DateTime<Utc>> = batch.iter().map(|d| d.due.at).collect();
-                let answers = queue.schedule_many(batch).await?;
-                scheduled.extend(answers.into_iter().map(|a| a.deadline_id).zip(dues));
+                queue.schedule_many(batch).await?;
             }
-            Ok::<_, complaints_deadlines::QueueError>(scheduled)
+            Ok::<_, QueueError>(())
         }));
     }
-    let mut scheduled = Vec::with_capacity(count);
     for handle in handles {
-        scheduled.extend(handle.await??);
+        handle.await??;
     }
-    Ok(scheduled)
+    Ok(())
 }
 
 async fn schedule_singly(
@@ -347,116 +733,13 @@ async fn schedule_singly(
             for _ in 0..mine {
                 queue.schedule(new_deadline(due_at)).await?;
             }
-            Ok::<_, complaints_deadlines::QueueError>(())
+            Ok::<_, QueueError>(())
         }));
     }
     for handle in handles {
         handle.await??;
     }
     Ok(())
-}
-
-/// Runs the worker loops, schedules the bursts, and collects each firing's
-/// lag until every burst has fired.
-async fn fire_bursts(
-    queue: &Arc<RedisQueue>,
-    options: &Options,
-    mode: FireMode,
-) -> BenchResult<Bursts> {
-    let (stop, stopped) = watch::channel(false);
-    let (fired_tx, mut fired_rx) = mpsc::unbounded_channel::<(DateTime<Utc>, DateTime<Utc>)>();
-    let mut workers = Vec::new();
-    for n in 0..options.workers {
-        let queue = queue.clone();
-        let fired = fired_tx.clone();
-        let mut stopped = stopped.clone();
-        let worker = WorkerId::new(format!("bench-{n}"))?;
-        workers.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    woke = queue.wait_for_work(&SystemClock) => woke?,
-                }
-                loop {
-                    let claimed = queue
-                        .claim_due(Utc::now(), 200, &worker, Duration::from_secs(30))
-                        .await?;
-                    if claimed.is_empty() {
-                        break;
-                    }
-                    match mode {
-                        FireMode::OneByOne => {
-                            for claim in claimed {
-                                let id = claim.deadline.deadline_id;
-                                if queue
-                                    .complete_fire(id, &worker, FireOutcome::Breached, Utc::now())
-                                    .await?
-                                {
-                                    let _ = fired.send((claim.deadline.due.at, Utc::now()));
-                                }
-                            }
-                        }
-                        FireMode::PerBatch => {
-                            let batch: Vec<_> = claimed
-                                .iter()
-                                .map(|c| (c.deadline.deadline_id, FireOutcome::Breached))
-                                .collect();
-                            let done = queue
-                                .complete_fire_many(&batch, &worker, Utc::now())
-                                .await?;
-                            let at = Utc::now();
-                            for claim in &claimed {
-                                if done.contains(&claim.deadline.deadline_id) {
-                                    let _ = fired.send((claim.deadline.due.at, at));
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Ok::<_, complaints_deadlines::QueueError>(())
-        }));
-    }
-    drop(fired_tx);
-
-    let mut lags_ms = Vec::with_capacity(options.burst * options.bursts);
-    let mut firing_time = 0.0;
-    for burst in 0..options.bursts {
-        // All due within one whole second, two seconds from now.
-        let second = Utc::now()
-            .timestamp()
-            .checked_add(2)
-            .and_then(|s| DateTime::from_timestamp(s, 0))
-            .ok_or("clock out of range")?;
-        let spread = options.burst as i64;
-        progress(format!(
-            "{mode:?} burst {}/{}: {} deadlines due within {second}",
-            burst + 1,
-            options.bursts,
-            options.burst
-        ));
-        schedule_batched(queue, options.burst, 4, move |i| {
-            second + TimeDelta::microseconds(i as i64 * 1_000_000 / spread)
-        })
-        .await?;
-        let mut last = second;
-        for _ in 0..options.burst {
-            let (due, fired) = fired_rx.recv().await.ok_or("the workers stopped")?;
-            lags_ms.push((fired - due).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0);
-            last = last.max(fired);
-        }
-        firing_time += (last - second).num_microseconds().unwrap_or(0) as f64 / 1e6;
-    }
-    let _ = stop.send(true);
-    for worker in workers {
-        worker.await??;
-    }
-    let fire_rate = (options.burst * options.bursts) as f64 / firing_time.max(1e-9);
-    Ok(Bursts {
-        mode,
-        fire_rate,
-        lags_ms,
-    })
 }
 
 fn new_deadline(due_at: DateTime<Utc>) -> NewDeadline {
@@ -479,45 +762,76 @@ fn new_deadline(due_at: DateTime<Utc>) -> NewDeadline {
     }
 }
 
+/// A connection for the bench's own commands, which may wait behind the
+/// queue's (the default 500 ms response timeout is too short for that on a
+/// busy machine).
 async fn redis_connection(url: &str) -> BenchResult<redis::aio::MultiplexedConnection> {
+    let config =
+        redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(60)));
     Ok(redis::Client::open(url)?
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await?)
 }
 
-async fn used_memory(redis: &mut redis::aio::MultiplexedConnection) -> BenchResult<i64> {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(redis).await?;
+async fn info_field(
+    redis: &mut redis::aio::MultiplexedConnection,
+    section: &str,
+    field: &str,
+) -> BenchResult<f64> {
+    let info: String = redis::cmd("INFO").arg(section).query_async(redis).await?;
+    let prefix = format!("{field}:");
     info.lines()
-        .find_map(|line| line.strip_prefix("used_memory:"))
-        .ok_or("INFO memory has no used_memory")?
+        .find_map(|line| line.strip_prefix(prefix.as_str()))
+        .ok_or_else(|| format!("INFO {section} has no {field}"))?
         .trim()
         .parse()
         .map_err(Into::into)
 }
 
-/// `redis-benchmark -t zadd -n 200000 -q` requests per second, or `None`
-/// when it is not on PATH or says nothing readable. It writes the key
-/// `myzset`, which is deleted again unless it was there before.
-async fn zadd_ceiling(redis: &mut redis::aio::MultiplexedConnection) -> Option<f64> {
-    let existed: bool = redis::cmd("EXISTS")
-        .arg("myzset")
-        .query_async(redis)
-        .await
-        .ok()?;
+async fn used_memory(redis: &mut redis::aio::MultiplexedConnection) -> BenchResult<i64> {
+    Ok(info_field(redis, "memory", "used_memory").await? as i64)
+}
+
+async fn redis_cpu_seconds(redis: &mut redis::aio::MultiplexedConnection) -> BenchResult<f64> {
+    Ok(info_field(redis, "cpu", "used_cpu_user").await?
+        + info_field(redis, "cpu", "used_cpu_sys").await?)
+}
+
+/// This process's user + system CPU time, from `/proc/self/stat` (fields 14
+/// and 15, in clock ticks of 1/100 s, Linux's `USER_HZ`).
+fn process_cpu_seconds() -> BenchResult<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The command name (field 2) may hold spaces: count from its ')'.
+    let after = stat.rsplit_once(')').ok_or("unreadable /proc/self/stat")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |n: usize| -> BenchResult<f64> {
+        Ok(fields
+            .get(n)
+            .ok_or("short /proc/self/stat")?
+            .parse::<f64>()?)
+    };
+    // After ')', field 3 (state) is index 0: utime (14) is 11, stime (15) 12.
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// `redis-benchmark -t zadd -n <requests> -q` against the bench's Redis:
+/// its requests per second.
+async fn zadd_ceiling(port: u16, requests: usize) -> BenchResult<f64> {
+    progress(format!(
+        "running redis-benchmark -p {port} -t zadd -n {requests} -q"
+    ));
     let output = Command::new("redis-benchmark")
-        .args(["-t", "zadd", "-n", "200000", "-q"])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "zadd", "-n", &requests.to_string(), "-q"])
         .output()
-        .ok()?;
-    if !existed {
-        let _: Result<(), _> = redis::cmd("DEL").arg("myzset").query_async(redis).await;
-    }
+        .await
+        .map_err(|error| format!("running redis-benchmark (is it on PATH?): {error}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     text.rsplit("ZADD: ")
-        .next()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|rate| rate.parse().ok())
+        .ok_or_else(|| format!("redis-benchmark said nothing readable: {text:?}").into())
 }
 
 fn progress(message: String) {

@@ -12,6 +12,8 @@ crate::conformance!(
     released_leases_are_claimable_again_at_once,
     a_claim_refuses_a_zero_limit_and_an_empty_lease,
     a_claimed_batch_fires_together_except_what_was_settled_meanwhile,
+    the_largest_claim_takes_a_thousand_earliest_first_and_they_fire_as_one_batch,
+    concurrent_workers_claiming_whole_batches_fire_each_deadline_once,
 );
 
 async fn due_deadlines_are_claimed_once_across_concurrent_workers(h: Harness) {
@@ -255,5 +257,103 @@ async fn a_claimed_batch_fires_together_except_what_was_settled_meanwhile(h: Har
             assert_eq!(stored.fired_at, Some(now));
         }
     }
+    assert_eq!(h.queue.next_due_at().await.unwrap(), None);
+}
+
+async fn the_largest_claim_takes_a_thousand_earliest_first_and_they_fire_as_one_batch(h: Harness) {
+    let now = t0();
+    // Due 1,500 ms ago (the first) to 1 ms ago (the last).
+    let ago = |i: usize| now - chrono::TimeDelta::milliseconds(1_500 - i as i64);
+    h.queue.schedule_many(many(1_500, ago)).await.unwrap();
+    let worker = worker("w1");
+
+    let first = h.queue.claim_due(now, 1_000, &worker, LEASE).await.unwrap();
+
+    assert_eq!(first.len(), 1_000);
+    let dues: Vec<_> = first.iter().map(|claim| claim.deadline.due.at).collect();
+    assert!(
+        dues.windows(2).all(|pair| pair[0] <= pair[1]),
+        "earliest first"
+    );
+    assert_eq!(dues.first().copied(), Some(ago(0)));
+    assert_eq!(dues.last().copied(), Some(ago(999)));
+    let outcomes: Vec<_> = first
+        .iter()
+        .map(|claim| (claim.deadline.deadline_id, FireOutcome::Breached))
+        .collect();
+    let fired = h
+        .queue
+        .complete_fire_many(&outcomes, &worker, now)
+        .await
+        .unwrap();
+    assert_eq!(fired.len(), 1_000);
+    assert_eq!(
+        fired.iter().collect::<BTreeSet<_>>(),
+        ids(&first).iter().collect::<BTreeSet<_>>()
+    );
+    assert_eq!(h.queue.count_pending().await.unwrap(), 500);
+
+    let rest = h.queue.claim_due(now, 1_000, &worker, LEASE).await.unwrap();
+    assert_eq!(rest.len(), 500);
+    assert!(rest.iter().all(|claim| claim.deadline.due.at >= ago(1_000)));
+    for claim in &first {
+        let stored = h
+            .queue
+            .deadline(claim.deadline.deadline_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.state, DeadlineState::Breached);
+        assert_eq!(stored.fired_at, Some(now));
+    }
+}
+
+async fn concurrent_workers_claiming_whole_batches_fire_each_deadline_once(h: Harness) {
+    let now = t0();
+    let count = 3_000;
+    h.queue
+        .schedule_many(many(count, |i| now - minutes((i % 90) as i64)))
+        .await
+        .unwrap();
+
+    let mut workers = Vec::new();
+    for n in 0..4 {
+        let queue = h.queue.clone();
+        workers.push(tokio::spawn(async move {
+            let worker = worker(&format!("batch-worker-{n}"));
+            let mut claimed = Vec::new();
+            let mut fired = Vec::new();
+            loop {
+                let batch = queue.claim_due(now, 1_000, &worker, LEASE).await.unwrap();
+                if batch.is_empty() {
+                    return (claimed, fired);
+                }
+                let outcomes: Vec<_> = batch
+                    .iter()
+                    .map(|claim| (claim.deadline.deadline_id, FireOutcome::Breached))
+                    .collect();
+                claimed.extend(ids(&batch));
+                fired.extend(
+                    queue
+                        .complete_fire_many(&outcomes, &worker, now)
+                        .await
+                        .unwrap(),
+                );
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    let mut fired = Vec::new();
+    for handle in workers {
+        let (c, f) = handle.await.unwrap();
+        claimed.extend(c);
+        fired.extend(f);
+    }
+
+    let unique: BTreeSet<_> = claimed.iter().collect();
+    assert_eq!(unique.len(), claimed.len(), "a deadline was claimed twice");
+    assert_eq!(claimed.len(), count);
+    assert_eq!(fired.len(), count, "every claim fired, once");
+    assert_eq!(h.queue.count_pending().await.unwrap(), 0);
     assert_eq!(h.queue.next_due_at().await.unwrap(), None);
 }

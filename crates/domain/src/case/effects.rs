@@ -91,6 +91,17 @@ pub enum NotifyKind {
 }
 
 impl NotifyKind {
+    pub const ALL: [NotifyKind; 8] = [
+        NotifyKind::Acknowledgement,
+        NotifyKind::ReferralUpdate,
+        NotifyKind::StageResponse,
+        NotifyKind::ReviewAcknowledgement,
+        NotifyKind::FinalResponse,
+        NotifyKind::InternalAlert,
+        NotifyKind::Extension,
+        NotifyKind::HoldingUpdate,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             NotifyKind::Acknowledgement => "acknowledgement",

@@ -22,7 +22,10 @@ mod write;
 pub use due_dates::{DueDate, DueState};
 pub use duplicates::{MAX_POSSIBLE_DUPLICATES, possible_duplicates};
 pub use erasure::{ERASED_CONTENT_HASH, ERASED_PAYLOAD};
-pub use filters::{CaseFilter, PageCursor, count, list, received_between};
+pub use filters::{
+    CaseFilter, PageCursor, count, count_received_between, each_received_between, list,
+    report_received_between,
+};
 pub use links::{LinkOutcome, link};
 pub use outbox_message::{CASE_EVENTS_TOPIC, CaseChanged};
 pub use read::{load, load_by_register_number};

@@ -69,9 +69,10 @@ where
     let earlier = || replay(db, key);
     write_once(key.is_some(), earlier, || async move {
         let written = async {
-            let txn = db.begin().await?;
             let year = calendar.local_date(received_at).year();
-            let number = register::next_register_number(&txn, year).await?;
+            let numbers = register::NumberSource::reserve(db, year).await?;
+            let txn = db.begin().await?;
+            let number = numbers.take(&txn, year).await?;
             let transition = build(number)?;
             // Read in the opening transaction; see `duplicates` for the race.
             let others = possible_duplicates(&txn, &transition.case.complainant).await?;

@@ -6,3 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod basics;
+mod migrations;
+mod register;
+mod relay;

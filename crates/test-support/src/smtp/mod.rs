@@ -74,6 +74,13 @@ impl SmtpServer {
     /// Starts a server on `port` that writes what it accepts to `inbox`,
     /// and waits (a bounded time) until it accepts connections.
     pub fn start(port: u16, inbox: &Path) -> anyhow::Result<Self> {
+        Self::start_slow(port, inbox, Duration::ZERO)
+    }
+
+    /// [`SmtpServer::start`] for a slow relay: the server waits `delay`
+    /// after each message's data before it takes the message (writes it to
+    /// `inbox`) and replies.
+    pub fn start_slow(port: u16, inbox: &Path, delay: Duration) -> anyhow::Result<Self> {
         ensure_aiosmtpd().map_err(anyhow::Error::msg)?;
         // A file, not a pipe: a pipe nobody reads could fill and stall the server.
         let log_path = inbox.with_extension("log");
@@ -84,6 +91,8 @@ impl SmtpServer {
             .arg(port.to_string())
             .arg("--outbox")
             .arg(inbox)
+            .arg("--delay")
+            .arg(delay.as_secs_f64().to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(log)

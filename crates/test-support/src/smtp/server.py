@@ -1,6 +1,6 @@
 """A real SMTP server for the test suites (aiosmtpd), started by smtp/mod.rs.
 
-Usage: python3 server.py --port PORT --outbox DIR
+Usage: python3 server.py --port PORT --outbox DIR [--delay SECONDS]
 
 Listens on 127.0.0.1:PORT and prints "ready" once it accepts connections.
 Every message it accepts is written to DIR as <uuid>.eml, exactly as
@@ -8,11 +8,14 @@ received, with its envelope recipients (one a line) in <uuid>.rcpt beside
 it, before the 250 reply, so a test that saw the reply can read both. The
 .rcpt file is written first: whoever sees the .eml can read the envelope.
 Recipients starting with "refuse" get a permanent 550 and those starting
-with "later" a transient 451. It stops when its standard input closes, so a
-test that dies takes its server with it.
+with "later" a transient 451. With --delay, the server waits that long
+after each message's data before taking it and replying (a slow relay).
+It stops when its standard input closes, so a test that dies takes its
+server with it.
 """
 
 import argparse
+import asyncio
 import os
 import sys
 import uuid
@@ -21,8 +24,9 @@ from aiosmtpd.controller import Controller
 
 
 class Handler:
-    def __init__(self, outbox):
+    def __init__(self, outbox, delay):
         self.outbox = outbox
+        self.delay = delay
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.lower()
@@ -34,6 +38,8 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         stem = uuid.uuid4().hex
         self.write(f"{stem}.rcpt", "\n".join(envelope.rcpt_tos).encode())
         self.write(f"{stem}.eml", envelope.original_content or envelope.content)
@@ -50,9 +56,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--outbox", required=True)
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     os.makedirs(args.outbox, exist_ok=True)
-    controller = Controller(Handler(args.outbox), hostname="127.0.0.1", port=args.port)
+    controller = Controller(Handler(args.outbox, args.delay), hostname="127.0.0.1", port=args.port)
     controller.start()
     print("ready", flush=True)
     try:

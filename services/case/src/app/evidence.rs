@@ -234,7 +234,7 @@ impl CaseApp {
             },
         )
         .await?;
-        self.outbox_wake.notify_one();
+        self.committed();
         Ok(())
     }
 

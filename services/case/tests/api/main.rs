@@ -21,3 +21,4 @@ mod listing;
 mod retention;
 mod statistics;
 mod timeline;
+mod watch;

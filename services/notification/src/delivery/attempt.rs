@@ -1,6 +1,6 @@
-//! One delivery attempt: render the message, choose its route, send the
-//! email or write the letter, and record it as sent (queueing the notice
-//! for the case timeline).
+//! One delivery attempt: render the message, choose its route, renew the
+//! lease, send the email or write the letter, and record it as sent
+//! (queueing the notice for the case timeline).
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::NotifyKind;
@@ -55,6 +55,8 @@ impl Delivery {
                 let email =
                     build_email_in_thread(&self.email, &id, &name, &to, &rendered, now, thread)
                         .map_err(|e| Failure::Permanent(e.to_string()))?;
+                // Only while this worker still holds the notification.
+                self.fence(n).await?;
                 self.mailer.send(&email).await.map_err(|e| {
                     if e.is_transient() {
                         Failure::Transient(e.reason().to_owned())
@@ -75,6 +77,7 @@ impl Delivery {
             Route::Post { address } => {
                 let to = LetterAddress::new(name, &address);
                 let pdf = render_letter(&rendered, &to, self.calendar.local_date(now));
+                self.fence(n).await?;
                 self.letters
                     .write(&id, &pdf)
                     .await

@@ -3,12 +3,23 @@
 //!
 //! One attempt is in [`attempt`], what it reads from the case in
 //! [`context`], and what happens when it fails in [`failure`].
+//!
+//! Two rules keep replicas from sending the same message twice:
+//! - a worker claims a few notifications at a time
+//!   ([`Delivery::claim_batch`]), and renews its lease on each right before
+//!   sending it, sending only if the lease was still its own
+//!   (`repo::renew_lease`);
+//! - the lease ([`Delivery::lease`]) is longer than the mailer's send
+//!   timeout, so a send that began under a renewed lease ends before the
+//!   lease does. The settings refuse a lease that is not
+//!   (`COMPLAINTS_NOTIFICATION_LEASE_SECONDS` > `COMPLAINTS_SMTP_TIMEOUT_SECONDS`).
 
 mod attempt;
 mod context;
 mod failure;
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Duration, Utc};
 use complaints_domain::calendar::Calendar;
@@ -16,13 +27,13 @@ use complaints_domain::case::NotifyKind;
 use complaints_domain::policy::Policy;
 use complaints_notify::{EmailSettings, LetterWriter, Mailer, Renderer};
 use complaints_rpc::peers::CasePeer;
+use complaints_rpc::service::Stop;
 use sea_orm::DatabaseConnection;
 
 use crate::entity;
 use crate::repo;
 
-const LEASE_SECONDS: i64 = 120;
-const CLAIM_BATCH: u64 = 50;
+use failure::Failure;
 
 /// Where mail and letters go, and how they look.
 pub struct Delivery {
@@ -37,8 +48,18 @@ pub struct Delivery {
     pub policy: Policy,
     /// Internal alerts go to `<role>@<staff_domain>`.
     pub staff_domain: String,
-    /// Attempts before a notification is FAILED for good.
-    pub max_attempts: i32,
+    /// How long a claim (and each renewal just before a send) holds a
+    /// notification for this worker. Must exceed the mailer's send timeout:
+    /// see the module docs.
+    pub lease: Duration,
+    /// Notifications claimed at a time. Those behind the first wait under
+    /// their claim's lease, so keep it small: with
+    /// `claim_batch` x send timeout below the lease, a claimed notification
+    /// is normally sent before its claim runs out.
+    pub claim_batch: u64,
+    /// How long transient failures are retried, from when the notification
+    /// entered the queue, before it is FAILED.
+    pub retry_for: Duration,
     pub worker: String,
     /// Woken when a sent notice is queued for the case timeline: the
     /// notices relay's wake-up.
@@ -50,40 +71,116 @@ impl std::fmt::Debug for Delivery {
         f.debug_struct("Delivery")
             .field("mailer", &self.mailer)
             .field("worker", &self.worker)
+            .field("lease", &self.lease)
+            .field("claim_batch", &self.claim_batch)
+            .field("retry_for", &self.retry_for)
             .finish_non_exhaustive()
     }
 }
 
 impl Delivery {
-    /// Delivers every notification due now; returns how many were handled.
+    /// Delivers every notification due now; returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, sea_orm::DbErr> {
+        self.pass(None).await
+    }
+
+    /// [`Delivery::deliver_due`], ending early once `stop` is sent: the
+    /// notification in hand is finished, the rest of the claim is released
+    /// for another replica, and nothing more is claimed.
+    pub async fn deliver_due_until(&self, stop: &Stop) -> Result<usize, sea_orm::DbErr> {
+        self.pass(Some(stop)).await
+    }
+
+    async fn pass(&self, stop: Option<&Stop>) -> Result<usize, sea_orm::DbErr> {
+        let stopped = || stop.is_some_and(Stop::is_stopped);
         let mut handled = 0;
-        loop {
+        while !stopped() {
             let now = self.clock.now();
-            let claimed = repo::claim_due(
-                &self.db,
-                now,
-                &self.worker,
-                Duration::seconds(LEASE_SECONDS),
-                CLAIM_BATCH,
-            )
-            .await?;
+            let claimed =
+                repo::claim_due(&self.db, now, &self.worker, self.lease, self.claim_batch).await?;
             if claimed.is_empty() {
-                return Ok(handled);
+                break;
             }
-            for notification in claimed {
-                self.deliver_one(notification).await?;
-                handled += 1;
+            let mut claimed = claimed.into_iter();
+            while let Some(notification) = claimed.next() {
+                if stopped() {
+                    let rest: Vec<String> = std::iter::once(notification)
+                        .chain(claimed)
+                        .map(|n| n.notification_id)
+                        .collect();
+                    let released = repo::release(&self.db, &rest, &self.worker).await?;
+                    tracing::info!(
+                        released,
+                        "delivery stopping; released the rest of its claim"
+                    );
+                    return Ok(handled);
+                }
+                match self.deliver_one(notification).await {
+                    Ok(true) => handled += 1,
+                    Ok(false) => {}
+                    Err(error) => {
+                        // Best effort: the leases run out anyway.
+                        let rest: Vec<String> = claimed.map(|n| n.notification_id).collect();
+                        let _ = repo::release(&self.db, &rest, &self.worker).await;
+                        return Err(error);
+                    }
+                }
             }
+        }
+        self.report_backlog().await;
+        Ok(handled)
+    }
+
+    /// One attempt at a claimed notification, and its record. False when it
+    /// was not attempted because the lease was lost before sending.
+    ///
+    /// Runs in the trace of the request that queued it, so the send and the
+    /// notice reported back to the case continue the complaint's trace.
+    async fn deliver_one(&self, n: entity::Model) -> Result<bool, sea_orm::DbErr> {
+        let span = complaints_telemetry::queued_work_span(
+            "notification.deliver",
+            n.trace_context.as_deref(),
+        );
+        self.deliver_one_traced(n).instrument(span).await
+    }
+
+    async fn deliver_one_traced(&self, n: entity::Model) -> Result<bool, sea_orm::DbErr> {
+        let now = self.clock.now();
+        match self.attempt(&n, now).await {
+            Ok(sent) => self.record_sent(&n, sent, now).await.map(|()| true),
+            Err(Failure::NotHeld(reason)) => {
+                tracing::warn!(notification_id = %n.notification_id, %reason, "not sent: this worker no longer holds the notification");
+                metrics::counter!("complaints_notification_leases_lost_total").increment(1);
+                Ok(false)
+            }
+            Err(failure) => self.record_failure(&n, failure, now).await.map(|()| true),
         }
     }
 
-    /// One attempt at a claimed notification, and its record.
-    async fn deliver_one(&self, n: entity::Model) -> Result<(), sea_orm::DbErr> {
+    /// Renews this worker's lease on `n` just before it is sent; an error
+    /// (the lease is lost, or cannot be confirmed) means: do not send.
+    pub(super) async fn fence(&self, n: &entity::Model) -> Result<(), Failure> {
         let now = self.clock.now();
-        match self.attempt(&n, now).await {
-            Ok(sent) => self.record_sent(&n, sent, now).await,
-            Err(failure) => self.record_failure(&n, failure, now).await,
+        match repo::renew_lease(&self.db, &n.notification_id, &self.worker, now, self.lease).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::NotHeld(
+                "its lease ran out or another worker took it".to_owned(),
+            )),
+            Err(error) => Err(Failure::NotHeld(format!(
+                "its lease could not be renewed: {error}"
+            ))),
+        }
+    }
+
+    /// Sets `complaints_notifications_pending`, the queued notifications
+    /// (due or waiting to retry), for dashboards.
+    async fn report_backlog(&self) {
+        match repo::queued_count(&self.db).await {
+            Ok(queued) => {
+                #[allow(clippy::cast_precision_loss)]
+                metrics::gauge!("complaints_notifications_pending").set(queued as f64);
+            }
+            Err(error) => tracing::warn!(%error, "cannot count the queued notifications"),
         }
     }
 
@@ -99,18 +196,17 @@ fn kind_label(n: &entity::Model) -> &'static str {
     n.kind().map_or("unknown", NotifyKind::as_str)
 }
 
-/// Runs delivery passes until `shutdown`: at once when woken, else when the
+/// Runs delivery passes until `stop`: at once when woken, else when the
 /// next retry falls due (re-checking at least every few seconds for
-/// notifications queued by other replicas).
-pub async fn run_delivery(
-    delivery: &Delivery,
-    wake: &tokio::sync::Notify,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
+/// notifications queued by other replicas). The signal reaches into a pass:
+/// the notification in hand is finished, the rest of the claim released.
+pub async fn run_delivery(delivery: &Delivery, wake: &tokio::sync::Notify, stop: Stop) {
     loop {
-        if let Err(error) = delivery.deliver_due().await {
+        if let Err(error) = delivery.deliver_due_until(&stop).await {
             tracing::error!(%error, "delivery pass failed");
+        }
+        if stop.is_stopped() {
+            return;
         }
         let pause = match delivery.next_due().await {
             Ok(Some(at)) => (at - delivery.clock.now())
@@ -123,7 +219,7 @@ pub async fn run_delivery(
             _ => std::time::Duration::from_secs(5),
         };
         tokio::select! {
-            () = &mut shutdown => return,
+            () = stop.clone().wait() => return,
             () = wake.notified() => {}
             () = tokio::time::sleep(pause) => {}
         }

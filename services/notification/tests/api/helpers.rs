@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use complaints_case::{CaseApp, CaseGrpc};
 use complaints_config::{Settings, env};
-use complaints_domain::clock::{Clock, ManualClock};
+use complaints_domain::clock::{Clock, ManualClock, SystemClock};
 use complaints_domain::role::{Actor, Role};
 use complaints_notification::{
     CASE_TOPIC, Delivery, DeliverySettings, NoticeRelay, NotificationGrpc,
@@ -76,7 +76,13 @@ pub fn settings(dir: &std::path::Path, smtp_port: u16, extra: &[(&str, &str)]) -
 }
 
 pub struct TestApp {
+    /// The clock the services run on, which tests move; for an app on the
+    /// system clock ([`spawn_app_on_system_clock`]) nothing reads it.
     pub clock: ManualClock,
+    /// The clock the services read.
+    shared: Arc<dyn Clock>,
+    settings: Settings,
+    case_peer: CasePeer,
     /// The database both services write to, for looking under them.
     pub db: TestDb,
     pub case: CaseGrpc,
@@ -95,10 +101,31 @@ pub async fn spawn_app(db: TestDb, smtp_port: u16) -> TestApp {
 
 /// [`spawn_app`] with further settings (`COMPLAINTS_*` variables).
 pub async fn spawn_app_with(db: TestDb, smtp_port: u16, extra: &[(&str, &str)]) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let settings = settings(dir.path(), smtp_port, extra);
     let clock = ManualClock::new(monday_morning());
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    spawn_app_on(db, smtp_port, extra, clock, shared).await
+}
+
+/// [`spawn_app_with`] on the system clock, for what runs out in real time
+/// (leases); [`TestApp::now`] and [`TestApp::advance`] do not apply.
+pub async fn spawn_app_on_system_clock(
+    db: TestDb,
+    smtp_port: u16,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    let unused = ManualClock::new(monday_morning());
+    spawn_app_on(db, smtp_port, extra, unused, Arc::new(SystemClock)).await
+}
+
+async fn spawn_app_on(
+    db: TestDb,
+    smtp_port: u16,
+    extra: &[(&str, &str)],
+    clock: ManualClock,
+    shared: Arc<dyn Clock>,
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path(), smtp_port, extra);
     let case_app = CaseApp::new(
         db.db.clone(),
         settings.policy.clone(),
@@ -121,13 +148,17 @@ pub async fn spawn_app_with(db: TestDb, smtp_port: u16, extra: &[(&str, &str)]) 
     let relay = Relay::new(
         db.db.clone(),
         CASE_TOPIC,
-        Arc::new(NoticeRelay { case: peer }),
+        Arc::new(NoticeRelay { case: peer.clone() }),
         shared.clone(),
         Arc::new(Notify::new()),
     );
-    let notifications = NotificationGrpc::new(db.db.clone(), shared, Arc::new(Notify::new()));
+    let notifications =
+        NotificationGrpc::new(db.db.clone(), shared.clone(), Arc::new(Notify::new()));
     TestApp {
         clock,
+        shared,
+        settings,
+        case_peer: peer,
         db,
         case,
         notifications,
@@ -164,6 +195,24 @@ impl TestApp {
     /// Moves the clock to just past `at`.
     pub fn advance_past(&self, at: DateTime<Utc>) {
         self.advance(at - self.now() + chrono::Duration::seconds(1));
+    }
+
+    /// Another replica's delivery worker: built from the same settings as
+    /// [`TestApp::delivery`], with its own worker id and its own connection
+    /// pool to the same database.
+    pub async fn replica(&self) -> Delivery {
+        let db = complaints_store::db::connect(&self.db.url)
+            .await
+            .expect("a replica's own connection to the test database");
+        DeliverySettings::from_config(&self.settings.delivery)
+            .expect("delivery settings")
+            .delivery(
+                db,
+                self.case_peer.clone(),
+                self.shared.clone(),
+                self.settings.calendar.clone(),
+                self.settings.policy.clone(),
+            )
     }
 
     /// Where letters are queued for printing.

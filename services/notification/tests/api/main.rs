@@ -14,6 +14,8 @@ use complaints_test_support::smtp;
 mod email;
 mod erasure;
 mod letters;
+mod replicas;
 mod requests;
+mod requeue;
 mod retries;
 mod templates;

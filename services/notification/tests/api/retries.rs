@@ -1,6 +1,7 @@
 //! Failed deliveries: a server that is down is retried after a backoff the
-//! clock has to pass; a refusal is final at once; either way, a message that
-//! fails for good raises an alert to the complaints department.
+//! clock has to pass, for as long as the retry window lasts (hours, not
+//! minutes); a refusal is final at once; either way, a message that fails
+//! for good raises an alert to the complaints department.
 
 use chrono::Duration;
 use complaints_proto::complaints::notification::v1 as pb;
@@ -16,7 +17,8 @@ on_every_backend!(
     wrap = crate::helpers::bounded;
     a_server_that_is_down_leaves_the_acknowledgement_queued_until_the_backoff_has_passed_and_the_server_is_up,
     a_recipient_the_server_refuses_fails_after_one_attempt_and_alerts_the_complaints_department,
-    transient_failures_up_to_the_attempt_limit_fail_the_notification_and_raise_an_alert,
+    an_smtp_outage_of_hours_leaves_the_acknowledgement_queued_and_it_is_sent_when_the_server_is_back,
+    transient_failures_past_the_retry_window_fail_the_notification_and_raise_an_alert,
 );
 
 const HANDLER_MAILBOX: &str = "complaints_handler";
@@ -139,7 +141,55 @@ async fn a_recipient_the_server_refuses_fails_after_one_attempt_and_alerts_the_c
     assert!(app.get_case(&case.case_id).await.acknowledged_at.is_none());
 }
 
-async fn transient_failures_up_to_the_attempt_limit_fail_the_notification_and_raise_an_alert(
+async fn an_smtp_outage_of_hours_leaves_the_acknowledgement_queued_and_it_is_sent_when_the_server_is_back(
+    db: TestDb,
+) {
+    if !crate::smtp::smtp_available() {
+        return;
+    }
+    // Nothing listens on this port for six hours.
+    let port = free_port();
+    let app = spawn_app(db, port).await;
+    let case = app
+        .open(email_complaint("margaret.smith@example.com"))
+        .await;
+    let id = app.request_acknowledgement(&case).await.notification_id;
+    let outage_ends = app.now() + Duration::hours(6);
+    let mut waits = Vec::new();
+    while app.now() < outage_ends {
+        assert_eq!(app.deliver().await, 1);
+        let queued = app.notification(&case.case_id, &id).await;
+        assert_eq!(state(&queued), pb::NotificationState::Queued, "{queued:?}");
+        let retry_at = app.delivery.next_due().await.unwrap().unwrap();
+        waits.push((retry_at - app.now()).num_seconds());
+        app.advance_past(retry_at);
+    }
+    // 30 s, doubling, at most half an hour apart: many more than five
+    // attempts, and none of them ends it.
+    assert_eq!(waits[..7], [30, 60, 120, 240, 480, 960, 1800]);
+    assert!(waits.iter().all(|wait| *wait <= 1800), "{waits:?}");
+    let attempts = app.notification(&case.case_id, &id).await.attempts;
+    assert!(attempts > 12, "{attempts} attempts in six hours");
+
+    let inbox = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(port, &inbox.path().join("inbox")).unwrap();
+    assert_eq!(app.deliver().await, 1);
+    let sent = app.notification(&case.case_id, &id).await;
+    assert_eq!(state(&sent), pb::NotificationState::Sent);
+    assert_eq!(sent.attempts, attempts + 1);
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "the acknowledgement alone, once");
+    assert_eq!(received[0].envelope_to, ["margaret.smith@example.com"]);
+    assert!(
+        app.notifications(&case.case_id)
+            .await
+            .iter()
+            .all(|n| kind(n) != pb::NotificationKind::InternalAlert),
+        "no staff alert: it never failed for good"
+    );
+}
+
+async fn transient_failures_past_the_retry_window_fail_the_notification_and_raise_an_alert(
     db: TestDb,
 ) {
     let Some((smtp, _inbox)) = smtp_server(free_port()) else {
@@ -148,18 +198,26 @@ async fn transient_failures_up_to_the_attempt_limit_fail_the_notification_and_ra
     let app = spawn_app_with(
         db,
         smtp.port,
-        &[(complaints_config::env::DELIVERY_ATTEMPTS, "3")],
+        &[(complaints_config::env::NOTIFICATION_RETRY_FOR, "1h")],
     )
     .await;
     // The test server answers "451 try again later" for this mailbox.
     let case = app.open(email_complaint("later.please@example.com")).await;
     let id = app.request_acknowledgement(&case).await.notification_id;
+    let window_ends = app.now() + Duration::hours(1);
 
     let mut previous_wait = Duration::zero();
-    for attempt in 1..=2 {
-        assert_eq!(app.deliver().await, 1, "attempt {attempt}");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let handled = app.deliver().await;
         let queued = app.notification(&case.case_id, &id).await;
-        assert_eq!(state(&queued), pb::NotificationState::Queued);
+        if state(&queued) != pb::NotificationState::Queued {
+            // The alert it raised is due at once: the same pass sends it.
+            assert_eq!(handled, 2, "attempt {attempt}");
+            break;
+        }
+        assert_eq!(handled, 1, "attempt {attempt}");
         assert_eq!(queued.attempts, attempt);
         assert!(
             queued.last_error.starts_with("451"),
@@ -167,26 +225,38 @@ async fn transient_failures_up_to_the_attempt_limit_fail_the_notification_and_ra
             queued.last_error
         );
         let retry_at = app.delivery.next_due().await.unwrap().unwrap();
-        let wait = retry_at - app.now();
         assert!(
-            wait > previous_wait,
-            "the backoff grows: {wait} after {previous_wait}"
+            retry_at <= window_ends,
+            "no retry after the window: {retry_at}"
         );
+        let wait = retry_at - app.now();
+        if retry_at < window_ends {
+            assert!(
+                wait > previous_wait,
+                "the backoff grows: {wait} after {previous_wait}"
+            );
+        }
         previous_wait = wait;
         assert_eq!(app.deliver().await, 0, "nothing is due before the backoff");
-        app.advance_past(retry_at);
+        // Exactly at the retry: the last one is made at the window's end.
+        app.advance(wait);
     }
 
-    // The third attempt is the last one allowed.
-    assert_eq!(app.deliver().await, 2);
+    // The attempt at the window's end was the last: 30 s, 1, 2, 4, 8 and
+    // 16 min, then the rest of the hour.
+    assert_eq!(app.now(), window_ends);
     let failed = app.notification(&case.case_id, &id).await;
     assert_eq!(state(&failed), pb::NotificationState::Failed);
-    assert_eq!(failed.attempts, 3);
+    assert_eq!(failed.attempts, 8);
     assert!(
-        failed.last_error.contains("try again later"),
+        failed.last_error.contains("try again later")
+            && failed
+                .last_error
+                .contains("still failing 1h after it was queued"),
         "{}",
         failed.last_error
     );
+    assert!(failed.failed_at.is_some());
 
     assert_one_alert_was_sent(&app, &case.case_id, &smtp).await;
 
@@ -195,8 +265,8 @@ async fn transient_failures_up_to_the_attempt_limit_fail_the_notification_and_ra
     assert_eq!(smtp.received().len(), 1);
     assert_eq!(
         app.notification(&case.case_id, &id).await.attempts,
-        3,
-        "no attempt after the limit"
+        8,
+        "no attempt after the window"
     );
 }
 

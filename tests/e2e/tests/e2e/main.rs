@@ -47,6 +47,17 @@
 //!   data folder (the SQLite database included) holds the person's name,
 //!   email address, phone number or postal address.
 //!
+//! - `one_trace`: the four production processes on Postgres: one
+//!   complaint is one trace across all of them (outbox, delivery and the
+//!   notice recorded back on the case included), and every process's first
+//!   `/metrics` scrape carries the families dashboards and alerts use.
+//!
+//! - `tls`: the four production processes with mutual TLS on every hop
+//!   carry a complaint to its acknowledgement; a plaintext client is refused.
+//!
+//! - `watch_events`: a CRM following `WatchCaseEvents` that reconnects from
+//!   its last cursor gets every event once, in order.
+//!
 //! `bank_holidays` is the tests' own working-day table, for the tests whose
 //! receipt is the real time.
 
@@ -62,7 +73,9 @@ mod cli_steps;
 mod embedded;
 mod erasure;
 mod escalation_processes;
+mod one_trace;
 mod production;
+mod tls;
 
 mod closing;
 mod correspondence;
@@ -75,4 +88,5 @@ mod stage3_director;
 mod test_clock;
 mod threading;
 mod tsa;
+mod watch_events;
 mod working_days;

@@ -1,13 +1,14 @@
 //! The production shape: `case` and `intake` as separate processes on one
-//! Postgres database, intake calling the case service over gRPC with a
-//! service token it mints from the shared signing secret.
+//! Postgres database, intake calling the case service over gRPC with
+//! short-lived tokens signed with its own key, which the case service checks
+//! with the services' public keys and lets make intake's calls only.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use complaints_auth::{AuthConfig, TokenIssuer};
+use complaints_auth::{AuthConfig, ServiceSigner, TokenIssuer};
 use complaints_domain::role::Role;
 use complaints_e2e::{
     Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, wait_until_serving,
@@ -34,8 +35,28 @@ fn token(role: Role, subject: &str) -> String {
     tokens::mint(&config, subject, role, Duration::from_secs(600))
 }
 
-/// A production process's command: settings from the environment only.
-fn service(binary: &Path, folder: &Path, database_url: &str, listen: SocketAddr) -> Command {
+/// Makes each service's own key pair, as an operator would with openssl:
+/// the private key in `<folder>/<service>.key`, the public one in
+/// `<folder>/service-keys/<service>.pem`, the folder every process reads.
+fn make_service_keys(folder: &Path, services: &[&str]) {
+    let public = folder.join("service-keys");
+    std::fs::create_dir_all(&public).unwrap();
+    for service in services {
+        let pair = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(folder.join(format!("{service}.key")), pair.serialize_pem()).unwrap();
+        std::fs::write(public.join(format!("{service}.pem")), pair.public_key_pem()).unwrap();
+    }
+}
+
+/// A production process's command: settings from the environment only,
+/// signing its calls to the others with its own key.
+fn service(
+    name: &str,
+    binary: &Path,
+    folder: &Path,
+    database_url: &str,
+    listen: SocketAddr,
+) -> Command {
     let mut command = clean_command(binary);
     command
         .current_dir(folder)
@@ -43,7 +64,9 @@ fn service(binary: &Path, folder: &Path, database_url: &str, listen: SocketAddr)
         .env("COMPLAINTS_LISTEN", listen.to_string())
         .env("COMPLAINTS_JWT_SECRET", SECRET)
         .env("COMPLAINTS_JWT_ISSUER", ISSUER)
-        .env("COMPLAINTS_JWT_AUDIENCE", AUDIENCE);
+        .env("COMPLAINTS_JWT_AUDIENCE", AUDIENCE)
+        .env("COMPLAINTS_SERVICE_KEY_FILE", folder.join(format!("{name}.key")))
+        .env("COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR", folder.join("service-keys"));
     command
 }
 
@@ -55,16 +78,23 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
     let folder = TempDir::new("complaints-e2e-production").unwrap();
     let case_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let intake_address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    make_service_keys(folder.path(), &["intake", "case"]);
 
     let mut case_process = Process::spawn(
         "case",
-        service(&binaries().case, folder.path(), &db.url, case_address),
+        service("case", &binaries().case, folder.path(), &db.url, case_address),
     )
     .unwrap();
     wait_until_serving(&mut case_process, case_address, CASE, START_TIMEOUT)
         .await
         .unwrap();
-    let mut intake_command = service(&binaries().intake, folder.path(), &db.url, intake_address);
+    let mut intake_command = service(
+        "intake",
+        &binaries().intake,
+        folder.path(),
+        &db.url,
+        intake_address,
+    );
     intake_command.env("COMPLAINTS_CASE_URL", format!("http://{case_address}"));
     let mut intake_process = Process::spawn("intake", intake_command).unwrap();
     wait_until_serving(&mut intake_process, intake_address, INTAKE, START_TIMEOUT)
@@ -140,6 +170,32 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
         .unwrap()
         .into_inner();
     assert_eq!(listed.total_size, 5);
+
+    // Intake's own key is good for intake's calls, never a person's step.
+    let intake_key = std::fs::read_to_string(folder.path().join("intake.key")).unwrap();
+    let as_intake = ServiceSigner::own_key(
+        &AuthConfig::new(ISSUER, AUDIENCE).with_service_signing_key(intake_key),
+        "intake",
+    )
+    .unwrap()
+    .sign()
+    .unwrap();
+    let close = case_pb::CloseCaseRequest {
+        case_id: opened[0].case_id.clone(),
+        request_id: "close-as-intake".to_owned(),
+        reason: "resolved".to_owned(),
+    };
+    let denied = case(&to_case, &as_intake)
+        .close_case(close.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied, "{denied:?}");
+    // Nor does the shared secret make a service any more.
+    let shared = case(&to_case, &token(Role::Service, "intake"))
+        .close_case(close)
+        .await
+        .unwrap_err();
+    assert_eq!(shared.code(), Code::Unauthenticated, "{shared:?}");
 
     // Both stop cleanly on SIGTERM.
     for process in [&mut intake_process, &mut case_process] {

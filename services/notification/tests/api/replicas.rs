@@ -1,0 +1,177 @@
+//! Replicas: delivery workers of two processes on one database, against a
+//! slow SMTP relay, send each message once (a worker renews its lease right
+//! before sending, and sends only while the lease is its own); a worker
+//! told to stop finishes the message in hand and gives the rest of its
+//! claim back, so another replica sends them at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use complaints_config::env;
+use complaints_notification::{Delivery, run_delivery};
+use complaints_proto::complaints::notification::v1 as pb;
+use complaints_rpc::service::Stop;
+use complaints_test_support::TestDb;
+use tokio::sync::Notify;
+
+use crate::helpers::{
+    MAIL_DOMAIN, Opened, TestApp, email_complaint, on_every_backend, spawn_app_on_system_clock,
+    spawn_app_with, state,
+};
+use crate::smtp::{SmtpServer, free_port, smtp_available};
+
+on_every_backend!(
+    wrap = crate::helpers::bounded;
+    a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends_the_rest_at_once,
+);
+
+/// The replicas share one Postgres database, as in production.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_against_a_slow_relay_send_each_acknowledgement_exactly_once() {
+    if let Some(db) = TestDb::postgres().await {
+        crate::helpers::bounded(two_replicas_send_each_once(db)).await;
+    }
+}
+
+async fn two_replicas_send_each_once(db: TestDb) {
+    if !smtp_available() {
+        return;
+    }
+    // Each message takes the relay half a second; a send is abandoned
+    // after 3 s, and a lease lasts 4 s: longer than a send may take, far
+    // shorter than the whole backlog takes one worker.
+    let inbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start_slow(
+        port,
+        &inbox.path().join("inbox"),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    let app = spawn_app_on_system_clock(
+        db,
+        port,
+        &[
+            (env::SMTP_TIMEOUT_SECONDS, "3"),
+            (env::NOTIFICATION_LEASE_SECONDS, "4"),
+            (env::NOTIFICATION_CLAIM_BATCH, "2"),
+        ],
+    )
+    .await;
+    let backlog = queue_acknowledgements(&app, 16).await;
+
+    let (stop, stopped) = Stop::new();
+    let first = spawn_worker(app.replica().await, stopped.clone());
+    // The second replica starts once the first is sending, finding the
+    // first's claims taken.
+    wait_until(|| !smtp.received().is_empty()).await;
+    let second = spawn_worker(app.replica().await, stopped);
+    wait_until_sent(&app, &backlog).await;
+    stop.stop();
+    first.await.unwrap();
+    second.await.unwrap();
+
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for message in smtp.received() {
+        let id = message.parsed().message_id().unwrap().to_owned();
+        *copies.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
+    for (_, id) in &backlog {
+        assert_eq!(copies.get(&format!("{id}@{MAIL_DOMAIN}")), Some(&1), "{id}");
+    }
+    assert_eq!(copies.len(), backlog.len());
+}
+
+async fn a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends_the_rest_at_once(
+    db: TestDb,
+) {
+    if !smtp_available() {
+        return;
+    }
+    let inbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start_slow(
+        port,
+        &inbox.path().join("inbox"),
+        Duration::from_millis(500),
+    )
+    .unwrap();
+    // One worker claims the whole backlog at once.
+    let app = spawn_app_with(db, port, &[(env::NOTIFICATION_CLAIM_BATCH, "5")]).await;
+    let backlog = queue_acknowledgements(&app, 5).await;
+
+    let (stop, stopped) = Stop::new();
+    let worker = spawn_worker(app.replica().await, stopped);
+    // The first message is taken; the worker is on to the next.
+    wait_until(|| !smtp.received().is_empty()).await;
+    stop.stop();
+    worker.await.unwrap();
+
+    let sent_before_stopping = smtp.received().len();
+    assert!(
+        sent_before_stopping < backlog.len(),
+        "the worker stopped before its backlog was done, not after: it sent {sent_before_stopping}"
+    );
+    // What reached the server was finished: recorded as sent.
+    assert_eq!(sent(&app, &backlog).await, sent_before_stopping);
+
+    // The clock has not moved, so no lease has run out: another replica
+    // takes the rest at once only because they were given back.
+    assert_eq!(
+        app.deliver().await,
+        backlog.len() - sent_before_stopping,
+        "the rest of the claim was released"
+    );
+    assert_eq!(sent(&app, &backlog).await, backlog.len());
+    assert_eq!(smtp.received().len(), backlog.len());
+}
+
+/// `count` complaints by email, each with its acknowledgement queued: the
+/// cases and the notification ids.
+async fn queue_acknowledgements(app: &TestApp, count: usize) -> Vec<(Opened, String)> {
+    let mut backlog = Vec::with_capacity(count);
+    for i in 0..count {
+        let case = app
+            .open(email_complaint(&format!("complainant.{i}@example.com")))
+            .await;
+        let id = app.request_acknowledgement(&case).await.notification_id;
+        backlog.push((case, id));
+    }
+    backlog
+}
+
+/// A replica's delivery loop on a task of its own, until `stop`.
+fn spawn_worker(delivery: Delivery, stop: Stop) -> tokio::task::JoinHandle<()> {
+    let delivery = Arc::new(delivery);
+    tokio::spawn(async move {
+        let wake = Notify::new();
+        run_delivery(&delivery, &wake, stop).await;
+    })
+}
+
+/// How many of the backlog's notifications are recorded as sent.
+async fn sent(app: &TestApp, backlog: &[(Opened, String)]) -> usize {
+    let mut sent = 0;
+    for (case, id) in backlog {
+        if state(&app.notification(&case.case_id, id).await) == pb::NotificationState::Sent {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+async fn wait_until_sent(app: &TestApp, backlog: &[(Opened, String)]) {
+    while sent(app, backlog).await < backlog.len() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits for `done` (the test's own time limit bounds the wait).
+async fn wait_until(done: impl Fn() -> bool) {
+    while !done() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
