@@ -201,10 +201,22 @@ echo "== tables read whole most (rows read by sequential scans, all services)"
 psql -At -F ' ' "$SERVER_URL/$BENCH_DB" -c "SELECT relname, seq_scan, seq_tup_read, idx_scan FROM pg_stat_user_tables ORDER BY seq_tup_read DESC LIMIT 6" |
   awk '{ printf "SEQ %s seq_scans=%s rows_read=%s index_scans=%s\n", $1, $2, $3, $4 }' | tee "$WORK/seq.out"
 
+# Stop the four processes; one still running 30 s after SIGTERM is reported
+# and killed.
+stop() { # name pid
+  local i
+  kill "$2" 2>/dev/null || return 0
+  for i in $(seq 1 300); do
+    kill -0 "$2" 2>/dev/null || { wait "$2" 2>/dev/null || true; return 0; }
+    sleep 0.1
+  done
+  echo "STOP $1 did not stop within 30 s of SIGTERM; killed" | tee -a "$WORK/idle.out"
+  kill -KILL "$2" 2>/dev/null || true
+  wait "$2" 2>/dev/null || true
+}
 for name in intake case escalation notification; do
   pid_var="PID_$name"
-  kill "${!pid_var}" 2>/dev/null || true
-  wait "${!pid_var}" 2>/dev/null || true
+  stop "$name" "${!pid_var}"
 done
 PIDS=()
 
