@@ -30,9 +30,7 @@ pub type EvidenceChunks = std::pin::Pin<
 
 /// Timeline events as `CaseService/WatchCaseEvents` streams them.
 pub type CaseEventStream = std::pin::Pin<
-    Box<
-        dyn tokio_stream::Stream<Item = Result<case_pb::WatchCaseEventsResponse, Status>> + Send,
-    >,
+    Box<dyn tokio_stream::Stream<Item = Result<case_pb::WatchCaseEventsResponse, Status>> + Send>,
 >;
 
 /// The case service as the others in its process call it: its
@@ -54,7 +52,9 @@ pub enum PeerError {
         url: String,
         reason: String,
     },
-    #[error("no service credential: set COMPLAINTS_SERVICE_KEY_FILE (or, without service keys, an HS256 secret) ({0})")]
+    #[error(
+        "no service credential: set COMPLAINTS_SERVICE_KEY_FILE (or, without service keys, an HS256 secret) ({0})"
+    )]
     NoToken(String),
 }
 

@@ -65,8 +65,14 @@ fn service(
         .env("COMPLAINTS_JWT_SECRET", SECRET)
         .env("COMPLAINTS_JWT_ISSUER", ISSUER)
         .env("COMPLAINTS_JWT_AUDIENCE", AUDIENCE)
-        .env("COMPLAINTS_SERVICE_KEY_FILE", folder.join(format!("{name}.key")))
-        .env("COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR", folder.join("service-keys"));
+        .env(
+            "COMPLAINTS_SERVICE_KEY_FILE",
+            folder.join(format!("{name}.key")),
+        )
+        .env(
+            "COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR",
+            folder.join("service-keys"),
+        );
     command
 }
 
@@ -82,7 +88,13 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
 
     let mut case_process = Process::spawn(
         "case",
-        service("case", &binaries().case, folder.path(), &db.url, case_address),
+        service(
+            "case",
+            &binaries().case,
+            folder.path(),
+            &db.url,
+            case_address,
+        ),
     )
     .unwrap();
     wait_until_serving(&mut case_process, case_address, CASE, START_TIMEOUT)
