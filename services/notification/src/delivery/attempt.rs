@@ -57,13 +57,15 @@ impl Delivery {
                         .map_err(|e| Failure::Permanent(e.to_string()))?;
                 // Only while this worker still holds the notification.
                 self.fence(n).await?;
-                self.mailer.send(&email).await.map_err(|e| {
-                    if e.is_transient() {
-                        Failure::Transient(e.reason().to_owned())
-                    } else {
-                        Failure::Permanent(e.reason().to_owned())
-                    }
-                })?;
+                self.holding(n, self.mailer.send(&email))
+                    .await
+                    .map_err(|e| {
+                        if e.is_transient() {
+                            Failure::Transient(e.reason().to_owned())
+                        } else {
+                            Failure::Permanent(e.reason().to_owned())
+                        }
+                    })?;
                 Ok(Sent {
                     channel: DeliveryChannel::Email,
                     recipient: to.as_str().to_owned(),
@@ -78,8 +80,7 @@ impl Delivery {
                 let to = LetterAddress::new(name, &address);
                 let pdf = render_letter(&rendered, &to, self.calendar.local_date(now));
                 self.fence(n).await?;
-                self.letters
-                    .write(&id, &pdf)
+                self.holding(n, self.letters.write(&id, &pdf))
                     .await
                     .map_err(|e| Failure::Transient(e.to_string()))?;
                 Ok(Sent {

@@ -4,15 +4,24 @@
 //! One attempt is in [`attempt`], what it reads from the case in
 //! [`context`], and what happens when it fails in [`failure`].
 //!
-//! Two rules keep replicas from sending the same message twice:
+//! Three rules keep replicas from sending the same message twice:
 //! - a worker claims a few notifications at a time
 //!   ([`Delivery::claim_batch`]), and renews its lease on each right before
 //!   sending it, sending only if the lease was still its own
 //!   (`repo::renew_lease`);
-//! - the lease ([`Delivery::lease`]) is longer than the mailer's send
-//!   timeout, so a send that began under a renewed lease ends before the
-//!   lease does. The settings refuse a lease that is not
-//!   (`COMPLAINTS_NOTIFICATION_LEASE_SECONDS` > `COMPLAINTS_SMTP_TIMEOUT_SECONDS`).
+//! - while a send is in flight the worker keeps renewing that lease, every
+//!   third of it ([`Delivery::holding`]), so a relay slower than the lease
+//!   never lets another replica take the message over mid-send; a worker
+//!   that dies stops renewing, and the message is taken over one lease
+//!   later;
+//! - once sent, the worker records it even through a database outage,
+//!   trying again for as long as [`RECORD_FOR`] allows, so a message sent
+//!   just as the database went away is not sent again when its lease ends.
+//!
+//! What no worker can know is whether a relay that never answered the end
+//! of a message (`COMPLAINTS_SMTP_TIMEOUT_SECONDS`, five minutes by
+//! default, as RFC 5321 advises) took it: such a message is tried again,
+//! with the same Message-ID, so the recipient's mail client shows it once.
 
 mod attempt;
 mod context;
@@ -35,6 +44,10 @@ use crate::repo;
 
 use failure::Failure;
 
+/// How long a worker keeps trying to record a message it sent while the
+/// database does not answer.
+pub const RECORD_FOR: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
 /// Where mail and letters go, and how they look.
 pub struct Delivery {
     pub db: DatabaseConnection,
@@ -48,9 +61,9 @@ pub struct Delivery {
     pub policy: Policy,
     /// Internal alerts go to `<role>@<staff_domain>`.
     pub staff_domain: String,
-    /// How long a claim (and each renewal just before a send) holds a
-    /// notification for this worker. Must exceed the mailer's send timeout:
-    /// see the module docs.
+    /// How long a claim (and each renewal, just before a send and every
+    /// third of it during one) holds a notification for this worker: see
+    /// the module docs.
     pub lease: Duration,
     /// Notifications claimed at a time. Those behind the first wait under
     /// their claim's lease, so keep it small: with
@@ -147,13 +160,76 @@ impl Delivery {
     async fn deliver_one_traced(&self, n: entity::Model) -> Result<bool, sea_orm::DbErr> {
         let now = self.clock.now();
         match self.attempt(&n, now).await {
-            Ok(sent) => self.record_sent(&n, sent, now).await.map(|()| true),
+            Ok(sent) => self.record_sent_surely(&n, sent, now).await.map(|()| true),
             Err(Failure::NotHeld(reason)) => {
                 tracing::warn!(notification_id = %n.notification_id, %reason, "not sent: this worker no longer holds the notification");
                 metrics::counter!("complaints_notification_leases_lost_total").increment(1);
                 Ok(false)
             }
             Err(failure) => self.record_failure(&n, failure, now).await.map(|()| true),
+        }
+    }
+
+    /// Runs `send` while keeping this worker's lease on `n`, renewed every
+    /// third of the lease: a slow relay must not let the lease run out
+    /// mid-send, or another replica would send the message again.
+    pub(super) async fn holding<T>(
+        &self,
+        n: &entity::Model,
+        send: impl std::future::Future<Output = T>,
+    ) -> T {
+        let every = (self.lease / 3)
+            .to_std()
+            .unwrap_or(std::time::Duration::from_secs(1))
+            .max(std::time::Duration::from_millis(100));
+        tokio::pin!(send);
+        loop {
+            tokio::select! {
+                result = &mut send => return result,
+                () = tokio::time::sleep(every) => {
+                    let now = self.clock.now();
+                    match repo::renew_lease(&self.db, &n.notification_id, &self.worker, now, self.lease).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(
+                            notification_id = %n.notification_id,
+                            "the lease ran out during a send; another worker may send it again"
+                        ),
+                        Err(error) => tracing::warn!(
+                            notification_id = %n.notification_id,
+                            %error,
+                            "cannot renew the lease during a send"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a sent notification, trying again through a database outage
+    /// (every second, then up to every 15 s, for up to [`RECORD_FOR`]): a
+    /// message left unrecorded is sent again when its lease ends.
+    async fn record_sent_surely(
+        &self,
+        n: &entity::Model,
+        sent: repo::Sent,
+        now: DateTime<Utc>,
+    ) -> Result<(), sea_orm::DbErr> {
+        let started = std::time::Instant::now();
+        let mut wait = std::time::Duration::from_secs(1);
+        loop {
+            match self.record_sent(n, sent.clone(), now).await {
+                Ok(()) => return Ok(()),
+                Err(error) if started.elapsed() < RECORD_FOR => {
+                    tracing::warn!(
+                        notification_id = %n.notification_id,
+                        %error,
+                        "sent, but recording it failed; trying again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(15));
+                }
+                Err(error) => return Err(error),
+            }
         }
     }
 

@@ -34,6 +34,58 @@ async fn two_replicas_against_a_slow_relay_send_each_acknowledgement_exactly_onc
     }
 }
 
+/// A relay slower than the lease itself: the worker keeps its lease while
+/// the send lasts, so the other replica never takes the message over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_slower_than_the_lease_still_gets_each_message_once() {
+    if let Some(db) = TestDb::postgres().await {
+        crate::helpers::bounded(a_send_outlasting_the_lease_is_not_repeated(db)).await;
+    }
+}
+
+async fn a_send_outlasting_the_lease_is_not_repeated(db: TestDb) {
+    if !smtp_available() {
+        return;
+    }
+    // Each message takes the relay 2.5 s; a lease lasts 1 s.
+    let inbox = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let smtp = SmtpServer::start_slow(
+        port,
+        &inbox.path().join("inbox"),
+        Duration::from_millis(2500),
+    )
+    .unwrap();
+    let app = spawn_app_on_system_clock(
+        db,
+        port,
+        &[
+            (env::SMTP_TIMEOUT_SECONDS, "30"),
+            (env::NOTIFICATION_LEASE_SECONDS, "1"),
+            (env::NOTIFICATION_CLAIM_BATCH, "1"),
+        ],
+    )
+    .await;
+    let backlog = queue_acknowledgements(&app, 3).await;
+
+    let (stop, stopped) = Stop::new();
+    let first = spawn_worker(app.replica().await, stopped.clone());
+    let second = spawn_worker(app.replica().await, stopped);
+    wait_until_sent(&app, &backlog).await;
+    stop.stop();
+    first.await.unwrap();
+    second.await.unwrap();
+
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for message in smtp.received() {
+        let id = message.parsed().message_id().unwrap().to_owned();
+        *copies.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
+    assert_eq!(copies.len(), backlog.len());
+}
+
 async fn two_replicas_send_each_once(db: TestDb) {
     if !smtp_available() {
         return;
