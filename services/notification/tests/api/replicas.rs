@@ -76,13 +76,7 @@ async fn a_send_outlasting_the_lease_is_not_repeated(db: TestDb) {
     first.await.unwrap();
     second.await.unwrap();
 
-    let mut copies: HashMap<String, usize> = HashMap::new();
-    for message in smtp.received() {
-        let id = message.parsed().message_id().unwrap().to_owned();
-        *copies.entry(id).or_default() += 1;
-    }
-    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
+    let copies = copies_by_message_id(&smtp);
     assert_eq!(copies.len(), backlog.len());
 }
 
@@ -124,13 +118,7 @@ async fn two_replicas_send_each_once(db: TestDb) {
     first.await.unwrap();
     second.await.unwrap();
 
-    let mut copies: HashMap<String, usize> = HashMap::new();
-    for message in smtp.received() {
-        let id = message.parsed().message_id().unwrap().to_owned();
-        *copies.entry(id).or_default() += 1;
-    }
-    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
+    let copies = copies_by_message_id(&smtp);
     for (_, id) in &backlog {
         assert_eq!(copies.get(&format!("{id}@{MAIL_DOMAIN}")), Some(&1), "{id}");
     }
@@ -193,6 +181,19 @@ async fn queue_acknowledgements(app: &TestApp, count: usize) -> Vec<(Opened, Str
         backlog.push((case, id));
     }
     backlog
+}
+
+/// How many times the server received each Message-ID, failing the test if
+/// any came more than once.
+fn copies_by_message_id(smtp: &SmtpServer) -> HashMap<String, usize> {
+    let mut copies: HashMap<String, usize> = HashMap::new();
+    for message in smtp.received() {
+        let id = message.parsed().message_id().unwrap().to_owned();
+        *copies.entry(id).or_default() += 1;
+    }
+    let repeated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "sent more than once: {repeated:?}");
+    copies
 }
 
 /// A replica's delivery loop on a task of its own, until `stop`.

@@ -24,7 +24,6 @@ use complaints_domain::role::Role;
 use complaints_e2e::{
     Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, wait_until_serving,
 };
-use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_test_support::net::free_port;
 use complaints_test_support::{TestDb, tokens};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
@@ -37,7 +36,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_stream::wrappers::TcpListenerStream;
 
-use crate::support::{case, intake, one_on_each_channel, yesterday};
+use crate::support::{case, intake, one_on_each_channel, outputs, wait_for_event, yesterday};
 
 const SECRET: &str = "e2e-one-trace-signing-secret-of-enough-bytes";
 const ISSUER: &str = "https://idp.e2e.example";
@@ -297,30 +296,10 @@ async fn one_complaint_is_one_trace_through_all_four_services_and_metrics_are_th
         &channel(case_node.address).unwrap(),
         &token(Role::ComplaintsHandler, "hana"),
     );
-    let acknowledged = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let timeline = cases
-                .get_timeline(case_pb::GetTimelineRequest {
-                    case_id: opened.case_id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            if timeline.events.iter().any(|e| e.kind == "case.notice_sent") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
     assert!(
-        acknowledged.is_ok(),
+        wait_for_event(&mut cases, &opened.case_id, "case.notice_sent", PATIENCE).await,
         "no acknowledgement recorded:\n{}",
-        processes
-            .iter()
-            .map(Process::output)
-            .collect::<Vec<_>>()
-            .join("\n")
+        outputs(&processes)
     );
 
     // Every hop, in the one trace the intake call began.

@@ -384,3 +384,40 @@ pub async fn reflected_services(channel: &Channel) -> Vec<String> {
         other => panic!("reflection answered {other:?}"),
     }
 }
+
+/// Waits, up to `patience`, until the case's timeline has an event of
+/// `kind` (an acknowledgement sent and recorded back, say); false if it
+/// never came.
+pub async fn wait_for_event(
+    cases: &mut Case,
+    case_id: &str,
+    kind: &str,
+    patience: std::time::Duration,
+) -> bool {
+    tokio::time::timeout(patience, async {
+        loop {
+            let timeline = cases
+                .get_timeline(case_pb::GetTimelineRequest {
+                    case_id: case_id.to_owned(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            if timeline.events.iter().any(|e| e.kind == kind) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Every process's output, one after another, for a failure message.
+pub fn outputs(processes: &[complaints_e2e::Process]) -> String {
+    processes
+        .iter()
+        .map(complaints_e2e::Process::output)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

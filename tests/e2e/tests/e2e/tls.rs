@@ -14,14 +14,13 @@ use std::time::Duration;
 
 use complaints_domain::role::Role;
 use complaints_e2e::{Process, START_TIMEOUT, TempDir, binaries, clean_command};
-use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_test_support::net::free_port;
 use complaints_test_support::{TestDb, tokens};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::support::{case, intake, one_on_each_channel, yesterday};
+use crate::support::{case, intake, one_on_each_channel, outputs, wait_for_event, yesterday};
 
 const SECRET: &str = "e2e-tls-signing-secret-of-at-least-enough-bytes";
 const ISSUER: &str = "https://idp.e2e.example";
@@ -215,30 +214,10 @@ async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
         .into_inner();
     let to_case = tls_channel(&case_node, &authority.ca_pem, Some(&operator));
     let mut cases = case(&to_case, &token(Role::ComplaintsHandler, "hana"));
-    let acknowledged = tokio::time::timeout(PATIENCE, async {
-        loop {
-            let timeline = cases
-                .get_timeline(case_pb::GetTimelineRequest {
-                    case_id: opened.case_id.clone(),
-                })
-                .await
-                .unwrap()
-                .into_inner();
-            if timeline.events.iter().any(|e| e.kind == "case.notice_sent") {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await;
     assert!(
-        acknowledged.is_ok(),
+        wait_for_event(&mut cases, &opened.case_id, "case.notice_sent", PATIENCE).await,
         "no acknowledgement recorded over TLS:\n{}",
-        processes
-            .iter()
-            .map(Process::output)
-            .collect::<Vec<_>>()
-            .join("\n")
+        outputs(&processes)
     );
 
     // A plaintext client gets no answer from a TLS server, nor does a TLS
