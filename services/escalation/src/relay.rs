@@ -184,23 +184,14 @@ impl Deliver for EscalationDelivery {
                                 reason,
                             })
                             .await;
-                        match result {
-                            Ok(_) => Ok(()),
-                            // Already escalated, answered or closed meanwhile:
-                            // nothing left to do.
-                            Err(s) if s.code() == Code::FailedPrecondition => {
-                                tracing::info!(
-                                    reason = s.message(),
-                                    "automatic escalation not needed"
-                                );
-                                Ok(())
-                            }
-                            Err(s) if s.code() == Code::NotFound => {
-                                give_up(message, "escalate_within_stage", &s);
-                                Ok(())
-                            }
-                            Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
-                        }
+                        // Already escalated, answered or closed meanwhile:
+                        // nothing left to do.
+                        case_answer(
+                            result.map(drop),
+                            message,
+                            "escalate_within_stage",
+                            "automatic escalation not needed",
+                        )
                     }
                     CaseRequest::RecordClockChange {
                         case_id,
@@ -219,22 +210,13 @@ impl Deliver for EscalationDelivery {
                                 requested_by,
                             ))
                             .await;
-                        match result {
-                            Ok(_) => Ok(()),
-                            // Closed meanwhile: its timeline takes nothing more.
-                            Err(s) if s.code() == Code::FailedPrecondition => {
-                                tracing::info!(
-                                    reason = s.message(),
-                                    "clock change not recorded on the case"
-                                );
-                                Ok(())
-                            }
-                            Err(s) if s.code() == Code::NotFound => {
-                                give_up(message, "record_clock_change", &s);
-                                Ok(())
-                            }
-                            Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
-                        }
+                        // Closed meanwhile: its timeline takes nothing more.
+                        case_answer(
+                            result.map(drop),
+                            message,
+                            "record_clock_change",
+                            "clock change not recorded on the case",
+                        )
                     }
                 }
             }
@@ -247,6 +229,30 @@ impl Deliver for EscalationDelivery {
 /// not change that, so the request is not retried. It stays in the outbox,
 /// marked delivered, as the record of what was asked; the log line and
 /// `complaints_outbox_given_up_total` tell staff it was not taken.
+/// What the case service's answer to `step` means for the outbox row: done
+/// when it took it or the case's state no longer calls for it
+/// (FAILED_PRECONDITION, logged as `not_needed`), given up on when the case
+/// is unknown, tried again otherwise.
+fn case_answer(
+    result: Result<(), tonic::Status>,
+    message: &outbox::Model,
+    step: &'static str,
+    not_needed: &'static str,
+) -> Result<(), String> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(s) if s.code() == Code::FailedPrecondition => {
+            tracing::info!(reason = s.message(), "{not_needed}");
+            Ok(())
+        }
+        Err(s) if s.code() == Code::NotFound => {
+            give_up(message, step, &s);
+            Ok(())
+        }
+        Err(s) => Err(format!("case: {}: {}", s.code(), s.message())),
+    }
+}
+
 fn give_up(message: &outbox::Model, step: &'static str, status: &tonic::Status) {
     tracing::error!(
         topic = CASE_TOPIC,
