@@ -25,6 +25,7 @@ mod m20261208_000001_clock_versions;
 mod m20261209_000001_complainant_email;
 mod m20261210_000002_outbox_leases;
 mod m20261211_000001_trace_contexts;
+mod m20261212_000001_outbox_undelivered;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000001_complainant_email::Migration),
             Box::new(m20261210_000002_outbox_leases::Migration),
             Box::new(m20261211_000001_trace_contexts::Migration),
+            Box::new(m20261212_000001_outbox_undelivered::Migration),
         ]
     }
 }

@@ -109,6 +109,9 @@ pub async fn shutdown_signal() {
     }
 }
 
+/// How often a stopping server says it still waits for connections.
+const STILL_DRAINING_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Serves `routes` on `listener` behind the auth layer, each call in its
 /// own span (joined to the caller's trace) and counted, with health (each of
 /// `service_names` SERVING until `shutdown` resolves, then NOT_SERVING so
@@ -136,7 +139,8 @@ pub async fn serve(
     if options.reflection {
         reflection_services(&mut routes)?;
     }
-    let shutdown = async {
+    let (stopping, mut draining) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
         shutdown.await;
         for name in service_names {
             health
@@ -144,6 +148,18 @@ pub async fn serve(
                 .await;
         }
         tracing::info!("stopping: finishing calls in flight");
+        let _ = stopping.send(true);
+    };
+    // Once stopping, says every few seconds that connections are still
+    // open, so a shutdown cut short by the orchestrator says why.
+    let still_draining = async move {
+        if draining.wait_for(|stopping| *stopping).await.is_err() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(STILL_DRAINING_EVERY).await;
+            tracing::warn!("still finishing calls in flight: a connection has not closed");
+        }
     };
     let mut server = tonic::transport::Server::builder();
     if let Some(tls) = options.tls_config() {
@@ -151,7 +167,7 @@ pub async fn serve(
             .tls_config(tls)
             .context("the server's TLS certificate and key (COMPLAINTS_TLS_CERT_FILE, COMPLAINTS_TLS_KEY_FILE)")?;
     }
-    server
+    let serving = server
         .timeout(options.limits.call_timeout)
         .concurrency_limit_per_connection(options.limits.max_concurrent_calls_per_connection)
         .trace_fn(complaints_telemetry::grpc_server_span)
@@ -165,7 +181,10 @@ pub async fn serve(
         .layer(MessageLimitLayer::new(options.messages))
         .layer(AuthLayer::new(verifier))
         .add_routes(routes.routes())
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown);
+    tokio::select! {
+        served = serving => served?,
+        () = still_draining => {}
+    }
     Ok(())
 }

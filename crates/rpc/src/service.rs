@@ -12,6 +12,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -356,12 +357,24 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = Stop::new();
         let mut tasks = tokio::task::JoinSet::new();
+        let mut running = Vec::new();
         for worker in self.workers {
             let stopped = stopped.clone();
-            tasks.spawn(async move { worker.run(stopped).await });
+            let name: String = format!("{worker:?}").chars().take(NAME_CHARS).collect();
+            running.push(name.clone());
+            tasks.spawn(async move {
+                worker.run(stopped).await;
+                name
+            });
         }
-        for task in self.background {
-            tasks.spawn(task(stopped.clone()));
+        for (index, task) in self.background.into_iter().enumerate() {
+            let task = task(stopped.clone());
+            let name = format!("background task {index}");
+            running.push(name.clone());
+            tasks.spawn(async move {
+                task.await;
+                name
+            });
         }
         tracing::info!(address = %self.address, services = ?self.names, "listening");
         let drains = self.drains;
@@ -380,10 +393,45 @@ impl Application {
             shutdown,
         )
         .await;
+        tracing::info!("stopped taking calls; stopping the background work");
         stop.stop();
-        while tasks.join_next().await.is_some() {}
+        join_reporting(tasks, running).await;
         tracing::info!(services = ?self.names, "stopped");
         served
+    }
+}
+
+/// How much of a worker's debug form names it in shutdown logs.
+const NAME_CHARS: usize = 80;
+
+/// How often a shutdown names the background loops it still waits for.
+const STILL_STOPPING_EVERY: Duration = Duration::from_secs(5);
+
+/// Waits for every loop, each of which answers its name when it ends;
+/// every [`STILL_STOPPING_EVERY`] names those still running, so a shutdown
+/// that the orchestrator's grace period cuts short says what it was
+/// waiting for.
+async fn join_reporting(mut tasks: tokio::task::JoinSet<String>, mut running: Vec<String>) {
+    let mut report = tokio::time::interval(STILL_STOPPING_EVERY);
+    report.tick().await;
+    loop {
+        tokio::select! {
+            joined = tasks.join_next() => match joined {
+                Some(Ok(name)) => {
+                    if let Some(at) = running.iter().position(|n| *n == name) {
+                        running.swap_remove(at);
+                    }
+                }
+                Some(Err(error)) => {
+                    tracing::error!(%error, "a background loop failed while stopping");
+                }
+                None => return,
+            },
+            _ = report.tick() => tracing::warn!(
+                waiting_for = ?running,
+                "still stopping the background work"
+            ),
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! change that caused them, then delivered at least once by a relay, in
 //! order per aggregate (a case's messages one after another).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
@@ -95,41 +97,77 @@ pub const NOTIFY_CHANNEL: &str = "complaints_outbox";
 /// leaving out every message behind an undelivered message of the same
 /// aggregate that is not due yet (one waiting to be retried): an aggregate's
 /// messages are delivered in order, so they wait for it.
+///
+/// Two plain statements a page at a time, never one correlated query: the
+/// due messages from the front of `idx_outbox_undelivered`, then, for the
+/// page's aggregates only, the first message of each still waiting to be
+/// retried. However the planner judges the table (its statistics lag a
+/// burst of messages), each costs at most one pass over the backlog, where
+/// a nested `NOT EXISTS` could cost the backlog squared and hold the relay
+/// for minutes.
 pub async fn pending(
     db: &impl ConnectionTrait,
     topic: &str,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<outbox::Model>, StoreError> {
-    let earlier = Alias::new("earlier");
-    let waiting_behind = Query::select()
-        .expr(Expr::val(1))
-        .from_as(outbox::Entity, earlier.clone())
-        .and_where(
-            Expr::col((earlier.clone(), outbox::Column::Topic))
-                .equals((outbox::Entity, outbox::Column::Topic)),
-        )
-        .and_where(
-            Expr::col((earlier.clone(), outbox::Column::AggregateId))
-                .equals((outbox::Entity, outbox::Column::AggregateId)),
-        )
-        .and_where(Expr::col((earlier.clone(), outbox::Column::DeliveredAt)).is_null())
-        .and_where(Expr::col((earlier.clone(), outbox::Column::AvailableAt)).gt(now))
-        .and_where(
-            Expr::col((earlier, outbox::Column::Id))
-                .lt(Expr::col((outbox::Entity, outbox::Column::Id))),
-        )
-        .to_owned();
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::Topic.eq(topic))
-        .filter(outbox::Column::DeliveredAt.is_null())
-        .filter(outbox::Column::AvailableAt.lte(now))
-        .filter(Expr::exists(waiting_behind).not())
-        .order_by_asc(outbox::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    let page_size = Ord::max(limit, PENDING_PAGE);
+    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut found = Vec::new();
+    let mut after: Option<i64> = None;
+    while found.len() < wanted {
+        let mut due = outbox::Entity::find()
+            .filter(outbox::Column::Topic.eq(topic))
+            .filter(outbox::Column::DeliveredAt.is_null())
+            .filter(outbox::Column::AvailableAt.lte(now));
+        if let Some(after) = after {
+            due = due.filter(outbox::Column::Id.gt(after));
+        }
+        let page = due
+            .order_by_asc(outbox::Column::Id)
+            .limit(page_size)
+            .all(db)
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some(last.id);
+        let full = page.len() as u64 == page_size;
+        let mut aggregates: Vec<Uuid> = page.iter().map(|m| m.aggregate_id).collect();
+        aggregates.sort_unstable();
+        aggregates.dedup();
+        let waiting: HashMap<Uuid, i64> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::AggregateId)
+            .column_as(outbox::Column::Id.min(), "first_waiting")
+            .filter(outbox::Column::Topic.eq(topic))
+            .filter(outbox::Column::AggregateId.is_in(aggregates))
+            .filter(outbox::Column::DeliveredAt.is_null())
+            .filter(outbox::Column::AvailableAt.gt(now))
+            .group_by(outbox::Column::AggregateId)
+            .into_tuple::<(Uuid, i64)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        found.extend(
+            page.into_iter()
+                .filter(|m| {
+                    waiting
+                        .get(&m.aggregate_id)
+                        .is_none_or(|first| m.id < *first)
+                })
+                .take(wanted - found.len()),
+        );
+        if !full {
+            break;
+        }
+    }
+    Ok(found)
 }
+
+/// How many due messages [`pending`] reads at a time (at least its limit).
+const PENDING_PAGE: u64 = 200;
 
 /// The undelivered messages of `topic` about one aggregate that may go
 /// now, oldest first: up to `limit`, ending before the first one not yet

@@ -14,6 +14,7 @@ complaints_test_support::on_every_backend!(
     an_idempotency_record_replays_the_same_content_and_refuses_other_content,
     a_duplicate_idempotency_record_fails_its_transaction,
     outbox_messages_wait_until_delivered_and_retry_after_failure,
+    due_messages_behind_a_long_backlog_of_waiting_ones_are_found,
 );
 
 async fn register_numbers_count_up_per_year_from_one(test: TestDb) {
@@ -144,4 +145,77 @@ async fn outbox_messages_wait_until_delivered_and_retry_after_failure(test: Test
     assert_eq!(retry.len(), 1);
     assert_eq!(retry[0].attempts, 1);
     assert_eq!(retry[0].last_error.as_deref(), Some("receiver down"));
+}
+
+/// Hundreds of cases whose first message waits to be retried, each with a
+/// due message behind it, then one case whose message may go: the relay's
+/// batch is that one message, found past every page of the blocked ones,
+/// in order, and nothing of a blocked case.
+async fn due_messages_behind_a_long_backlog_of_waiting_ones_are_found(test: TestDb) {
+    const BLOCKED: usize = 450;
+    let db = &test.db;
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let message = |case: Uuid, n: usize| {
+        outbox::OutboxMessage::json("case.events", case, &serde_json::json!({ "n": n })).unwrap()
+    };
+    let mut messages = Vec::new();
+    let blocked: Vec<Uuid> = (0..BLOCKED).map(|_| Uuid::now_v7()).collect();
+    for (n, case) in blocked.iter().enumerate() {
+        messages.push(message(*case, n));
+    }
+    for (n, case) in blocked.iter().enumerate() {
+        messages.push(message(*case, BLOCKED + n));
+    }
+    let free = Uuid::now_v7();
+    messages.push(message(free, 2 * BLOCKED));
+    messages.push(message(free, 2 * BLOCKED + 1));
+    outbox::enqueue(db, &messages, now).await.unwrap();
+    let heads = outbox::pending(db, "case.events", now, BLOCKED as u64)
+        .await
+        .unwrap();
+    assert_eq!(heads.len(), BLOCKED, "every case's first message is due");
+    for head in &heads {
+        outbox::mark_failed(
+            db,
+            head.id,
+            "receiver down",
+            now,
+            chrono::Duration::seconds(30),
+        )
+        .await
+        .unwrap();
+    }
+
+    let batch = outbox::pending(db, "case.events", now, 100).await.unwrap();
+    let payloads: Vec<&str> = batch.iter().map(|m| m.payload.as_str()).collect();
+    assert_eq!(
+        payloads,
+        [
+            format!(r#"{{"n":{}}}"#, 2 * BLOCKED),
+            format!(r#"{{"n":{}}}"#, 2 * BLOCKED + 1)
+        ],
+        "only the free case's messages, oldest first"
+    );
+    assert_eq!(
+        outbox::pending(db, "case.events", now, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the limit holds"
+    );
+
+    // Once the retries are due, each blocked case's messages go in order
+    // again: its first message before its second.
+    let later = now + chrono::Duration::seconds(30);
+    let retried = outbox::pending(db, "case.events", later, 2_000)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 2 * BLOCKED + 2);
+    let position = |payload: String| retried.iter().position(|m| m.payload == payload).unwrap();
+    for n in 0..BLOCKED {
+        assert!(
+            position(format!(r#"{{"n":{n}}}"#)) < position(format!(r#"{{"n":{}}}"#, BLOCKED + n))
+        );
+    }
 }
