@@ -383,6 +383,50 @@ mod tests {
         assert!(woken(&case).await, "the case relay slept on");
     }
 
+    /// The case service's answer decides the outbox row: taken, or no
+    /// longer called for, or about a case it does not know (given up: a
+    /// retry cannot succeed), is done; anything else is tried again.
+    #[test]
+    fn an_unknown_case_is_given_up_and_an_outage_is_retried() {
+        let message = outbox::Model {
+            id: 7,
+            topic: CASE_TOPIC.into(),
+            aggregate_id: uuid::Uuid::nil(),
+            payload: "{}".into(),
+            created_at: chrono::Utc::now(),
+            available_at: chrono::Utc::now(),
+            attempts: 0,
+            delivered_at: None,
+            last_error: None,
+            trace_context: None,
+        };
+        let answer = |result| case_answer(result, &message, "stage_review", "not needed");
+        assert_eq!(answer(Ok(())), Ok(()));
+        assert_eq!(
+            answer(Err(tonic::Status::failed_precondition("already closed"))),
+            Ok(())
+        );
+        assert_eq!(
+            answer(Err(tonic::Status::not_found("no such case"))),
+            Ok(())
+        );
+        for retried in [
+            tonic::Status::unavailable("case down"),
+            tonic::Status::deadline_exceeded("slow"),
+            tonic::Status::internal("bug"),
+            tonic::Status::resource_exhausted("shed"),
+        ] {
+            let code = retried.code();
+            let answer = answer(Err(retried));
+            assert!(
+                answer
+                    .as_ref()
+                    .is_err_and(|e| e.contains(&format!("{code}"))),
+                "{code:?} must be retried: {answer:?}"
+            );
+        }
+    }
+
     #[test]
     fn a_resume_carries_the_working_days_paused_and_no_dates() {
         let sent = clock_change_request(
