@@ -1,13 +1,15 @@
-//! Reporting over a set of cases: pure functions over cases handed in one
-//! at a time, so they are tested without a database and a report never
-//! holds the whole range.
+//! The statistics of the cases received in a range of dates, as the case
+//! service reports them. The database computes them
+//! ([`complaints_store::cases::statistics_received_between`]: a few
+//! aggregating statements, whatever the size of the range); this module
+//! names them as the gRPC response does.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use complaints_domain::case::DeadlineKind;
 use complaints_domain::policy::Stage;
-use complaints_store::cases::{DueState, StoredCase};
+use complaints_store::cases::CaseStatistics;
 
 /// Met, breached and still-pending promises of one deadline kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,149 +67,54 @@ fn ratio(part: u64, whole: u64) -> f64 {
     }
 }
 
-/// Statistics of `cases` as of `now` (a promise still pending after its due
-/// instant counts as breached).
-pub fn compute(cases: &[StoredCase], now: DateTime<Utc>) -> Statistics {
-    let mut tally = Tally::new(now);
-    for stored in cases {
-        tally.count(stored.case.stage, stored.case.channel.as_str(), 1);
-        tally.add(stored);
-    }
-    tally.finish()
-}
-
-/// Statistics gathered a case at a time, so that a report over any range
-/// holds one page of cases, not the range: the database counts cases by
-/// stage and channel ([`Tally::count`]); every case's promises, responses
-/// and requests are added one by one ([`Tally::add`]).
-#[derive(Debug)]
-pub struct Tally {
-    now: DateTime<Utc>,
-    stats: Statistics,
-    to_acknowledge: Vec<Duration>,
-    to_resolve: Vec<Duration>,
-}
-
-impl Tally {
-    /// An empty tally as of `now` (a promise still pending after its due
-    /// instant counts as breached).
-    pub fn new(now: DateTime<Utc>) -> Self {
-        Self {
-            now,
-            stats: Statistics::default(),
-            to_acknowledge: Vec::new(),
-            to_resolve: Vec::new(),
-        }
-    }
-
-    /// Counts `cases` cases at `stage` that came by `channel`.
-    pub fn count(&mut self, stage: Stage, channel: &'static str, cases: u64) {
-        self.stats.total += cases;
-        *self.stats.by_stage.entry(stage).or_default() += cases;
-        *self.stats.by_channel.entry(channel).or_default() += cases;
-    }
-
-    /// Adds one case's responses, requests and promises (not its count).
-    pub fn add(&mut self, stored: &StoredCase) {
-        let stats = &mut self.stats;
-        let case = &stored.case;
-        for response in &case.responses {
-            *stats
-                .by_root_cause
-                .entry(response.root_cause.clone())
-                .or_default() += 1;
-            if let Some(lesson) = &response.lessons_learned {
-                record_lesson(
-                    stats
-                        .lessons_by_root_cause
-                        .entry(response.root_cause.clone())
-                        .or_default(),
-                    lesson.as_str(),
-                    case.register_number.as_str(),
-                );
-            }
-        }
-        if let Some(response) = case.responses.last() {
-            *stats
+impl From<CaseStatistics> for Statistics {
+    /// The service's view of the aggregates the database computed.
+    fn from(figures: CaseStatistics) -> Self {
+        Statistics {
+            total: figures.total,
+            by_stage: figures.by_stage,
+            by_channel: figures
+                .by_channel
+                .into_iter()
+                .map(|(channel, cases)| (channel.as_str(), cases))
+                .collect(),
+            by_root_cause: figures.by_root_cause,
+            lessons_by_root_cause: figures
+                .lessons_by_root_cause
+                .into_iter()
+                .map(|(root_cause, lessons)| {
+                    let lessons = lessons
+                        .into_iter()
+                        .map(|lesson| Lesson {
+                            text: lesson.text,
+                            register_numbers: lesson.register_numbers,
+                        })
+                        .collect();
+                    (root_cause, lessons)
+                })
+                .collect(),
+            by_finding: figures
                 .by_finding
-                .entry(response.finding.as_str())
-                .or_default() += 1;
-        }
-        stats.review_count += u64::from(case.review_request.is_some());
-        stats.director_count += u64::from(case.director_request.is_some());
-        stats.tsa_count += u64::from(case.tsa_reference.is_some());
-        for due in &stored.due_dates {
-            if due.kind == DeadlineKind::ReferralUpdate && !referral_open_at(stored, due.due_at) {
-                // R3 promises a notice only while a referral is open at day
-                // 5; without one there was nothing to keep or break.
-                if due.state == DueState::Met {
-                    stats.sla.entry(due.kind).or_default().met += 1;
-                }
-                continue;
-            }
-            let sla = stats.sla.entry(due.kind).or_default();
-            if due.breached(self.now) {
-                sla.breached += 1;
-            } else if due.state == DueState::Met {
-                sla.met += 1;
-            } else if due.state == DueState::Pending {
-                sla.pending += 1;
-            }
-            if let (DueState::Met, Some(settled)) = (due.state, due.settled_at) {
-                match due.kind {
-                    DeadlineKind::Acknowledge => {
-                        self.to_acknowledge.push(settled - case.received_at);
-                    }
-                    DeadlineKind::Resolve => self.to_resolve.push(settled - case.received_at),
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    /// The statistics of everything counted and added.
-    pub fn finish(self) -> Statistics {
-        let mut stats = self.stats;
-        stats.median_time_to_acknowledge = median(self.to_acknowledge);
-        stats.median_time_to_resolve = median(self.to_resolve);
-        stats
-    }
-}
-
-/// Adds a case's lesson to its root cause's list: the same words from
-/// several cases are one lesson naming each case once.
-fn record_lesson(lessons: &mut Vec<Lesson>, text: &str, register_number: &str) {
-    let Some(lesson) = lessons.iter_mut().find(|lesson| lesson.text == text) else {
-        lessons.push(Lesson {
-            text: text.to_owned(),
-            register_numbers: vec![register_number.to_owned()],
-        });
-        return;
-    };
-    if !lesson.register_numbers.iter().any(|n| n == register_number) {
-        lesson.register_numbers.push(register_number.to_owned());
-    }
-}
-
-/// Whether a stage 1 referral was open at `at` (opened before it and not
-/// yet answered).
-fn referral_open_at(stored: &StoredCase, at: DateTime<Utc>) -> bool {
-    stored.case.referrals.iter().any(|referral| {
-        referral.stage == Stage::Stage1
-            && referral.opened_at <= at
-            && referral.responded_at.is_none_or(|answered| answered > at)
-    })
-}
-
-fn median(mut values: Vec<Duration>) -> Option<Duration> {
-    values.sort();
-    let n = values.len();
-    match n {
-        0 => None,
-        n if n % 2 == 1 => values.get(n / 2).copied(),
-        n => {
-            let (a, b) = (values.get(n / 2 - 1)?, values.get(n / 2)?);
-            Some(*a + (*b - *a) / 2)
+                .into_iter()
+                .map(|(finding, cases)| (finding.as_str(), cases))
+                .collect(),
+            sla: figures
+                .sla
+                .into_iter()
+                .map(|(kind, sla)| {
+                    let sla = Sla {
+                        met: sla.met,
+                        breached: sla.breached,
+                        pending: sla.pending,
+                    };
+                    (kind, sla)
+                })
+                .collect(),
+            median_time_to_acknowledge: figures.median_time_to_acknowledge,
+            median_time_to_resolve: figures.median_time_to_resolve,
+            review_count: figures.review_count,
+            director_count: figures.director_count,
+            tsa_count: figures.tsa_count,
         }
     }
 }
@@ -217,20 +124,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_median_of_an_even_count_is_between_the_middle_two() {
-        let hours = |h| Duration::hours(h);
-        assert_eq!(median(vec![]), None);
-        assert_eq!(median(vec![hours(5), hours(1), hours(3)]), Some(hours(3)));
-        assert_eq!(
-            median(vec![hours(4), hours(1), hours(2), hours(3)]),
-            Some(Duration::minutes(150))
-        );
+    fn rates_of_nothing_are_zero() {
+        let stats = Statistics::from(CaseStatistics::default());
+        assert_eq!(stats.total, 0);
+        assert!(stats.escalation_rate().abs() < f64::EPSILON);
+        assert!(stats.tsa_rate().abs() < f64::EPSILON);
     }
 
     #[test]
-    fn rates_of_nothing_are_zero() {
-        let stats = compute(&[], Utc::now());
-        assert_eq!(stats.total, 0);
-        assert!(stats.escalation_rate().abs() < f64::EPSILON);
+    fn rates_are_shares_of_the_cases() {
+        let stats = Statistics {
+            total: 4,
+            review_count: 1,
+            tsa_count: 2,
+            ..Statistics::default()
+        };
+        assert!((stats.escalation_rate() - 0.25).abs() < f64::EPSILON);
+        assert!((stats.tsa_rate() - 0.5).abs() < f64::EPSILON);
     }
 }

@@ -6,19 +6,16 @@
 //! personal data lives, and never match an erased complainant.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use complaints_domain::complainant::Channel;
 use complaints_domain::policy::Stage;
 use complaints_domain::values::{EmailAddress, RegisterNumber, UkPhone, UkPostcode};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::StoredCase;
 use super::read::assemble;
-use super::rows::decode;
 use crate::StoreError;
 use crate::entity::{cases, complainants};
 
@@ -108,117 +105,6 @@ pub async fn count(db: &impl ConnectionTrait, filter: &CaseFilter) -> Result<u64
         .filter(conditions(filter))
         .count(db)
         .await?)
-}
-
-/// How many cases a reporting query reads at a time.
-const REPORT_PAGE: u64 = 200;
-
-/// Hands every case received in the local date range to `each`, oldest
-/// receipt first (then by id), reading `page` cases at a time: a report
-/// over any range holds one page in memory, not the range.
-pub async fn each_received_between(
-    db: &impl ConnectionTrait,
-    from: NaiveDate,
-    to: NaiveDate,
-    page: u64,
-    mut each: impl FnMut(&StoredCase),
-) -> Result<(), StoreError> {
-    let filter = received_in(from, to);
-    let mut after: Option<PageCursor> = None;
-    let page = Ord::max(page, 1);
-    loop {
-        let mut query = cases::Entity::find().filter(conditions(&filter));
-        if let Some(cursor) = after {
-            query = query.filter(
-                Condition::any()
-                    .add(cases::Column::ReceivedAt.gt(cursor.received_at))
-                    .add(
-                        Condition::all()
-                            .add(cases::Column::ReceivedAt.eq(cursor.received_at))
-                            .add(cases::Column::Id.gt(cursor.id)),
-                    ),
-            );
-        }
-        let rows = query
-            .order_by_asc(cases::Column::ReceivedAt)
-            .order_by_asc(cases::Column::Id)
-            .limit(page)
-            .all(db)
-            .await?;
-        for row in &rows {
-            each(&decode(row)?);
-        }
-        match rows.last() {
-            Some(last) if rows.len() as u64 == page => {
-                after = Some(PageCursor {
-                    received_at: last.received_at,
-                    id: last.id,
-                });
-            }
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// How many cases received in the local date range are at each stage by
-/// each channel, counted by the database (one `GROUP BY`).
-pub async fn count_received_between(
-    db: &impl ConnectionTrait,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<(Stage, Channel, u64)>, StoreError> {
-    let rows: Vec<(String, String, i64)> = cases::Entity::find()
-        .select_only()
-        .column(cases::Column::Stage)
-        .column(cases::Column::Channel)
-        .column_as(cases::Column::Id.count(), "cases")
-        .filter(conditions(&received_in(from, to)))
-        .group_by(cases::Column::Stage)
-        .group_by(cases::Column::Channel)
-        .into_tuple()
-        .all(db)
-        .await?;
-    rows.into_iter()
-        .map(|(stage, channel, count)| {
-            Ok((
-                stage
-                    .parse()
-                    .map_err(|_| StoreError::corrupt(format!("unknown stage {stage:?}")))?,
-                channel
-                    .parse()
-                    .map_err(|_| StoreError::corrupt(format!("unknown channel {channel:?}")))?,
-                u64::try_from(count).map_err(StoreError::corrupt)?,
-            ))
-        })
-        .collect()
-}
-
-/// A report over the cases received in the local date range, read in one
-/// transaction so that its parts agree: `count` gets the database's counts
-/// by stage and channel ([`count_received_between`]), then `each` every
-/// case ([`each_received_between`]).
-pub async fn report_received_between(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    from: NaiveDate,
-    to: NaiveDate,
-    mut count: impl FnMut(Stage, Channel, u64),
-    each: impl FnMut(&StoredCase),
-) -> Result<(), StoreError> {
-    let read = db.begin().await?;
-    for (stage, channel, cases) in count_received_between(&read, from, to).await? {
-        count(stage, channel, cases);
-    }
-    each_received_between(&read, from, to, REPORT_PAGE, each).await?;
-    read.commit().await?;
-    Ok(())
-}
-
-fn received_in(from: NaiveDate, to: NaiveDate) -> CaseFilter {
-    CaseFilter {
-        received_from: Some(from),
-        received_to: Some(to),
-        ..CaseFilter::default()
-    }
 }
 
 fn conditions(filter: &CaseFilter) -> Condition {

@@ -15,6 +15,7 @@ mod read;
 mod replay;
 mod retention;
 mod rows;
+mod statistics;
 mod timeline;
 mod transaction;
 mod write;
@@ -22,14 +23,12 @@ mod write;
 pub use due_dates::{DueDate, DueState};
 pub use duplicates::{MAX_POSSIBLE_DUPLICATES, possible_duplicates};
 pub use erasure::{ERASED_CONTENT_HASH, ERASED_PAYLOAD};
-pub use filters::{
-    CaseFilter, PageCursor, count, count_received_between, each_received_between, list,
-    report_received_between,
-};
+pub use filters::{CaseFilter, PageCursor, count, list};
 pub use links::{LinkOutcome, link};
 pub use outbox_message::{CASE_EVENTS_TOPIC, CaseChanged};
 pub use read::{load, load_by_register_number};
 pub use retention::closed_before_with_personal_data;
+pub use statistics::{CaseStatistics, LessonCases, SlaCounts, statistics_received_between};
 pub use timeline::timeline;
 pub use write::{apply, apply_adding_evidence, apply_recording, open_case, open_case_recording};
 

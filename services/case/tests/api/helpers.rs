@@ -62,20 +62,7 @@ pub async fn spawn_app(db: TestDb) -> TestApp {
 /// [`spawn_app`] with further settings (`COMPLAINTS_*` variables).
 pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
     let evidence_dir = tempfile::tempdir().expect("an evidence directory");
-    let evidence_url = evidence_dir.path().display().to_string();
-    let vars: HashMap<String, String> = [
-        (env::DATABASE_URL, db.url.as_str()),
-        (env::EVIDENCE_URL, evidence_url.as_str()),
-        (env::LISTEN, "127.0.0.1:0"),
-        (env::JWT_SECRET, SECRET),
-        (env::JWT_ISSUER, ISSUER),
-        (env::JWT_AUDIENCE, AUDIENCE),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect();
-    let settings = Settings::from_vars(&vars).expect("test settings");
+    let settings = settings(&db, evidence_dir.path(), extra);
     let clock = ManualClock::new(monday_morning());
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
     let application = application(settings, shared)
@@ -93,6 +80,25 @@ pub async fn spawn_app_with(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
         channel,
         evidence_dir,
     }
+}
+
+/// The settings [`spawn_app_with`] gives the service: `db`, evidence kept
+/// in `evidence_dir`, a free port, the test signing key, and `extra`.
+pub fn settings(db: &TestDb, evidence_dir: &std::path::Path, extra: &[(&str, &str)]) -> Settings {
+    let evidence_url = evidence_dir.display().to_string();
+    let vars: HashMap<String, String> = [
+        (env::DATABASE_URL, db.url.as_str()),
+        (env::EVIDENCE_URL, evidence_url.as_str()),
+        (env::LISTEN, "127.0.0.1:0"),
+        (env::JWT_SECRET, SECRET),
+        (env::JWT_ISSUER, ISSUER),
+        (env::JWT_AUDIENCE, AUDIENCE),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    Settings::from_vars(&vars).expect("test settings")
 }
 
 impl TestApp {

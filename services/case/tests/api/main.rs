@@ -20,5 +20,6 @@ mod lifecycle;
 mod listing;
 mod retention;
 mod statistics;
+mod statistics_reference;
 mod timeline;
 mod watch;

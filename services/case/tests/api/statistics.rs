@@ -18,6 +18,8 @@ on_every_backend!(
     statistics_need_a_valid_date_range,
     an_acknowledgement_the_platform_delivered_in_time_counts_as_met,
     root_causes_count_every_stage_response_and_lessons_come_with_their_register_numbers,
+    the_database_adds_up_what_the_rules_say,
+    a_report_runs_the_same_few_statements_whatever_the_range,
 );
 
 fn count(counts: &[pb::Count], key: &str) -> i64 {
@@ -370,4 +372,467 @@ async fn root_causes_count_every_stage_response_and_lessons_come_with_their_regi
             ),
         ]
     );
+}
+
+/// `hana` refers the case to a department; returns the referral's id.
+async fn refer(app: &crate::helpers::TestApp, case_id: &str) -> String {
+    app.handler()
+        .refer_to_department(pb::ReferToDepartmentRequest {
+            case_id: case_id.to_owned(),
+            request_id: String::new(),
+            department: "Installations".to_owned(),
+            question: "When was the pendant last tested?".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .referral_id
+}
+
+/// The platform records that a notice of `kind` reached the complainant.
+async fn notice_sent(app: &crate::helpers::TestApp, case_id: &str, id: &str, kind: &str) {
+    app.platform()
+        .record_notice(pb::RecordNoticeRequest {
+            case_id: case_id.to_owned(),
+            notification_id: id.to_owned(),
+            kind: kind.to_owned(),
+            stage: common::Stage::Stage1 as i32,
+            channel: "email".to_owned(),
+            sent_at: Some(timestamp(app.now())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The cases received in the range, as stored, in report order (oldest
+/// receipt first, then by id).
+async fn cases_received(
+    db: &sea_orm::DatabaseConnection,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Vec<complaints_store::cases::StoredCase> {
+    use complaints_store::cases::{CaseFilter, list};
+    let filter = CaseFilter {
+        received_from: Some(from),
+        received_to: Some(to),
+        ..CaseFilter::default()
+    };
+    let mut all = Vec::new();
+    let mut after = None;
+    loop {
+        let (page, next) = list(db, &filter, after, 7).await.unwrap();
+        all.extend(page);
+        match next {
+            Some(cursor) => after = Some(cursor),
+            None => break,
+        }
+    }
+    all.reverse();
+    all
+}
+
+/// Writes `stored` back as the case's snapshot, as if its steps had led
+/// there: for shapes of case the steps through the API cannot reach on a
+/// test's clock (instants to the nanosecond, promises settled at their due
+/// instant exactly, referrals of other stages).
+async fn rewrite(db: &sea_orm::DatabaseConnection, stored: &complaints_store::cases::StoredCase) {
+    use complaints_store::entity::cases;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let mut case = stored.case.clone();
+    case.complainant = complaints_domain::complainant::Complainant::anonymised();
+    let snapshot = serde_json::json!({ "case": case, "due_dates": stored.due_dates }).to_string();
+    let updated = cases::Entity::update_many()
+        .col_expr(cases::Column::Snapshot, Expr::value(snapshot))
+        .col_expr(cases::Column::Stage, Expr::value(case.stage.as_str()))
+        .filter(cases::Column::Id.eq(case.id.as_uuid()))
+        .exec(db)
+        .await
+        .unwrap();
+    assert_eq!(updated.rows_affected, 1);
+}
+
+async fn the_database_adds_up_what_the_rules_say(db: TestDb) {
+    use complaints_case::statistics::Statistics;
+    use complaints_domain::case::{
+        CaseId, DeadlineKind, Escalation, Finding, Referral, ReferralId, StageResponse,
+    };
+    use complaints_domain::policy::Stage;
+    use complaints_domain::role::Actor;
+    use complaints_domain::values::Text;
+    use complaints_store::cases::{self, DueState, statistics_received_between};
+
+    let app = spawn_app(db).await;
+    let store = app.db.db.clone();
+    let handler = ("hana", Role::ComplaintsHandler);
+    let text = |t: &str| Text::try_from(t.to_owned()).unwrap();
+    let load = |id: &str| {
+        let store = store.clone();
+        let id: CaseId = id.parse().unwrap();
+        async move { cases::load(&store, id).await.unwrap() }
+    };
+
+    // Received earlier that morning, to the nanosecond, by telephone.
+    let mut early = complaint("equivalence-early");
+    early.channel = common::Channel::Telephone as i32;
+    early.recorded_by = "Adviser 4471".to_owned();
+    early.received_at = Some(complaints_test_support::time::timestamp_exact(
+        Utc.with_ymd_and_hms(2026, 3, 2, 8, 15, 30).unwrap() + Duration::nanoseconds(123_456_789),
+    ));
+    app.open(early).await;
+    // Referred on day 1 and still open at the referral-update instant: the
+    // update is sent; acknowledged after 3 hours and a few milliseconds.
+    app.advance(Duration::hours(3) + Duration::milliseconds(250));
+    let referred = app
+        .open(complaint("equivalence-referred"))
+        .await
+        .case
+        .unwrap();
+    notice_sent(
+        &app,
+        &referred.case_id,
+        "ack-referred",
+        "NOTIFICATION_KIND_ACKNOWLEDGEMENT",
+    )
+    .await;
+    app.advance(Duration::microseconds(1_500));
+    let answered = app
+        .open(complaint("equivalence-answered"))
+        .await
+        .case
+        .unwrap();
+    app.advance(Duration::days(1));
+    let open_referral = refer(&app, &referred.case_id).await;
+    let answered_referral = refer(&app, &answered.case_id).await;
+    app.advance(Duration::days(1));
+    // The other referral is answered before the referral-update instant.
+    app.handler()
+        .record_department_response(pb::RecordDepartmentResponseRequest {
+            case_id: answered.case_id.clone(),
+            request_id: String::new(),
+            referral_id: answered_referral,
+            response: "Tested last month.".to_owned(),
+        })
+        .await
+        .unwrap();
+    notice_sent(
+        &app,
+        &answered.case_id,
+        "ack-answered",
+        "NOTIFICATION_KIND_ACKNOWLEDGEMENT",
+    )
+    .await;
+    app.advance(Duration::days(6));
+    notice_sent(
+        &app,
+        &referred.case_id,
+        "update-referred",
+        "NOTIFICATION_KIND_REFERRAL_UPDATE",
+    )
+    .await;
+    app.handler()
+        .record_department_response(pb::RecordDepartmentResponseRequest {
+            case_id: referred.case_id.clone(),
+            request_id: String::new(),
+            referral_id: open_referral,
+            response: "Tested last year.".to_owned(),
+        })
+        .await
+        .unwrap();
+    // Stage 1 responses: the same lesson from two cases; then a review of
+    // the first, answered with a lesson of its own.
+    respond(
+        &app,
+        handler,
+        &referred.case_id,
+        "billing-error",
+        "Check tariffs monthly",
+    )
+    .await;
+    app.advance(Duration::days(1));
+    respond(
+        &app,
+        handler,
+        &answered.case_id,
+        "billing-error",
+        "Check tariffs monthly",
+    )
+    .await;
+    app.handler()
+        .request_review(pb::RequestReviewRequest {
+            case_id: referred.case_id.clone(),
+            request_id: String::new(),
+            desired_outcome: "A refund".to_owned(),
+            unsatisfied_with: "The delay".to_owned(),
+            received_at: None,
+        })
+        .await
+        .unwrap();
+    app.advance(Duration::days(2));
+    respond(
+        &app,
+        ("carol", Role::CxManager),
+        &referred.case_id,
+        "late-response",
+        "Call back within the hour",
+    )
+    .await;
+    // Two more cases, shaped by hand below, and one outside the range.
+    let exact = app.open(complaint("equivalence-exact")).await.case.unwrap();
+    app.advance(Duration::minutes(1));
+    let other = app.open(complaint("equivalence-other")).await.case.unwrap();
+    let mut april = complaint("equivalence-april");
+    april.received_at = None;
+    app.advance(Duration::days(30));
+    let april = app.open(april).await.case.unwrap();
+    respond(
+        &app,
+        handler,
+        &april.case_id,
+        "billing-error",
+        "Check tariffs monthly",
+    )
+    .await;
+
+    let actor = Actor::new("hana", Role::ComplaintsHandler);
+    let response = |root_cause: &str, finding, lesson: Option<&str>, at| StageResponse {
+        stage: Stage::Stage1,
+        outcome: text("We looked into it."),
+        finding,
+        root_cause: root_cause.to_owned(),
+        lessons_learned: lesson.map(text),
+        issued_by: actor.clone(),
+        issued_at: at,
+    };
+    let referral = |stage, opened_at, responded_at: Option<chrono::DateTime<Utc>>| Referral {
+        id: ReferralId(uuid::Uuid::new_v4()),
+        stage,
+        department: text("Installations"),
+        question: text("When?"),
+        opened_at,
+        opened_by: actor.clone(),
+        response: responded_at.map(|_| text("Then.")),
+        responded_at,
+        responded_by: responded_at.map(|_| actor.clone()),
+    };
+    let escalation = |at| Escalation {
+        desired_outcome: text("A refund"),
+        unsatisfied_with: text("The answer"),
+        received_at: at,
+        requested_at: at,
+        requested_by: actor.clone(),
+    };
+
+    // Promises kept at their due instant exactly (met) and a nanosecond
+    // after it (breached); a referral opened at the referral-update instant
+    // exactly (open then); a director's request and a TSA referral; the
+    // same lesson twice in one case, and a known lesson under another root
+    // cause.
+    let mut stored = load(&exact.case_id).await;
+    let received = stored.case.received_at;
+    for due in &mut stored.due_dates {
+        match due.kind {
+            DeadlineKind::Acknowledge => {
+                due.state = DueState::Met;
+                due.settled_at = Some(due.due_at);
+            }
+            DeadlineKind::Resolve => {
+                due.state = DueState::Met;
+                due.settled_at = Some(due.due_at + Duration::nanoseconds(1));
+            }
+            DeadlineKind::ReferralUpdate => {
+                let at = due.due_at;
+                stored
+                    .case
+                    .referrals
+                    .push(referral(Stage::Stage1, at, None));
+            }
+            _ => {}
+        }
+    }
+    stored.case.stage = Stage::Stage3;
+    stored.case.review_request = Some(escalation(received + Duration::days(3)));
+    stored.case.director_request = Some(escalation(received + Duration::days(9)));
+    stored.case.tsa_reference = Some(text("TSA-2026-001"));
+    stored.case.responses = vec![
+        response(
+            "late-response",
+            Finding::PartlyUpheld,
+            Some("Call back within the hour"),
+            received + Duration::days(1),
+        ),
+        response(
+            "late-response",
+            Finding::Upheld,
+            Some("Call back within the hour"),
+            received + Duration::days(2),
+        ),
+        response(
+            "staff-conduct",
+            Finding::Upheld,
+            Some("Check tariffs monthly"),
+            received + Duration::days(3),
+        ),
+        response(
+            "staff-conduct",
+            Finding::Upheld,
+            None,
+            received + Duration::days(4),
+        ),
+    ];
+    rewrite(&store, &stored).await;
+
+    // A stage 1 referral answered at the referral-update instant exactly
+    // (not open then) and an open stage 2 one: the pending update is not
+    // weighed. A second update kept late with no referral open counts as
+    // met; an acknowledgement kept with no instant counts as met, outside
+    // the median; a cancelled resolution counts nowhere.
+    let mut stored = load(&other.case_id).await;
+    let mut extra = Vec::new();
+    for due in &mut stored.due_dates {
+        match due.kind {
+            DeadlineKind::Acknowledge => {
+                due.state = DueState::Met;
+                due.settled_at = None;
+            }
+            DeadlineKind::Resolve => {
+                due.state = DueState::Cancelled;
+                due.settled_at = Some(due.due_at - Duration::hours(1));
+            }
+            DeadlineKind::ReferralUpdate => {
+                let at = due.due_at;
+                stored.case.referrals.push(referral(
+                    Stage::Stage1,
+                    at - Duration::days(2),
+                    Some(at),
+                ));
+                stored
+                    .case
+                    .referrals
+                    .push(referral(Stage::Stage2, at - Duration::days(1), None));
+                let mut late = due.clone();
+                late.state = DueState::Met;
+                late.due_at = at + Duration::days(20);
+                late.settled_at = Some(late.due_at + Duration::microseconds(7));
+                extra.push(late);
+            }
+            _ => {}
+        }
+    }
+    stored.due_dates.extend(extra);
+    rewrite(&store, &stored).await;
+
+    let (from, to) = (
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
+    );
+    let reported = cases_received(&store, from, to).await;
+    assert_eq!(reported.len(), 5);
+    // As of now, at a pending promise's due instant exactly (not yet
+    // breached), a nanosecond after it, and long after everything.
+    let pending_due = reported
+        .iter()
+        .flat_map(|stored| &stored.due_dates)
+        .find(|due| due.state == DueState::Pending)
+        .map(|due| due.due_at)
+        .unwrap();
+    let nows = [
+        app.now(),
+        pending_due,
+        pending_due + Duration::nanoseconds(1),
+        app.now() + Duration::days(365),
+    ];
+    for now in nows {
+        let expected = crate::statistics_reference::compute(&reported, now);
+        let computed = Statistics::from(
+            statistics_received_between(&store, from, to, now)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(computed, expected, "as of {now}");
+    }
+    // The figures the comparison rests on are not all empty.
+    let expected = crate::statistics_reference::compute(&reported, app.now());
+    assert_eq!(expected.total, 5);
+    assert_eq!(expected.tsa_count, 1);
+    assert!(expected.median_time_to_acknowledge.is_some());
+    assert!(expected.median_time_to_resolve.is_some());
+    assert!(expected.sla.contains_key(&DeadlineKind::ReferralUpdate));
+    assert_eq!(expected.lessons_by_root_cause.len(), 3);
+    // And the service reports the same through its API.
+    let served = app
+        .handler()
+        .get_statistics(range((2026, 3, 1), (2026, 3, 31)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(served.total, 5);
+    assert_eq!(
+        served.median_time_to_resolve.map(|d| (d.seconds, d.nanos)),
+        expected.median_time_to_resolve.map(|d| (
+            d.num_seconds(),
+            i32::try_from(
+                (d - Duration::seconds(d.num_seconds()))
+                    .num_nanoseconds()
+                    .unwrap()
+            )
+            .unwrap()
+        ))
+    );
+}
+
+async fn a_report_runs_the_same_few_statements_whatever_the_range(db: TestDb) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use complaints_case::CaseApp;
+    use complaints_domain::clock::Clock;
+    use complaints_domain::role::Actor;
+
+    let app = spawn_app(db).await;
+    // 3 cases on Monday 2 March; 403 more on Tuesday 3 March.
+    for n in 0..3 {
+        app.open(complaint(&format!("few-{n}"))).await;
+    }
+    app.advance(Duration::days(1));
+    for n in 0..403 {
+        app.open(complaint(&format!("many-{n}"))).await;
+    }
+
+    // A service of our own over the same database, counting the
+    // statements it runs.
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut counted = app.db.db.clone();
+    let counter = statements.clone();
+    counted.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let settings = crate::helpers::settings(&app.db, app.evidence_dir.path(), &[]);
+    let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
+    let service = CaseApp::new(counted, settings.policy, settings.calendar, clock)
+        .await
+        .unwrap();
+    let reader = Actor::new("hana", Role::ComplaintsHandler);
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let run = |from, to| {
+        let (service, reader, statements) = (&service, &reader, &statements);
+        async move {
+            statements.store(0, Ordering::SeqCst);
+            let stats = service
+                .statistics(reader, day(from), day(to))
+                .await
+                .unwrap();
+            (stats.total, statements.load(Ordering::SeqCst))
+        }
+    };
+
+    let (few, for_few) = run(2, 2).await;
+    let (many, for_many) = run(2, 3).await;
+    assert_eq!((few, many), (3, 406));
+    assert_eq!(
+        for_few, for_many,
+        "a report over {many} cases ran {for_many} statements, over {few} ran {for_few}"
+    );
+    assert!(for_many <= 6, "{for_many} statements for one report");
 }
