@@ -444,6 +444,8 @@ pub struct Replica {
     child: Option<Child>,
     /// How many times it has been started.
     pub starts: u32,
+    /// When it was SIGKILLed, in Unix seconds.
+    pub killed_at: Vec<f64>,
 }
 
 impl Replica {
@@ -520,6 +522,7 @@ impl Replica {
     pub async fn kill(&mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), Signal::SIGKILL)?;
+            self.killed_at.push(unix_now());
             child.wait().await?;
         }
         Ok(())
@@ -694,6 +697,7 @@ impl Cluster {
                     log: dir.join(format!("{name}.log")),
                     child: None,
                     starts: 0,
+                    killed_at: Vec::new(),
                 });
             }
         }

@@ -45,6 +45,10 @@ pub struct Findings {
     pub outcomes: HashMap<String, Outcome>,
     /// When each email received more than once first arrived (Unix seconds).
     pub repeated_mails: Vec<f64>,
+    /// Emails sent a second time because the replica that sent the first
+    /// copy was SIGKILLed after the SMTP server took it and before it could
+    /// record it: no violation (see [`cut_short`]), but reported.
+    pub resent_after_kill: Vec<String>,
     pub drained_in: Duration,
     pub drained: bool,
 }
@@ -141,7 +145,7 @@ pub async fn check(
     db: &DatabaseConnection,
     cluster: &Cluster,
     ledger: &Ledger,
-) -> anyhow::Result<(Vec<Check>, HashMap<String, Outcome>, Vec<f64>)> {
+) -> anyhow::Result<(Vec<Check>, HashMap<String, Outcome>, Vec<f64>, Vec<String>)> {
     let submissions = lock(&ledger.submissions).clone();
     let clocks = lock(&ledger.clocks).clone();
     let mails = cluster.smtp.received();
@@ -164,6 +168,14 @@ pub async fn check(
                 row.try_get::<String>("", "register_number")?,
             ));
     }
+
+    let notification_kills: Vec<f64> = cluster
+        .replicas
+        .iter()
+        .filter(|r| r.kind == Kind::Notification)
+        .flat_map(|r| r.killed_at.iter().copied())
+        .collect();
+    let mut resent_after_kill: Vec<String> = Vec::new();
 
     // Mail by Message-ID, and acknowledgements by register number.
     let mut by_message_id: BTreeMap<&str, Vec<&Mail>> = BTreeMap::new();
@@ -253,6 +265,8 @@ pub async fn check(
                 "{} ({id}): no acknowledgement received",
                 accepted.register_number
             ));
+        } else if distinct.len() == 1 && cut_short(&acks, &notification_kills) {
+            // Counted once, under the Message-ID check below.
         } else if acks.len() > 1 {
             outcome.duplicated = true;
             outcome.acknowledged_again = Some(acks[0].at);
@@ -420,7 +434,12 @@ pub async fn check(
         violations: Vec::new(),
     };
     for (message_id, copies) in &by_message_id {
-        if copies.len() > 1 {
+        if cut_short(copies, &notification_kills) {
+            resent_after_kill.push(format!(
+                "{message_id}: {} to {}",
+                copies[0].subject, copies[0].recipients
+            ));
+        } else if copies.len() > 1 {
             once.violations.push(format!(
                 "{message_id} received {} times: {} to {}",
                 copies.len(),
@@ -494,7 +513,29 @@ pub async fn check(
         .filter(|copies| copies.len() > 1)
         .map(|copies| copies[0].at)
         .collect();
-    Ok((checks, outcomes, repeated))
+    Ok((checks, outcomes, repeated, resent_after_kill))
+}
+
+/// How long before a SIGKILL the SMTP server may have taken a message that
+/// the killed replica then had no time to record: the record follows the
+/// server's answer within milliseconds; the margin covers a loaded machine.
+const RECORD_WINDOW_SECONDS: f64 = 2.0;
+
+/// Whether `copies` (one Message-ID's, in arrival order) are a message
+/// sent, then sent again because its sender was SIGKILLed in between the
+/// SMTP server taking it and the sender recording it: exactly two copies,
+/// the first arriving at most [`RECORD_WINDOW_SECONDS`] before a kill of a
+/// notification replica, the second after that kill. No worker can close
+/// that window (the relay's acceptance and the database's record are two
+/// systems); the second copy keeps the Message-ID, so the recipient's mail
+/// client shows one. Any other repeat is a violation.
+fn cut_short(copies: &[&Mail], kills: &[f64]) -> bool {
+    let [first, second] = copies else {
+        return false;
+    };
+    kills.iter().any(|&killed| {
+        first.at <= killed + 0.1 && killed - first.at <= RECORD_WINDOW_SECONDS && second.at > killed
+    })
 }
 
 /// `GetTimeline` for every accepted case, eight at a time: each must
@@ -546,4 +587,34 @@ async fn timelines(
         }
     }
     Ok(check)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mail(at: f64) -> Mail {
+        Mail {
+            at,
+            message_id: "<ntf-1@telecare.example>".to_owned(),
+            recipients: "c1@chaos.example".to_owned(),
+            subject: "Your complaint".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_a_repeat_straddling_a_kill_just_after_the_first_copy_is_cut_short() {
+        let kills = [100.0];
+        let (just_before, after) = (mail(99.5), mail(160.0));
+        assert!(cut_short(&[&just_before, &after], &kills));
+        // No kill, or one long after the first copy, or before it: a
+        // repeat the platform should not have made.
+        assert!(!cut_short(&[&just_before, &after], &[]));
+        assert!(!cut_short(&[&mail(90.0), &after], &kills));
+        assert!(!cut_short(&[&mail(101.0), &mail(160.0)], &kills));
+        // The second copy before the kill, or three copies.
+        assert!(!cut_short(&[&just_before, &mail(99.9)], &kills));
+        assert!(!cut_short(&[&just_before, &after, &mail(170.0)], &kills));
+        assert!(!cut_short(&[&just_before], &kills));
+    }
 }

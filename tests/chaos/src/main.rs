@@ -193,7 +193,8 @@ async fn exercise(options: &Options, cluster: &mut Cluster) -> anyhow::Result<(S
     let (drained_in, drained, state) =
         invariants::drain(&db, cluster, &ledger, options.drain).await;
     eprintln!("chaos: drain: {state}");
-    let (mut checks, outcomes, repeated_mails) = invariants::check(&db, cluster, &ledger).await?;
+    let (mut checks, outcomes, repeated_mails, resent_after_kill) =
+        invariants::check(&db, cluster, &ledger).await?;
     let mut replicas = Check {
         name: "every replica stops on SIGTERM and starts again when its fault is lifted",
         checked: injections.iter().map(|i| i.times as usize).sum(),
@@ -225,6 +226,7 @@ async fn exercise(options: &Options, cluster: &mut Cluster) -> anyhow::Result<(S
         checks,
         outcomes,
         repeated_mails,
+        resent_after_kill,
         drained_in,
         drained,
     };

@@ -140,6 +140,18 @@ pub fn render(
             check.violations.len()
         );
     }
+    if !findings.resent_after_kill.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSent again after SIGKILL cut their sender off between the SMTP server taking \
+             them and the record ({}, counted under emails received twice; the same \
+             Message-ID, so a mail client shows one):",
+            findings.resent_after_kill.len()
+        );
+        for resent in findings.resent_after_kill.iter().take(EXAMPLES) {
+            let _ = writeln!(out, "  - {resent}");
+        }
+    }
     for injection in injections.iter().filter(|i| !i.problems.is_empty()) {
         let _ = writeln!(
             out,
@@ -241,6 +253,7 @@ mod tests {
             ]
             .into(),
             repeated_mails: vec![210.0, 240.0],
+            resent_after_kill: Vec::new(),
             drained_in: Duration::from_secs(3),
             drained: true,
         };
