@@ -174,6 +174,11 @@ pub struct DeliveryConfig {
     /// Notifications one worker claims at a time
     /// (`COMPLAINTS_NOTIFICATION_CLAIM_BATCH`, default 3).
     pub claim_batch: u32,
+    /// Notifications one worker (one replica) sends at once
+    /// (`COMPLAINTS_NOTIFICATION_CONCURRENCY`, default 8, 1 to 64): a send
+    /// spends most of its time waiting on the SMTP relay, so one at a time
+    /// caps a replica's rate at one relay round trip.
+    pub concurrency: u32,
     /// How long transient failures are retried, from when the notification
     /// was queued, before it is FAILED (`COMPLAINTS_NOTIFICATION_RETRY_FOR`,
     /// default `24h`).
@@ -304,6 +309,7 @@ pub mod env {
     pub const SMTP_TIMEOUT_SECONDS: &str = "COMPLAINTS_SMTP_TIMEOUT_SECONDS";
     pub const NOTIFICATION_LEASE_SECONDS: &str = "COMPLAINTS_NOTIFICATION_LEASE_SECONDS";
     pub const NOTIFICATION_CLAIM_BATCH: &str = "COMPLAINTS_NOTIFICATION_CLAIM_BATCH";
+    pub const NOTIFICATION_CONCURRENCY: &str = "COMPLAINTS_NOTIFICATION_CONCURRENCY";
     pub const NOTIFICATION_RETRY_FOR: &str = "COMPLAINTS_NOTIFICATION_RETRY_FOR";
     pub const COMPANY_NAME: &str = "COMPLAINTS_COMPANY_NAME";
     pub const COMPANY_ADDRESS: &str = "COMPLAINTS_COMPANY_ADDRESS";
@@ -437,6 +443,7 @@ impl Settings {
             smtp_timeout: timing.smtp_timeout,
             lease: timing.lease,
             claim_batch: timing.claim_batch,
+            concurrency: timing.concurrency,
             retry_for: timing.retry_for,
             company_name: var(env::COMPANY_NAME)
                 .unwrap_or_else(|| "Example Telecare Ltd".to_owned()),
@@ -639,6 +646,7 @@ struct DeliveryTiming {
     smtp_timeout: std::time::Duration,
     lease: std::time::Duration,
     claim_batch: u32,
+    concurrency: u32,
     retry_for: std::time::Duration,
 }
 
@@ -656,20 +664,20 @@ fn delivery_timing(var: &impl Fn(&str) -> Option<String>) -> Result<DeliveryTimi
     };
     let smtp_timeout = seconds(env::SMTP_TIMEOUT_SECONDS, 300, 1800)?;
     let lease = seconds(env::NOTIFICATION_LEASE_SECONDS, 60, 3600)?;
-    let claim_batch = match var(env::NOTIFICATION_CLAIM_BATCH) {
+    let count = |name: &str, default: u32, most: u32| match var(name) {
         Some(n) => n
             .trim()
             .parse::<u32>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                invalid(
-                    env::NOTIFICATION_CLAIM_BATCH,
-                    format!("{n:?}: expected 1 to 100"),
-                )
-            })?,
-        None => 3,
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| invalid(name, format!("{n:?}: expected 1 to {most}"))),
+        None => Ok(default),
     };
+    let claim_batch = count(env::NOTIFICATION_CLAIM_BATCH, 3, 100)?;
+    // Each send in flight is one SMTP connection: 8 is well inside the
+    // connections per client that relays allow, and each uses at most one
+    // database connection at a time.
+    let concurrency = count(env::NOTIFICATION_CONCURRENCY, 8, 64)?;
     let retry_for = match var(env::NOTIFICATION_RETRY_FOR) {
         Some(text) => parse_span(&text)
             .filter(|span| (60..=30 * 24 * 3600).contains(&span.as_secs()))
@@ -685,6 +693,7 @@ fn delivery_timing(var: &impl Fn(&str) -> Option<String>) -> Result<DeliveryTimi
         smtp_timeout,
         lease,
         claim_batch,
+        concurrency,
         retry_for,
     })
 }
@@ -1087,18 +1096,21 @@ mod tests {
         assert_eq!(defaults.smtp_timeout.as_secs(), 300);
         assert_eq!(defaults.lease.as_secs(), 60);
         assert_eq!(defaults.claim_batch, 3);
+        assert_eq!(defaults.concurrency, 8);
         assert_eq!(defaults.retry_for.as_secs(), 86_400);
 
         let set = Settings::from_vars(&vars(&[
             (env::SMTP_TIMEOUT_SECONDS, "10"),
             (env::NOTIFICATION_LEASE_SECONDS, "11"),
             (env::NOTIFICATION_CLAIM_BATCH, "1"),
+            (env::NOTIFICATION_CONCURRENCY, "64"),
             (env::NOTIFICATION_RETRY_FOR, "90m"),
         ]))
         .unwrap()
         .delivery;
         assert_eq!(set.lease.as_secs(), 11);
         assert_eq!(set.claim_batch, 1);
+        assert_eq!(set.concurrency, 64);
         assert_eq!(set.retry_for.as_secs(), 5_400);
         for (span, seconds) in [("2d", 172_800), ("3600", 3_600), ("45s", 45)] {
             assert_eq!(parse_span(span).map(|d| d.as_secs()), Some(seconds));
@@ -1108,6 +1120,8 @@ mod tests {
             (env::NOTIFICATION_RETRY_FOR, "forever"),
             (env::NOTIFICATION_RETRY_FOR, "10s"),
             (env::NOTIFICATION_CLAIM_BATCH, "0"),
+            (env::NOTIFICATION_CONCURRENCY, "0"),
+            (env::NOTIFICATION_CONCURRENCY, "65"),
             (env::SMTP_TIMEOUT_SECONDS, "-1"),
         ] {
             let err = Settings::from_vars(&vars(&[(name, value)]))

@@ -8,11 +8,13 @@
 //! longer than the send timeout, so a send that started under a renewed
 //! lease ends before another worker can claim the notification.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use complaints_domain::case::NotifyKind;
 use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -115,6 +117,13 @@ pub async fn of_case(
 /// Claims up to `limit` queued notifications that are due, under a lease
 /// held by `worker` until `now + lease`. Keep `limit` small: the ones
 /// waiting behind the first are leased but not yet sent.
+///
+/// A case's notifications go one at a time, in the order they were
+/// requested: one is claimed only when no earlier notification of its case
+/// is queued and due (waiting to be claimed, or claimed and being sent by
+/// this or another worker). That holds across replicas, since it turns on
+/// the earlier one's state, which changes only when it is recorded. An
+/// earlier one waiting to be retried does not hold the later ones back.
 pub async fn claim_due(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
@@ -122,18 +131,7 @@ pub async fn claim_due(
     lease: Duration,
     limit: u64,
 ) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
-    let candidates = Entity::find()
-        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
-        .filter(Column::NextAttemptAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(Column::LeaseUntil.is_null())
-                .add(Column::LeaseUntil.lt(now)),
-        )
-        .order_by_asc(Column::NextAttemptAt)
-        .limit(limit)
-        .all(db)
-        .await?;
+    let candidates = first_of_their_cases(db, now, limit).await?;
     let mut claimed = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let taken = Entity::update_many()
@@ -146,6 +144,7 @@ pub async fn claim_due(
                     .add(Column::LeaseUntil.is_null())
                     .add(Column::LeaseUntil.lt(now)),
             )
+            .filter(Expr::exists(earlier_of_its_case_due(now)).not())
             .exec(db)
             .await?;
         if taken.rows_affected == 1 {
@@ -153,6 +152,96 @@ pub async fn claim_due(
         }
     }
     Ok(claimed)
+}
+
+/// Up to `limit` queued, due and unleased notifications, each the earliest
+/// queued and due one of its case, soonest due first.
+///
+/// Two plain statements a page at a time rather than one correlated
+/// `NOT EXISTS` over the table: the due ones, then, for the page's cases
+/// only, the earliest due one of each. However the planner judges the
+/// table (a cached plan made while it was small, statistics behind a
+/// burst), neither can cost more than one pass over the backlog, where the
+/// correlated form could cost the backlog squared on every claim.
+async fn first_of_their_cases(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
+    let page_size = Ord::max(limit, CLAIM_PAGE);
+    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut found = Vec::new();
+    let mut offset = 0;
+    while found.len() < wanted {
+        let page = Entity::find()
+            .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+            .filter(Column::NextAttemptAt.lte(now))
+            .filter(
+                Condition::any()
+                    .add(Column::LeaseUntil.is_null())
+                    .add(Column::LeaseUntil.lt(now)),
+            )
+            .order_by_asc(Column::NextAttemptAt)
+            .order_by_asc(Column::NotificationId)
+            .offset(offset)
+            .limit(page_size)
+            .all(db)
+            .await?;
+        if page.is_empty() {
+            break;
+        }
+        offset += page.len() as u64;
+        let full = page.len() as u64 == page_size;
+        let mut cases: Vec<Uuid> = page.iter().map(|n| n.case_id).collect();
+        cases.sort_unstable();
+        cases.dedup();
+        let earliest: HashMap<Uuid, String> = Entity::find()
+            .select_only()
+            .column(Column::CaseId)
+            .column_as(Column::NotificationId.min(), "earliest")
+            .filter(Column::CaseId.is_in(cases))
+            .filter(Column::State.eq(DeliveryState::Queued.as_str()))
+            .filter(Column::NextAttemptAt.lte(now))
+            .group_by(Column::CaseId)
+            .into_tuple::<(Uuid, String)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        found.extend(
+            page.into_iter()
+                .filter(|n| {
+                    earliest
+                        .get(&n.case_id)
+                        .is_none_or(|first| *first == n.notification_id)
+                })
+                .take(wanted - found.len()),
+        );
+        if !full {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// How many due notifications a claim reads at a time (at least its limit).
+const CLAIM_PAGE: u64 = 100;
+
+/// The queued notifications of the same case as the row at hand, requested
+/// before it and due at `now`: while there is one, the row waits.
+fn earlier_of_its_case_due(now: DateTime<Utc>) -> SelectStatement {
+    let earlier = Alias::new("earlier");
+    Query::select()
+        .expr(Expr::val(1))
+        .from_as(Entity, earlier.clone())
+        .and_where(Expr::col((earlier.clone(), Column::CaseId)).equals((Entity, Column::CaseId)))
+        .and_where(Expr::col((earlier.clone(), Column::State)).eq(DeliveryState::Queued.as_str()))
+        .and_where(Expr::col((earlier.clone(), Column::NextAttemptAt)).lte(now))
+        .and_where(
+            Expr::col((earlier, Column::NotificationId))
+                .lt(Expr::col((Entity, Column::NotificationId))),
+        )
+        .to_owned()
 }
 
 /// Renews `worker`'s lease on the notification just before it is sent: to

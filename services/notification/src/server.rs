@@ -34,6 +34,8 @@ pub struct DeliverySettings {
     /// (the settings check it).
     pub lease: chrono::Duration,
     pub claim_batch: u64,
+    /// Notifications in flight at once, at least one.
+    pub concurrency: usize,
     pub retry_for: chrono::Duration,
 }
 
@@ -86,6 +88,7 @@ impl DeliverySettings {
             staff_domain: config.staff_email_domain.clone(),
             lease: chrono::Duration::from_std(config.lease).context("the notification lease")?,
             claim_batch: u64::from(config.claim_batch),
+            concurrency: usize::try_from(config.concurrency).unwrap_or(1).max(1),
             retry_for: chrono::Duration::from_std(config.retry_for)
                 .context("the notification retry window")?,
         })
@@ -113,6 +116,7 @@ impl DeliverySettings {
             staff_domain: self.staff_domain,
             lease: self.lease,
             claim_batch: self.claim_batch,
+            concurrency: self.concurrency,
             retry_for: self.retry_for,
             worker: format!("notification-{}", uuid::Uuid::new_v4().simple()),
             outbox_wake: Arc::new(Notify::new()),

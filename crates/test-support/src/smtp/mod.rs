@@ -123,6 +123,17 @@ impl SmtpServer {
     pub fn received(&self) -> Vec<Received> {
         received_in(&self.inbox)
     }
+
+    /// The most messages the server has held at once, each from the end of
+    /// its data to the server's reply (with [`SmtpServer::start_slow`], at
+    /// least the delay): more than one only if a client sent several at a
+    /// time, over connections of their own. 0 before the first message.
+    pub fn most_at_once(&self) -> usize {
+        std::fs::read_to_string(self.inbox.join("most-at-once"))
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 impl Drop for SmtpServer {

@@ -10,6 +10,9 @@ it, before the 250 reply, so a test that saw the reply can read both. The
 Recipients starting with "refuse" get a permanent 550 and those starting
 with "later" a transient 451. With --delay, the server waits that long
 after each message's data before taking it and replying (a slow relay).
+The most messages it has held at once (between a message's data and its
+reply) is kept in DIR/most-at-once, written as each message comes in, so
+a test can tell whether a client sent several at a time.
 It stops when its standard input closes, so a test that dies takes its
 server with it.
 """
@@ -27,6 +30,8 @@ class Handler:
     def __init__(self, outbox, delay):
         self.outbox = outbox
         self.delay = delay
+        self.held = 0
+        self.most_held = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.lower()
@@ -38,11 +43,19 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if self.delay > 0:
-            await asyncio.sleep(self.delay)
-        stem = uuid.uuid4().hex
-        self.write(f"{stem}.rcpt", "\n".join(envelope.rcpt_tos).encode())
-        self.write(f"{stem}.eml", envelope.original_content or envelope.content)
+        # One event loop serves every session: no lock is needed.
+        self.held += 1
+        if self.held > self.most_held:
+            self.most_held = self.held
+            self.write("most-at-once", str(self.most_held).encode())
+        try:
+            if self.delay > 0:
+                await asyncio.sleep(self.delay)
+            stem = uuid.uuid4().hex
+            self.write(f"{stem}.rcpt", "\n".join(envelope.rcpt_tos).encode())
+            self.write(f"{stem}.eml", envelope.original_content or envelope.content)
+        finally:
+            self.held -= 1
         return "250 2.0.0 Message accepted for delivery"
 
     def write(self, name, data):

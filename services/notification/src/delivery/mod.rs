@@ -1,8 +1,13 @@
-//! Delivery: the worker that claims queued notifications under a lease and
-//! turns each into an email or a letter, and the loop that runs it.
+//! Delivery: the worker that claims queued notifications under a lease
+//! and turns each into an email or a letter, and the loop that runs it.
 //!
 //! One attempt is in [`attempt`], what it reads from the case in
 //! [`context`], and what happens when it fails in [`failure`].
+//!
+//! A worker keeps up to [`Delivery::concurrency`] notifications in flight at
+//! once: a send spends nearly all its time waiting on the relay, so one at
+//! a time would cap a replica at one message per relay round trip. Each
+//! notification in flight follows the same rules as if it were alone.
 //!
 //! Three rules keep replicas from sending the same message twice:
 //! - a worker claims a few notifications at a time
@@ -18,6 +23,11 @@
 //!   trying again for as long as [`RECORD_FOR`] allows, so a message sent
 //!   just as the database went away is not sent again when its lease ends.
 //!
+//! A case's notifications are sent one at a time, in the order they were
+//! requested, whichever replicas send them (`repo::claim_due`): the
+//! complainant reads the acknowledgement before the response, and the
+//! case's timeline lists them in that order.
+//!
 //! What no worker can know is whether a relay that never answered the end
 //! of a message (`COMPLAINTS_SMTP_TIMEOUT_SECONDS`, five minutes by
 //! default, as RFC 5321 advises) took it: such a message is tried again,
@@ -27,7 +37,11 @@ mod attempt;
 mod context;
 mod failure;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
+
+use futures_util::future::OptionFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use tracing::Instrument as _;
 
 use chrono::{DateTime, Duration, Utc};
@@ -65,11 +79,14 @@ pub struct Delivery {
     /// third of it during one) holds a notification for this worker: see
     /// the module docs.
     pub lease: Duration,
-    /// Notifications claimed at a time. Those behind the first wait under
-    /// their claim's lease, so keep it small: with
+    /// Notifications claimed at a time. Those claimed while every slot is
+    /// taken wait under their claim's lease, so keep it small: with
     /// `claim_batch` x send timeout below the lease, a claimed notification
     /// is normally sent before its claim runs out.
     pub claim_batch: u64,
+    /// The most notifications this worker has in flight at once (at least
+    /// one): claimed, then sent and recorded each on its own.
+    pub concurrency: usize,
     /// How long transient failures are retried, from when the notification
     /// entered the queue, before it is FAILED.
     pub retry_for: Duration,
@@ -86,6 +103,7 @@ impl std::fmt::Debug for Delivery {
             .field("worker", &self.worker)
             .field("lease", &self.lease)
             .field("claim_batch", &self.claim_batch)
+            .field("concurrency", &self.concurrency)
             .field("retry_for", &self.retry_for)
             .finish_non_exhaustive()
     }
@@ -93,54 +111,131 @@ impl std::fmt::Debug for Delivery {
 
 impl Delivery {
     /// Delivers every notification due now; returns how many were attempted.
+    /// Returns once none is in flight and none is left that may go now.
     pub async fn deliver_due(&self) -> Result<usize, sea_orm::DbErr> {
         self.pass(None).await
     }
 
-    /// [`Delivery::deliver_due`], ending early once `stop` is sent: the
-    /// notification in hand is finished, the rest of the claim is released
-    /// for another replica, and nothing more is claimed.
+    /// [`Delivery::deliver_due`], ending early once `stop` is sent: nothing
+    /// more is claimed, the notifications in flight are finished, and those
+    /// claimed but not started are released for another replica.
     pub async fn deliver_due_until(&self, stop: &Stop) -> Result<usize, sea_orm::DbErr> {
         self.pass(Some(stop)).await
     }
 
+    /// One pass: claims while a slot is free and nothing claimed waits,
+    /// starts what was claimed as slots free up, and ends when nothing is
+    /// in flight and the last claim (made after the last delivery ended)
+    /// found nothing.
+    ///
+    /// A stop, or a database error (in a claim or in one delivery's
+    /// record), halts the pass the same way: no further claims or starts,
+    /// the claimed-but-not-started released, and every delivery in flight
+    /// finished and recorded before it returns, so one failure does not
+    /// cost the others their records. The first error is returned.
     async fn pass(&self, stop: Option<&Stop>) -> Result<usize, sea_orm::DbErr> {
         let stopped = || stop.is_some_and(Stop::is_stopped);
+        let slots = self.concurrency.max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let mut waiting: VecDeque<entity::Model> = VecDeque::new();
+        let mut claiming = None;
+        let mut releasing = None;
+        // A claim that found nothing is not repeated until a delivery ends:
+        // its end may let the next notification of its case go.
+        let mut may_find_more = true;
+        // Until the signal is sent, or its sender is gone without sending.
+        let mut watch_stop = stop.is_some();
         let mut handled = 0;
-        while !stopped() {
-            let now = self.clock.now();
-            let claimed =
-                repo::claim_due(&self.db, now, &self.worker, self.lease, self.claim_batch).await?;
-            if claimed.is_empty() {
+        let mut failed: Option<sea_orm::DbErr> = None;
+        loop {
+            let halted = stopped() || failed.is_some();
+            if halted {
+                if releasing.is_none() && !waiting.is_empty() {
+                    let rest: Vec<String> = waiting.drain(..).map(|n| n.notification_id).collect();
+                    let (db, worker) = (&self.db, self.worker.as_str());
+                    releasing = Some(Box::pin(
+                        async move { repo::release(db, &rest, worker).await },
+                    ));
+                }
+            } else {
+                while in_flight.len() < slots {
+                    let Some(n) = waiting.pop_front() else { break };
+                    in_flight.push(self.deliver_one(n));
+                }
+                if claiming.is_none()
+                    && may_find_more
+                    && waiting.is_empty()
+                    && in_flight.len() < slots
+                {
+                    may_find_more = false;
+                    claiming = Some(Box::pin(repo::claim_due(
+                        &self.db,
+                        self.clock.now(),
+                        &self.worker,
+                        self.lease,
+                        self.claim_batch,
+                    )));
+                }
+            }
+            if claiming.is_none() && releasing.is_none() && in_flight.is_empty() {
                 break;
             }
-            let mut claimed = claimed.into_iter();
-            while let Some(notification) = claimed.next() {
-                if stopped() {
-                    let rest: Vec<String> = std::iter::once(notification)
-                        .chain(claimed)
-                        .map(|n| n.notification_id)
-                        .collect();
-                    let released = repo::release(&self.db, &rest, &self.worker).await?;
-                    tracing::info!(
-                        released,
-                        "delivery stopping; released the rest of its claim"
-                    );
-                    return Ok(handled);
+            // The deliveries in flight, a claim and a release all move on
+            // together: a delivery may hold a database connection (the
+            // only one, on SQLite) that the claim or release waits for. A
+            // claim under way is seen through even when halted: what it
+            // takes is then released, not left to its lease.
+            let next = tokio::select! {
+                Some(done) = in_flight.next(), if !in_flight.is_empty() => Next::Delivered(done),
+                Some(claimed) = OptionFuture::from(claiming.as_mut()), if claiming.is_some() => {
+                    Next::Claimed(claimed)
                 }
-                match self.deliver_one(notification).await {
-                    Ok(true) => handled += 1,
-                    Ok(false) => {}
-                    Err(error) => {
-                        // Best effort: the leases run out anyway.
-                        let rest: Vec<String> = claimed.map(|n| n.notification_id).collect();
-                        let _ = repo::release(&self.db, &rest, &self.worker).await;
-                        return Err(error);
+                Some(released) = OptionFuture::from(releasing.as_mut()), if releasing.is_some() => {
+                    Next::Released(released)
+                }
+                () = stopped_signal(stop), if watch_stop && !halted => Next::Stop,
+                else => break,
+            };
+            match next {
+                Next::Delivered(Ok(attempted)) => {
+                    handled += usize::from(attempted);
+                    may_find_more = true;
+                }
+                Next::Delivered(Err(error)) => keep_first(&mut failed, error),
+                Next::Claimed(result) => {
+                    claiming = None;
+                    match result {
+                        Ok(claimed) if !claimed.is_empty() => {
+                            may_find_more = true;
+                            waiting.extend(claimed);
+                        }
+                        Ok(_) => {}
+                        Err(error) => keep_first(&mut failed, error),
                     }
+                }
+                Next::Released(result) => {
+                    releasing = None;
+                    match result {
+                        Ok(released) => tracing::info!(
+                            released,
+                            "delivery stopping; released what it claimed but had not started"
+                        ),
+                        // Their leases run out anyway.
+                        Err(error) => keep_first(&mut failed, error),
+                    }
+                }
+                Next::Stop => {
+                    // Sent: the next turn halts. Gone unsent: stop waiting on it.
+                    watch_stop = stopped();
                 }
             }
         }
-        self.report_backlog().await;
+        if let Some(error) = failed {
+            return Err(error);
+        }
+        if !stopped() {
+            self.report_backlog().await;
+        }
         Ok(handled)
     }
 
@@ -267,6 +362,36 @@ impl Delivery {
     }
 }
 
+/// What a pass goes on with.
+enum Next {
+    /// A delivery in flight ended: attempted, or not (its lease was lost).
+    Delivered(Result<bool, sea_orm::DbErr>),
+    /// A claim ended.
+    Claimed(Result<Vec<entity::Model>, sea_orm::DbErr>),
+    /// What was claimed but not started was given back (how many).
+    Released(Result<u64, sea_orm::DbErr>),
+    /// The stop signal was sent, or its sender is gone.
+    Stop,
+}
+
+/// Keeps a pass's first database error, which it returns once the
+/// deliveries in flight are finished (the caller logs it); logs the later
+/// ones, which would otherwise go unseen.
+fn keep_first(failed: &mut Option<sea_orm::DbErr>, error: sea_orm::DbErr) {
+    match failed {
+        None => *failed = Some(error),
+        Some(_) => tracing::error!(%error, "delivery: a further database error in this pass"),
+    }
+}
+
+/// Resolves when `stop` is sent or its sender is gone; never without one.
+async fn stopped_signal(stop: Option<&Stop>) {
+    match stop {
+        Some(stop) => stop.stopped().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A notification's kind as a metric label: one of a closed set.
 fn kind_label(n: &entity::Model) -> &'static str {
     n.kind().map_or("unknown", NotifyKind::as_str)
@@ -275,7 +400,8 @@ fn kind_label(n: &entity::Model) -> &'static str {
 /// Runs delivery passes until `stop`: at once when woken, else when the
 /// next retry falls due (re-checking at least every few seconds for
 /// notifications queued by other replicas). The signal reaches into a pass:
-/// the notification in hand is finished, the rest of the claim released.
+/// the notifications in flight are finished, the rest of the claim
+/// released.
 pub async fn run_delivery(delivery: &Delivery, wake: &tokio::sync::Notify, stop: Stop) {
     loop {
         if let Err(error) = delivery.deliver_due_until(&stop).await {

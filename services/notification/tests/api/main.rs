@@ -11,6 +11,7 @@ mod helpers;
 
 use complaints_test_support::smtp;
 
+mod concurrency;
 mod email;
 mod erasure;
 mod letters;

@@ -86,7 +86,8 @@ async fn two_replicas_send_each_once(db: TestDb) {
     }
     // Each message takes the relay half a second; a send is abandoned
     // after 3 s, and a lease lasts 4 s: longer than a send may take, far
-    // shorter than the whole backlog takes one worker.
+    // shorter than the whole backlog takes one worker. Each worker sends
+    // up to four at once.
     let inbox = tempfile::tempdir().unwrap();
     let port = free_port();
     let smtp = SmtpServer::start_slow(
@@ -102,6 +103,7 @@ async fn two_replicas_send_each_once(db: TestDb) {
             (env::SMTP_TIMEOUT_SECONDS, "3"),
             (env::NOTIFICATION_LEASE_SECONDS, "4"),
             (env::NOTIFICATION_CLAIM_BATCH, "2"),
+            (env::NOTIFICATION_CONCURRENCY, "4"),
         ],
     )
     .await;
@@ -123,6 +125,7 @@ async fn two_replicas_send_each_once(db: TestDb) {
         assert_eq!(copies.get(&format!("{id}@{MAIL_DOMAIN}")), Some(&1), "{id}");
     }
     assert_eq!(copies.len(), backlog.len());
+    assert!(smtp.most_at_once() > 1, "the workers sent one at a time");
 }
 
 async fn a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends_the_rest_at_once(
@@ -140,7 +143,16 @@ async fn a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends
     )
     .unwrap();
     // One worker claims the whole backlog at once.
-    let app = spawn_app_with(db, port, &[(env::NOTIFICATION_CLAIM_BATCH, "5")]).await;
+    // One in flight at a time: the rest wait claimed.
+    let app = spawn_app_with(
+        db,
+        port,
+        &[
+            (env::NOTIFICATION_CLAIM_BATCH, "5"),
+            (env::NOTIFICATION_CONCURRENCY, "1"),
+        ],
+    )
+    .await;
     let backlog = queue_acknowledgements(&app, 5).await;
 
     let (stop, stopped) = Stop::new();
@@ -171,7 +183,7 @@ async fn a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends
 
 /// `count` complaints by email, each with its acknowledgement queued: the
 /// cases and the notification ids.
-async fn queue_acknowledgements(app: &TestApp, count: usize) -> Vec<(Opened, String)> {
+pub(crate) async fn queue_acknowledgements(app: &TestApp, count: usize) -> Vec<(Opened, String)> {
     let mut backlog = Vec::with_capacity(count);
     for i in 0..count {
         let case = app
@@ -185,7 +197,7 @@ async fn queue_acknowledgements(app: &TestApp, count: usize) -> Vec<(Opened, Str
 
 /// How many times the server received each Message-ID, failing the test if
 /// any came more than once.
-fn copies_by_message_id(smtp: &SmtpServer) -> HashMap<String, usize> {
+pub(crate) fn copies_by_message_id(smtp: &SmtpServer) -> HashMap<String, usize> {
     let mut copies: HashMap<String, usize> = HashMap::new();
     for message in smtp.received() {
         let id = message.parsed().message_id().unwrap().to_owned();
@@ -197,7 +209,7 @@ fn copies_by_message_id(smtp: &SmtpServer) -> HashMap<String, usize> {
 }
 
 /// A replica's delivery loop on a task of its own, until `stop`.
-fn spawn_worker(delivery: Delivery, stop: Stop) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_worker(delivery: Delivery, stop: Stop) -> tokio::task::JoinHandle<()> {
     let delivery = Arc::new(delivery);
     tokio::spawn(async move {
         let wake = Notify::new();
@@ -206,7 +218,7 @@ fn spawn_worker(delivery: Delivery, stop: Stop) -> tokio::task::JoinHandle<()> {
 }
 
 /// How many of the backlog's notifications are recorded as sent.
-async fn sent(app: &TestApp, backlog: &[(Opened, String)]) -> usize {
+pub(crate) async fn sent(app: &TestApp, backlog: &[(Opened, String)]) -> usize {
     let mut sent = 0;
     for (case, id) in backlog {
         if state(&app.notification(&case.case_id, id).await) == pb::NotificationState::Sent {
@@ -223,7 +235,7 @@ async fn wait_until_sent(app: &TestApp, backlog: &[(Opened, String)]) {
 }
 
 /// Waits for `done` (the test's own time limit bounds the wait).
-async fn wait_until(done: impl Fn() -> bool) {
+pub(crate) async fn wait_until(done: impl Fn() -> bool) {
     while !done() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
