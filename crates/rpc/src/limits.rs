@@ -59,6 +59,17 @@ impl MessageLimits {
         }
     }
 
+    /// The limits `settings` call for (`COMPLAINTS_MAX_MESSAGE_BYTES` and
+    /// `COMPLAINTS_EVIDENCE_MAX_BYTES`). A service's generated server must
+    /// decode at least [`MessageLimits::document`] for its document calls,
+    /// or it would refuse, below this layer, what the settings allow.
+    pub fn from_settings(settings: &complaints_config::Settings) -> Self {
+        MessageLimits::new(
+            settings.server.limits.max_message_bytes,
+            settings.evidence.max_bytes,
+        )
+    }
+
     /// The limit for a call's path.
     pub fn for_path(&self, path: &str) -> usize {
         if DOCUMENT_CALLS.contains(&path) {

@@ -50,10 +50,7 @@ impl ServeOptions {
         ServeOptions {
             tls: server.tls.clone(),
             limits: server.limits,
-            messages: MessageLimits::new(
-                server.limits.max_message_bytes,
-                settings.evidence.max_bytes,
-            ),
+            messages: MessageLimits::from_settings(settings),
             reflection: server.reflection,
         }
     }

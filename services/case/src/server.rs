@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use complaints_config::Settings;
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::case::v1::case_service_server::CaseServiceServer;
+use complaints_rpc::limits::MessageLimits;
 use complaints_rpc::metrics::OutboxGauges;
 use complaints_rpc::peers::LocalHandle;
 use complaints_rpc::service::{Application, Service, ServiceParts, Stop};
@@ -17,12 +18,6 @@ use complaints_store::cases::CASE_EVENTS_TOPIC;
 use crate::relay::CaseChangeDelivery;
 use crate::retention::RetentionWorker;
 use crate::{CaseApp, CaseGrpc, EvidenceStore, SERVICE_NAME};
-
-/// The largest message the case service decodes: an `OpenCase` carrying an
-/// email's attachments (intake takes raw messages of at most 10 MiB) or a
-/// letter's scan, with room to spare. Evidence uploads stream in messages
-/// of at most 1 MiB.
-pub const MAX_MESSAGE_BYTES: usize = 32 * 1024 * 1024;
 
 /// The subject of the case service's own credentials.
 pub const SUBJECT: &str = "case";
@@ -37,6 +32,10 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         peers,
     } = parts;
     let backlog = OutboxGauges::new(db.clone(), clock.clone(), &[CASE_EVENTS_TOPIC]);
+    // The largest message decoded: an `OpenCase` carrying an email's
+    // attachments or a letter's scan, up to the evidence limit (the
+    // per-call limit layer holds every other call to its own size).
+    let max_message_bytes = MessageLimits::from_settings(&settings).document;
     let app = CaseApp::new(db, settings.policy, settings.calendar, clock)
         .await
         .context("starting the case service")?
@@ -58,7 +57,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
     let local = LocalHandle::Case(Arc::new(handler.clone()));
     let service = Service::new(SERVICE_NAME, move |routes| {
         routes.add_service(
-            CaseServiceServer::new(handler).max_decoding_message_size(MAX_MESSAGE_BYTES),
+            CaseServiceServer::new(handler).max_decoding_message_size(max_message_bytes),
         );
     })
     .with_worker(relay)

@@ -29,11 +29,16 @@ impl IntakeGrpc {
     }
 }
 
-/// The service ready to add to a tonic server, with the decoding limit
-/// raised to fit a raw email of [`MAX_RAW_MESSAGE_BYTES`].
-pub fn server(app: IntakeApp) -> IntakeServiceServer<IntakeGrpc> {
-    IntakeServiceServer::new(IntakeGrpc::new(app))
-        .max_decoding_message_size(MAX_RAW_MESSAGE_BYTES + REQUEST_OVERHEAD_BYTES)
+/// The service ready to add to a tonic server, decoding messages of up to
+/// `max_message_bytes` (at least a raw email of [`MAX_RAW_MESSAGE_BYTES`]
+/// with its other fields): the document calls' limit from the settings
+/// (`complaints_rpc::limits::MessageLimits::document`), so that a posted
+/// letter's scan as large as the evidence limit is not refused here, below
+/// the per-call limit layer that holds each call to its own size.
+pub fn server(app: IntakeApp, max_message_bytes: usize) -> IntakeServiceServer<IntakeGrpc> {
+    IntakeServiceServer::new(IntakeGrpc::new(app)).max_decoding_message_size(
+        max_message_bytes.max(MAX_RAW_MESSAGE_BYTES + REQUEST_OVERHEAD_BYTES),
+    )
 }
 
 #[tonic::async_trait]

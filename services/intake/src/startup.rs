@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use complaints_auth::{AuthConfig, TokenVerifier};
 use complaints_config::Settings;
 use complaints_domain::clock::Clock;
+use complaints_rpc::limits::MessageLimits;
 use complaints_rpc::service::{Application, Service, ServiceParts};
 
 use crate::app::IntakeApp;
@@ -23,14 +24,19 @@ pub const SUBJECT: &str = SERVICE_SUBJECT;
 /// Builds the service: intake keeps only its idempotency records, and
 /// reaches the case service through `parts.peers`.
 pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
+    let limits = MessageLimits::from_settings(&parts.settings);
     let gateway = CaseGateway::new(parts.peers.case);
-    Ok(service(IntakeApp::new(parts.db, gateway, parts.clock)))
+    Ok(service(
+        IntakeApp::new(parts.db, gateway, parts.clock),
+        limits.document,
+    ))
 }
 
-/// A ready-made [`IntakeApp`] as a service (tests build their own app).
-pub fn service(app: IntakeApp) -> Service {
+/// A ready-made [`IntakeApp`] as a service decoding messages of up to
+/// `max_message_bytes` (tests build their own app).
+pub fn service(app: IntakeApp, max_message_bytes: usize) -> Service {
     Service::new(SERVICE_NAME, move |routes| {
-        routes.add_service(grpc::server(app));
+        routes.add_service(grpc::server(app, max_message_bytes));
     })
 }
 
@@ -51,5 +57,6 @@ pub async fn application_with_app(
     app: IntakeApp,
 ) -> anyhow::Result<Application> {
     let verifier = TokenVerifier::new(auth).context("reading the token verification keys")?;
-    Application::bind(listen, verifier, vec![service(app)]).await
+    let document = MessageLimits::default().document;
+    Application::bind(listen, verifier, vec![service(app, document)]).await
 }

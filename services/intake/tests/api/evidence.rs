@@ -15,6 +15,7 @@ on_every_backend!(
     #[tokio::test]
     an_emailed_pdf_attachment_is_kept_as_evidence_byte_for_byte,
     a_posted_complaint_keeps_its_scan_as_evidence,
+    a_posted_scan_as_large_as_the_evidence_limit_allows_is_taken,
 );
 
 /// The bytes of the PDF the email below carries, base64-encoded in it.
@@ -148,4 +149,39 @@ async fn a_posted_complaint_keeps_its_scan_as_evidence(db: TestDb) {
     );
     let (_, bytes) = read_back(&app, &evidence[0].evidence_id).await;
     assert_eq!(bytes, INVOICE);
+}
+
+/// A scan of 16 MiB: over the 10 MiB a raw email may be, within the 25 MiB
+/// the evidence limit allows. The server decodes what the settings allow
+/// for the call, so it reaches the case as evidence.
+async fn a_posted_scan_as_large_as_the_evidence_limit_allows_is_taken(db: TestDb) {
+    const SCAN_BYTES: usize = 16 * 1024 * 1024;
+    let app = spawn_app(db).await;
+    let mut letter = web_complaint("posted-with-a-large-scan");
+    letter.channel = common::Channel::Post as i32;
+    letter.scan_reference = "SCAN-2026-0101".to_owned();
+    letter.complainant.as_mut().unwrap().postal_address = Some(common::PostalAddress {
+        lines: vec!["12 Park Row".to_owned()],
+        town: "Leeds".to_owned(),
+        postcode: "LS1 5HD".to_owned(),
+    });
+    let mut scan = INVOICE.to_vec();
+    scan.resize(SCAN_BYTES, b' ');
+    letter.scanned_letter = Some(ScannedLetter {
+        filename: "scan-0101.pdf".to_owned(),
+        media_type: "application/pdf".to_owned(),
+        content: scan.clone(),
+    });
+    let response = app
+        .client()
+        .await
+        .submit_complaint(letter)
+        .await
+        .unwrap()
+        .into_inner();
+    let evidence = evidence_of(&app, &response.case_id).await;
+    assert_eq!(evidence.len(), 1, "{evidence:?}");
+    let (_, bytes) = read_back(&app, &evidence[0].evidence_id).await;
+    assert_eq!(bytes.len(), SCAN_BYTES);
+    assert_eq!(Sha256::digest(&bytes), Sha256::digest(&scan));
 }
