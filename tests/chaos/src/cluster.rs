@@ -352,6 +352,29 @@ pub struct Mail {
     pub subject: String,
 }
 
+/// Makes each service's own key pair, as an operator would: the private
+/// key in `<dir>/<service>.key`, the public one in
+/// `<dir>/service-keys/<service>.pem`, the folder every replica reads.
+/// Answers the case service's private key (PEM).
+fn make_service_keys(dir: &Path) -> anyhow::Result<String> {
+    let public = dir.join("service-keys");
+    std::fs::create_dir_all(&public)?;
+    let mut case_key = String::new();
+    for kind in Kind::ALL {
+        let pair = rcgen::KeyPair::generate()?;
+        let private = pair.serialize_pem();
+        std::fs::write(dir.join(format!("{}.key", kind.binary())), &private)?;
+        std::fs::write(
+            public.join(format!("{}.pem", kind.binary())),
+            pair.public_key_pem(),
+        )?;
+        if kind == Kind::Case {
+            case_key = private;
+        }
+    }
+    Ok(case_key)
+}
+
 /// The SMTP server (`smtp.py`).
 #[derive(Debug)]
 pub struct Smtp {
@@ -649,6 +672,7 @@ impl Cluster {
             balancers.push(Balancer::start(fronts[&kind], ports[&kind].to_vec()).await?);
         }
         let front = |kind: Kind| format!("http://127.0.0.1:{}", fronts[&kind]);
+        let case_key = make_service_keys(dir)?;
         let mut replicas = Vec::new();
         for kind in Kind::ALL {
             for (i, port) in ports[&kind].iter().enumerate() {
@@ -675,7 +699,19 @@ impl Cluster {
                         "COMPLAINTS_DEADLINE_LEASE_SECONDS",
                         options.deadline_lease_seconds.to_string(),
                     ),
+                    // People's tokens: the shared secret. Services sign
+                    // their calls with their own keys, as in production.
                     ("COMPLAINTS_JWT_SECRET", JWT_SECRET.to_owned()),
+                    (
+                        "COMPLAINTS_SERVICE_KEY_FILE",
+                        dir.join(format!("{}.key", kind.binary()))
+                            .display()
+                            .to_string(),
+                    ),
+                    (
+                        "COMPLAINTS_SERVICE_PUBLIC_KEYS_DIR",
+                        dir.join("service-keys").display().to_string(),
+                    ),
                     ("COMPLAINTS_JWT_ISSUER", JWT_ISSUER.to_owned()),
                     ("COMPLAINTS_JWT_AUDIENCE", JWT_AUDIENCE.to_owned()),
                     ("RUST_LOG", "info".to_owned()),
@@ -707,7 +743,11 @@ impl Cluster {
             smtp,
             replicas,
             _balancers: balancers,
-            auth: AuthConfig::new(JWT_ISSUER, JWT_AUDIENCE).with_hs256_secret(JWT_SECRET),
+            // The harness starts test clocks as the case service does, so
+            // it signs those calls with the case service's key.
+            auth: AuthConfig::new(JWT_ISSUER, JWT_AUDIENCE)
+                .with_hs256_secret(JWT_SECRET)
+                .with_service_signing_key(case_key),
         };
         // The first replica migrates the database alone; the rest find it done.
         let first = &mut cluster.replicas[0];

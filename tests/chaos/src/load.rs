@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Datelike, Utc};
-use complaints_auth::{AuthConfig, BearerToken, TokenIssuer};
+use complaints_auth::{AuthConfig, BearerToken, ServiceSigner, TokenIssuer};
 use complaints_domain::role::Role;
 use complaints_proto::complaints::common::v1 as common;
 use complaints_proto::complaints::escalation::v1 as escalation;
@@ -113,7 +113,8 @@ impl Clients {
         seed: u64,
     ) -> anyhow::Result<Clients> {
         let integration = token(auth, "chaos-load", Role::Integration)?;
-        let service = token(auth, "chaos-clocks", Role::Service)?;
+        // Signed as the case service, which is who starts clocks.
+        let service = BearerToken::signed(ServiceSigner::own_key(auth, "case")?);
         Ok(Clients {
             intake: intake
                 .iter()
