@@ -4,8 +4,8 @@
 //! concurrent writers (and replicas) serialise on that row. Where the bump
 //! happens depends on the database (docs/policy.md, Records):
 //!
-//! - On Postgres, in a short transaction of its own, committed before the
-//!   case's transaction starts ([`NumberSource::reserve`]). The row is then
+//! - On Postgres, in one statement that is its own transaction, committed
+//!   before the case's transaction starts ([`NumberSource::reserve`]). The row is then
 //!   locked for one statement instead of for the whole case write, which
 //!   lets cases be opened in parallel. A case whose write then fails leaves
 //!   its number unused: numbers are unique and increasing, not gapless.
@@ -15,7 +15,7 @@
 
 use complaints_domain::values::RegisterNumber;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::StoreError;
 
@@ -27,24 +27,37 @@ pub struct NumberSource {
 }
 
 impl NumberSource {
-    /// On Postgres, takes the next number for `year` now, in a transaction
-    /// of its own. That transaction commits without waiting for its log
-    /// record to reach the disk (`synchronous_commit = off`): the record
-    /// is written ahead of the commit of any case that uses the number, and
-    /// the log reaches the disk in order, so a case that survives a crash
-    /// has its number's bump with it; a bump lost in a crash was used by no
-    /// surviving case. On SQLite nothing happens yet.
+    /// On Postgres, takes the next number for `year` now, in one statement
+    /// that is its own transaction: one round trip, and the counter row is
+    /// locked only while that statement runs. It commits without waiting
+    /// for its log record to reach the disk (`synchronous_commit` off for
+    /// that transaction alone): the record is written ahead of the commit
+    /// of any case that uses the number, and the log reaches the disk in
+    /// order, so a case that survives a crash has its number's bump with
+    /// it; a bump lost in a crash was used by no surviving case. (Waiting
+    /// for the disk, or for a separate COMMIT's round trip, with the row
+    /// locked, is what made concurrent complaints queue for their numbers.)
+    /// On SQLite nothing happens yet.
     pub async fn reserve(db: &DatabaseConnection, year: i32) -> Result<Self, StoreError> {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(Self { reserved: None });
         }
-        let txn = db.begin().await?;
-        txn.execute_unprepared("SET LOCAL synchronous_commit = off")
-            .await?;
-        let number = next_register_number(&txn, year).await?;
-        txn.commit().await?;
+        // `set_config(..., true)` lasts until the end of the statement's own
+        // transaction, so it reaches its commit and nothing after it.
+        const BUMP: &str = "INSERT INTO register_sequences (year, last_value) \
+             SELECT $1, 1 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit \
+             ON CONFLICT (year) DO UPDATE SET last_value = register_sequences.last_value + 1 \
+             RETURNING last_value";
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                BUMP,
+                [year.into()],
+            ))
+            .await?
+            .ok_or_else(|| StoreError::corrupt("register sequence upsert returned no row"))?;
         Ok(Self {
-            reserved: Some(number),
+            reserved: Some(register_number(year, row.try_get("", "last_value")?)?),
         })
     }
 
@@ -87,7 +100,11 @@ pub async fn next_register_number(
         .query_one(&statement)
         .await?
         .ok_or_else(|| StoreError::corrupt("register sequence upsert returned no row"))?;
-    let sequence: i64 = row.try_get("", "last_value")?;
+    register_number(year, row.try_get("", "last_value")?)
+}
+
+/// The register number of the `sequence`th case of `year`.
+fn register_number(year: i32, sequence: i64) -> Result<RegisterNumber, StoreError> {
     let sequence = u32::try_from(sequence).map_err(StoreError::corrupt)?;
     RegisterNumber::new(year, sequence).map_err(|violation| {
         StoreError::Domain(complaints_domain::DomainError::FailedPrecondition(format!(

@@ -35,6 +35,9 @@ pub struct EscalationApp {
     /// Who may move clocks and by how much, and when a complainant whose
     /// resolution date passed hears next: the policy in force.
     pub(crate) extensions: ExtensionPolicy,
+    /// When the pending-deadlines gauge was last counted (see
+    /// `EscalationApp::record_pending`).
+    pub(crate) pending_counted: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl std::fmt::Debug for EscalationApp {
@@ -64,6 +67,7 @@ impl EscalationApp {
             lease: DEFAULT_LEASE,
             outbox_wake: OutboxWake::default(),
             extensions: ExtensionPolicy::default(),
+            pending_counted: Arc::default(),
         }
     }
 
