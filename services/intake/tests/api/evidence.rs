@@ -4,7 +4,9 @@ use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_proto::complaints::case::v1::case_service_server::CaseService;
 use complaints_proto::complaints::common::v1 as common;
-use complaints_proto::complaints::intake::v1::{ScannedLetter, SubmitEmailRequest};
+use complaints_proto::complaints::intake::v1::{
+    ScannedLetter, SubmitComplaintRequest, SubmitEmailRequest,
+};
 use complaints_test_support::TestDb;
 use sha2::{Digest, Sha256};
 use tokio_stream::StreamExt;
@@ -118,21 +120,28 @@ async fn an_emailed_pdf_attachment_is_kept_as_evidence_byte_for_byte(db: TestDb)
     assert_eq!(hex::encode(Sha256::digest(&bytes)), expected_sha256);
 }
 
-async fn a_posted_complaint_keeps_its_scan_as_evidence(db: TestDb) {
-    let app = spawn_app(db).await;
-    let mut letter = web_complaint("posted-with-scan");
+/// A complaint that came by post, as the post room keys it in: the letter's
+/// scan `SCAN-2026-<number>`, a PDF of `content`, named `scan-<number>.pdf`.
+fn posted_letter(request_id: &str, number: &str, content: Vec<u8>) -> SubmitComplaintRequest {
+    let mut letter = web_complaint(request_id);
     letter.channel = common::Channel::Post as i32;
-    letter.scan_reference = "SCAN-2026-0100".to_owned();
+    letter.scan_reference = format!("SCAN-2026-{number}");
     letter.complainant.as_mut().unwrap().postal_address = Some(common::PostalAddress {
         lines: vec!["12 Park Row".to_owned()],
         town: "Leeds".to_owned(),
         postcode: "LS1 5HD".to_owned(),
     });
     letter.scanned_letter = Some(ScannedLetter {
-        filename: "scan-0100.pdf".to_owned(),
+        filename: format!("scan-{number}.pdf"),
         media_type: "application/pdf".to_owned(),
-        content: INVOICE.to_vec(),
+        content,
     });
+    letter
+}
+
+async fn a_posted_complaint_keeps_its_scan_as_evidence(db: TestDb) {
+    let app = spawn_app(db).await;
+    let letter = posted_letter("posted-with-scan", "0100", INVOICE.to_vec());
     let response = app
         .client()
         .await
@@ -157,21 +166,9 @@ async fn a_posted_complaint_keeps_its_scan_as_evidence(db: TestDb) {
 async fn a_posted_scan_as_large_as_the_evidence_limit_allows_is_taken(db: TestDb) {
     const SCAN_BYTES: usize = 16 * 1024 * 1024;
     let app = spawn_app(db).await;
-    let mut letter = web_complaint("posted-with-a-large-scan");
-    letter.channel = common::Channel::Post as i32;
-    letter.scan_reference = "SCAN-2026-0101".to_owned();
-    letter.complainant.as_mut().unwrap().postal_address = Some(common::PostalAddress {
-        lines: vec!["12 Park Row".to_owned()],
-        town: "Leeds".to_owned(),
-        postcode: "LS1 5HD".to_owned(),
-    });
     let mut scan = INVOICE.to_vec();
     scan.resize(SCAN_BYTES, b' ');
-    letter.scanned_letter = Some(ScannedLetter {
-        filename: "scan-0101.pdf".to_owned(),
-        media_type: "application/pdf".to_owned(),
-        content: scan.clone(),
-    });
+    let letter = posted_letter("posted-with-a-large-scan", "0101", scan.clone());
     let response = app
         .client()
         .await
