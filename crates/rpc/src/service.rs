@@ -8,6 +8,7 @@
 //! span and metrics, health, reflection), runs the workers until the stop
 //! signal, and waits for them to finish their pass.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -357,24 +358,16 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let (stop, stopped) = Stop::new();
         let mut tasks = tokio::task::JoinSet::new();
-        let mut running = Vec::new();
+        let mut running = HashMap::new();
         for worker in self.workers {
-            let stopped = stopped.clone();
             let name: String = format!("{worker:?}").chars().take(NAME_CHARS).collect();
-            running.push(name.clone());
-            tasks.spawn(async move {
-                worker.run(stopped).await;
-                name
-            });
+            let stopped = stopped.clone();
+            let task = tasks.spawn(async move { worker.run(stopped).await });
+            running.insert(task.id(), name);
         }
         for (index, task) in self.background.into_iter().enumerate() {
-            let task = task(stopped.clone());
-            let name = format!("background task {index}");
-            running.push(name.clone());
-            tasks.spawn(async move {
-                task.await;
-                name
-            });
+            let task = tasks.spawn(task(stopped.clone()));
+            running.insert(task.id(), format!("background task {index}"));
         }
         tracing::info!(address = %self.address, services = ?self.names, "listening");
         let drains = self.drains;
@@ -407,28 +400,29 @@ const NAME_CHARS: usize = 80;
 /// How often a shutdown names the background loops it still waits for.
 const STILL_STOPPING_EVERY: Duration = Duration::from_secs(5);
 
-/// Waits for every loop, each of which answers its name when it ends;
-/// every [`STILL_STOPPING_EVERY`] names those still running, so a shutdown
-/// that the orchestrator's grace period cuts short says what it was
-/// waiting for.
-async fn join_reporting(mut tasks: tokio::task::JoinSet<String>, mut running: Vec<String>) {
+/// Waits for every loop; every [`STILL_STOPPING_EVERY`] names those still
+/// running (`running`, by task), so a shutdown that the orchestrator's
+/// grace period cuts short says what it was waiting for.
+async fn join_reporting(
+    mut tasks: tokio::task::JoinSet<()>,
+    mut running: HashMap<tokio::task::Id, String>,
+) {
     let mut report = tokio::time::interval(STILL_STOPPING_EVERY);
     report.tick().await;
     loop {
         tokio::select! {
-            joined = tasks.join_next() => match joined {
-                Some(Ok(name)) => {
-                    if let Some(at) = running.iter().position(|n| *n == name) {
-                        running.swap_remove(at);
-                    }
+            joined = tasks.join_next_with_id() => match joined {
+                Some(Ok((task, ()))) => {
+                    running.remove(&task);
                 }
                 Some(Err(error)) => {
-                    tracing::error!(%error, "a background loop failed while stopping");
+                    let name = running.remove(&error.id());
+                    tracing::error!(%error, loop_name = ?name, "a background loop failed while stopping");
                 }
                 None => return,
             },
             _ = report.tick() => tracing::warn!(
-                waiting_for = ?running,
+                waiting_for = ?running.values().collect::<Vec<_>>(),
                 "still stopping the background work"
             ),
         }
