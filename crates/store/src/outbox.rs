@@ -169,32 +169,6 @@ pub async fn pending(
 /// How many due messages [`pending`] reads at a time (at least its limit).
 const PENDING_PAGE: u64 = 200;
 
-/// The undelivered messages of `topic` about one aggregate that may go
-/// now, oldest first: up to `limit`, ending before the first one not yet
-/// due (the ones after it wait for it).
-pub async fn pending_for_aggregate(
-    db: &impl ConnectionTrait,
-    topic: &str,
-    aggregate_id: Uuid,
-    now: DateTime<Utc>,
-    limit: u64,
-) -> Result<Vec<outbox::Model>, StoreError> {
-    let mut rows = outbox::Entity::find()
-        .filter(outbox::Column::Topic.eq(topic))
-        .filter(outbox::Column::AggregateId.eq(aggregate_id))
-        .filter(outbox::Column::DeliveredAt.is_null())
-        .order_by_asc(outbox::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let due = rows
-        .iter()
-        .position(|row| row.available_at > now)
-        .unwrap_or(rows.len());
-    rows.truncate(due);
-    Ok(rows)
-}
-
 /// Claims the delivery of `topic`'s messages about `aggregate_id` for
 /// `holder` until `until`: true when it holds the lease (it was free,
 /// expired or already its own, and is now extended); false when another
@@ -208,6 +182,24 @@ pub async fn claim_aggregate(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let held = claim_aggregates(db, topic, &[aggregate_id], holder, now, until).await?;
+    Ok(held == [aggregate_id])
+}
+
+/// [`claim_aggregate`] for several aggregates in one statement: the ones
+/// `holder` now holds, in no particular order; those another holder's
+/// lease covers are left out.
+pub async fn claim_aggregates(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    aggregates: &[Uuid],
+    holder: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    if aggregates.is_empty() {
+        return Ok(Vec::new());
+    }
     let leases = Alias::new(LEASES);
     let mut insert = Query::insert();
     insert.into_table(leases.clone()).columns([
@@ -216,14 +208,16 @@ pub async fn claim_aggregate(
         Alias::new("holder"),
         Alias::new("leased_until"),
     ]);
-    insert
-        .values([
-            topic.into(),
-            aggregate_id.into(),
-            holder.into(),
-            until.into(),
-        ])
-        .map_err(StoreError::corrupt)?;
+    for aggregate_id in aggregates {
+        insert
+            .values([
+                topic.into(),
+                (*aggregate_id).into(),
+                holder.into(),
+                until.into(),
+            ])
+            .map_err(StoreError::corrupt)?;
+    }
     insert.on_conflict(
         OnConflict::columns([Alias::new("topic"), Alias::new("aggregate_id")])
             .update_columns([Alias::new("holder"), Alias::new("leased_until")])
@@ -234,7 +228,12 @@ pub async fn claim_aggregate(
             )
             .to_owned(),
     );
-    Ok(db.execute(&insert).await?.rows_affected() == 1)
+    insert.returning_col(Alias::new("aggregate_id"));
+    db.query_all(&insert)
+        .await?
+        .iter()
+        .map(|row| row.try_get::<Uuid>("", "aggregate_id").map_err(StoreError::from))
+        .collect()
 }
 
 /// Gives back `holder`'s lease on an aggregate, so another replica may
@@ -250,6 +249,26 @@ pub async fn release_aggregate(
         .and_where(Expr::col(Alias::new("topic")).eq(topic))
         .and_where(Expr::col(Alias::new("aggregate_id")).eq(aggregate_id))
         .and_where(Expr::col(Alias::new("holder")).eq(holder))
+        .to_owned();
+    db.execute(&delete).await?;
+    Ok(())
+}
+
+/// Gives back `holder`'s leases on `aggregates` in one statement.
+pub async fn release_aggregates(
+    db: &impl ConnectionTrait,
+    topic: &str,
+    aggregates: &[Uuid],
+    holder: &str,
+) -> Result<(), StoreError> {
+    if aggregates.is_empty() {
+        return Ok(());
+    }
+    let delete = Query::delete()
+        .from_table(Alias::new(LEASES))
+        .and_where(Expr::col(Alias::new("topic")).eq(topic))
+        .and_where(Expr::col(Alias::new("holder")).eq(holder))
+        .and_where(Expr::col(Alias::new("aggregate_id")).is_in(aggregates.iter().copied()))
         .to_owned();
     db.execute(&delete).await?;
     Ok(())
@@ -279,12 +298,41 @@ pub async fn mark_delivered(
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    mark_all_delivered(db, &[id], now).await
+}
+
+/// Marks messages delivered, in one statement.
+pub async fn mark_all_delivered(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     outbox::Entity::update_many()
         .col_expr(outbox::Column::DeliveredAt, Expr::value(now))
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The messages with these ids as they are now, by id: what a relay
+/// re-reads after claiming their aggregates, since another replica may
+/// have delivered or put back some of them in between.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<outbox::Model>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(outbox::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Records a failed delivery and puts the message back after `retry_after`.

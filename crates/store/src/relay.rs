@@ -9,16 +9,26 @@
 //! delivered twice (a crash between delivering and marking) changes nothing
 //! the second time.
 //!
+//! A pass works a page of due messages at a time in a handful of
+//! statements, whatever the page holds: the page's aggregates are claimed
+//! in one, re-read in one, what arrived is marked in one and the claims are
+//! given back in one; the deliveries themselves go [`CONCURRENCY`]
+//! aggregates at a time. A crash before the mark redelivers at most that
+//! page.
+//!
 //! The relay sleeps until woken: by this process's commits (the `wake` it is
 //! built with), on Postgres by any replica's (`LISTEN` on
 //! [`outbox::NOTIFY_CHANNEL`], which [`outbox::enqueue`] notifies in the
 //! writing transaction), and otherwise only every [`FALLBACK_POLL`].
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use complaints_domain::clock::Clock;
+use futures_util::stream::{self, StreamExt};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -38,15 +48,17 @@ pub trait Deliver: Send + Sync {
 
 /// How many messages one look for work takes.
 const BATCH: u64 = 100;
-/// How many of one aggregate's messages are delivered under one claim.
-const PER_AGGREGATE: u64 = 100;
+/// How many aggregates' messages are on their way at once. Each
+/// aggregate's go one at a time, in order; receivers are idempotent and
+/// take concurrent calls.
+const CONCURRENCY: usize = 16;
 /// The longest wait between passes when nothing wakes the relay: a safety
 /// net for a lost wake-up (a dropped `LISTEN` connection, SQLite shared by
 /// several processes), not the way messages are normally found.
 pub const FALLBACK_POLL: Duration = Duration::from_secs(30);
 /// How long a claim on an aggregate lasts unless renewed: the longest an
 /// aggregate's messages wait after a replica died while delivering them.
-/// Renewed before every message, so it only needs to outlast one delivery.
+/// Renewed once half of it has gone.
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
 /// The relay of one topic.
@@ -69,15 +81,6 @@ impl std::fmt::Debug for Relay {
             .field("holder", &self.holder)
             .finish()
     }
-}
-
-/// How one aggregate's turn ended.
-enum Turn {
-    /// Delivered this many; the rest (if any) wait for a failed one or the
-    /// stop signal.
-    Delivered(usize),
-    /// Another replica holds the aggregate.
-    Busy,
 }
 
 impl Relay {
@@ -121,87 +124,153 @@ impl Relay {
 
     /// One pass, ending between messages once `stop` is sent.
     async fn pass(&self, stop: Option<&Stop>) -> Result<usize, StoreError> {
-        let stopped = || stop.is_some_and(Stop::is_stopped);
         let mut delivered = 0;
         loop {
+            if stop.is_some_and(Stop::is_stopped) {
+                return Ok(delivered);
+            }
             let batch = outbox::pending(&self.db, self.topic, self.clock.now(), BATCH).await?;
             if batch.is_empty() {
                 return Ok(delivered);
             }
-            let mut aggregates: Vec<Uuid> = Vec::new();
-            for message in &batch {
-                if !aggregates.contains(&message.aggregate_id) {
-                    aggregates.push(message.aggregate_id);
-                }
-            }
-            let mut progressed = false;
-            for aggregate_id in aggregates {
-                if stopped() {
-                    return Ok(delivered);
-                }
-                if let Turn::Delivered(count) = self.deliver_aggregate(aggregate_id, stop).await? {
-                    delivered += count;
-                    progressed |= count > 0;
-                }
-            }
-            if !progressed {
+            let arrived = self.deliver_batch(&batch, stop).await?;
+            if arrived == 0 {
                 return Ok(delivered);
             }
+            delivered += arrived;
         }
     }
 
-    /// Claims one aggregate, delivers its due messages in order until one
-    /// fails or `stop` is sent, and gives the claim back.
-    async fn deliver_aggregate(
+    /// Claims the batch's aggregates (one statement), delivers the
+    /// messages of those it holds, up to [`CONCURRENCY`] aggregates at once
+    /// and each aggregate's in order, marks what arrived (one statement)
+    /// and gives the claims back (one statement). Aggregates another
+    /// replica holds are left to it.
+    async fn deliver_batch(
         &self,
-        aggregate_id: Uuid,
-        stop: Option<&Stop>,
-    ) -> Result<Turn, StoreError> {
-        if !self.claim(aggregate_id).await? {
-            return Ok(Turn::Busy);
-        }
-        let delivered = self.deliver_claimed(aggregate_id, stop).await;
-        let released =
-            outbox::release_aggregate(&self.db, self.topic, aggregate_id, &self.holder).await;
-        let delivered = delivered?;
-        released?;
-        Ok(Turn::Delivered(delivered))
-    }
-
-    async fn deliver_claimed(
-        &self,
-        aggregate_id: Uuid,
+        batch: &[row::Model],
         stop: Option<&Stop>,
     ) -> Result<usize, StoreError> {
-        // Read after claiming: another replica may have delivered some of
-        // what the batch showed.
-        let messages = outbox::pending_for_aggregate(
+        let mut aggregates: Vec<Uuid> = Vec::new();
+        for message in batch {
+            if !aggregates.contains(&message.aggregate_id) {
+                aggregates.push(message.aggregate_id);
+            }
+        }
+        let claimed_at = self.clock.now();
+        let held = outbox::claim_aggregates(
             &self.db,
             self.topic,
-            aggregate_id,
-            self.clock.now(),
-            PER_AGGREGATE,
+            &aggregates,
+            &self.holder,
+            claimed_at,
+            claimed_at + LEASE,
         )
         .await?;
-        let mut delivered = 0;
-        for (index, message) in messages.iter().enumerate() {
+        if held.is_empty() {
+            return Ok(0);
+        }
+        let delivered = self.deliver_held(batch, &held, claimed_at, stop).await;
+        let released = outbox::release_aggregates(&self.db, self.topic, &held, &self.holder).await;
+        let delivered = delivered?;
+        released?;
+        Ok(delivered)
+    }
+
+    async fn deliver_held(
+        &self,
+        batch: &[row::Model],
+        held: &[Uuid],
+        claimed_at: DateTime<Utc>,
+        stop: Option<&Stop>,
+    ) -> Result<usize, StoreError> {
+        // Read again after claiming: another replica may have delivered,
+        // or put back for a retry, some of what the batch showed.
+        let ids: Vec<i64> = batch
+            .iter()
+            .filter(|message| held.contains(&message.aggregate_id))
+            .map(|message| message.id)
+            .collect();
+        let now = self.clock.now();
+        let mut queues: Vec<(Uuid, Vec<row::Model>)> = Vec::new();
+        let mut waiting: HashSet<Uuid> = HashSet::new();
+        for message in outbox::by_ids(&self.db, &ids).await? {
+            let aggregate_id = message.aggregate_id;
+            if message.delivered_at.is_some() || waiting.contains(&aggregate_id) {
+                continue;
+            }
+            if message.available_at > now {
+                // Its aggregate's later messages wait for it.
+                waiting.insert(aggregate_id);
+                continue;
+            }
+            match queues.iter_mut().find(|(id, _)| *id == aggregate_id) {
+                Some((_, queue)) => queue.push(message),
+                None => queues.push((aggregate_id, vec![message])),
+            }
+        }
+        let turns: Vec<(Vec<i64>, Result<(), StoreError>)> = stream::iter(queues)
+            .map(|(aggregate_id, messages)| {
+                self.deliver_in_order(aggregate_id, messages, claimed_at, stop)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut arrived = Vec::new();
+        let mut failed = None;
+        for (ids, outcome) in turns {
+            arrived.extend(ids);
+            if let Err(error) = outcome {
+                failed.get_or_insert(error);
+            }
+        }
+        outbox::mark_all_delivered(&self.db, &arrived, self.clock.now()).await?;
+        match failed {
+            Some(error) => Err(error),
+            None => Ok(arrived.len()),
+        }
+    }
+
+    /// Delivers one held aggregate's messages in order until one fails or
+    /// `stop` is sent; the ids of those that arrived, and the error that
+    /// ended the turn early, if any.
+    async fn deliver_in_order(
+        &self,
+        aggregate_id: Uuid,
+        messages: Vec<row::Model>,
+        mut claimed_at: DateTime<Utc>,
+        stop: Option<&Stop>,
+    ) -> (Vec<i64>, Result<(), StoreError>) {
+        let mut arrived = Vec::new();
+        for message in &messages {
             if stop.is_some_and(Stop::is_stopped) {
                 break;
             }
-            // Renewed before each message, so a slow receiver does not let
-            // the claim lapse while earlier messages were delivered.
-            if index > 0 && !self.claim(aggregate_id).await? {
-                break;
+            // Renewed once half of it has gone, so a slow receiver does not
+            // let the claim lapse while this aggregate's turn lasts.
+            let now = self.clock.now();
+            if now >= claimed_at + LEASE / 2 {
+                match outbox::claim_aggregate(
+                    &self.db,
+                    self.topic,
+                    aggregate_id,
+                    &self.holder,
+                    now,
+                    now + LEASE,
+                )
+                .await
+                {
+                    Ok(true) => claimed_at = now,
+                    Ok(false) => break,
+                    Err(error) => return (arrived, Err(error)),
+                }
             }
             let span = complaints_telemetry::queued_work_span(
                 "outbox.deliver",
                 message.trace_context.as_deref(),
             );
             match self.deliver.deliver(message).instrument(span).await {
-                Ok(()) => {
-                    outbox::mark_delivered(&self.db, message.id, self.clock.now()).await?;
-                    delivered += 1;
-                }
+                Ok(()) => arrived.push(message.id),
                 Err(reason) => {
                     let retry_after = backoff(message.attempts);
                     tracing::warn!(
@@ -211,33 +280,20 @@ impl Relay {
                         %reason,
                         "outbox delivery failed; will retry"
                     );
-                    outbox::mark_failed(
+                    let marked = outbox::mark_failed(
                         &self.db,
                         message.id,
                         &reason,
                         self.clock.now(),
                         retry_after,
                     )
-                    .await?;
+                    .await;
                     // The aggregate's later messages wait for this one.
-                    break;
+                    return (arrived, marked);
                 }
             }
         }
-        Ok(delivered)
-    }
-
-    async fn claim(&self, aggregate_id: Uuid) -> Result<bool, StoreError> {
-        let now = self.clock.now();
-        outbox::claim_aggregate(
-            &self.db,
-            self.topic,
-            aggregate_id,
-            &self.holder,
-            now,
-            now + LEASE,
-        )
-        .await
+        (arrived, Ok(()))
     }
 
     /// Delivers until `stop` is sent: after every commit that wakes it

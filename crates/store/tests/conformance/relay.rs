@@ -1,5 +1,6 @@
 //! The outbox relay: order per case, claims between replicas, wake-ups.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ complaints_test_support::on_every_backend!(
     two_relays_deliver_each_cases_messages_once_and_in_order,
     a_message_committed_elsewhere_is_delivered_without_waiting_for_the_poll,
     a_stopped_relay_finishes_the_message_in_hand_and_gives_back_its_claim,
+    a_page_of_cases_costs_the_same_statements_for_3_cases_as_for_90,
+    different_cases_messages_are_delivered_at_the_same_time,
 );
 
 const TOPIC: &str = "case.events";
@@ -270,6 +273,126 @@ async fn a_stopped_relay_finishes_the_message_in_hand_and_gives_back_its_claim(t
         .await
         .unwrap();
     assert_eq!(relay.run_once().await.unwrap(), 2);
+}
+
+/// The relay's statements do not grow with the page: a page of messages
+/// for different cases is claimed, re-read, marked and given back in one
+/// statement each, not one per message.
+async fn a_page_of_cases_costs_the_same_statements_for_3_cases_as_for_90(test: TestDb) {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap(),
+    ));
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut counted = test.db.clone();
+    let counter = statements.clone();
+    counted.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let receiver = Arc::new(Receiver::default());
+    let relay = Relay::new(
+        counted,
+        TOPIC,
+        receiver.clone(),
+        clock.clone(),
+        Arc::new(Notify::new()),
+    );
+    let mut counts = Vec::new();
+    for cases in [3_u32, 90] {
+        let written: Vec<_> = (0..cases)
+            .map(|n| message('C', Uuid::now_v7(), n))
+            .collect();
+        outbox::enqueue(&test.db, &written, clock.now())
+            .await
+            .unwrap();
+        statements.store(0, Ordering::SeqCst);
+        assert_eq!(relay.run_once().await.unwrap(), cases as usize);
+        counts.push(statements.load(Ordering::SeqCst));
+    }
+    assert_eq!(receiver.arrived().len(), 93);
+    assert_eq!(undelivered(&test).await, 0);
+    assert_eq!(
+        counts[0], counts[1],
+        "3 cases took {} statements, 90 took {}",
+        counts[0], counts[1]
+    );
+    assert!(counts[1] <= 8, "{} statements for one page", counts[1]);
+}
+
+/// Counts the deliveries in progress; each waits (up to 2 s) until
+/// `together` are in progress at once, so a relay that delivers one at a
+/// time is seen as such.
+struct Overlapping {
+    together: usize,
+    in_flight: AtomicUsize,
+    most: AtomicUsize,
+    changed: Notify,
+    arrived: Mutex<Vec<Numbered>>,
+}
+
+#[async_trait::async_trait]
+impl Deliver for Overlapping {
+    async fn deliver(&self, message: &row::Model) -> Result<(), String> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(now, Ordering::SeqCst);
+        self.changed.notify_waiters();
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while self.most.load(Ordering::SeqCst) < self.together {
+                let changed = self.changed.notified();
+                if self.most.load(Ordering::SeqCst) >= self.together {
+                    break;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        self.arrived
+            .lock()
+            .unwrap()
+            .push(serde_json::from_str(&message.payload).unwrap());
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+async fn different_cases_messages_are_delivered_at_the_same_time(test: TestDb) {
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap());
+    let cases: Vec<(char, Uuid)> = ('A'..='H').map(|c| (c, Uuid::now_v7())).collect();
+    for n in 1..=3 {
+        let written: Vec<_> = cases.iter().map(|(c, id)| message(*c, *id, n)).collect();
+        outbox::enqueue(&test.db, &written, clock.now())
+            .await
+            .unwrap();
+    }
+    let receiver = Arc::new(Overlapping {
+        together: 4,
+        in_flight: AtomicUsize::new(0),
+        most: AtomicUsize::new(0),
+        changed: Notify::new(),
+        arrived: Mutex::new(Vec::new()),
+    });
+    let relay = Relay::new(
+        test.db.clone(),
+        TOPIC,
+        receiver.clone(),
+        Arc::new(clock),
+        Arc::new(Notify::new()),
+    );
+    assert_eq!(relay.run_once().await.unwrap(), 24);
+    assert!(
+        receiver.most.load(Ordering::SeqCst) >= 4,
+        "at most {} deliveries were in progress at once",
+        receiver.most.load(Ordering::SeqCst)
+    );
+    // Each case's own messages still arrived in order.
+    let arrived = receiver.arrived.lock().unwrap().clone();
+    for (case, _) in &cases {
+        let own: Vec<u32> = arrived
+            .iter()
+            .filter(|m| m.case == *case)
+            .map(|m| m.n)
+            .collect();
+        assert_eq!(own, [1, 2, 3], "case {case}");
+    }
 }
 
 /// Waits (up to a generous limit, so a failure is a failure and not a hang)
