@@ -12,6 +12,7 @@
 //! what is logged, traced or counted.
 
 mod propagation;
+mod throttle;
 
 use std::net::SocketAddr;
 
@@ -30,6 +31,7 @@ pub use propagation::{
     WithTraceContext, current_trace_context, extract_context, grpc_server_span, inject_context,
     queued_work_span,
 };
+pub use throttle::AtMostEvery;
 
 /// The standard OpenTelemetry variable: where spans go (OTLP over gRPC,
 /// e.g. `http://otel-collector:4317`). Unset, nothing is exported.

@@ -37,7 +37,7 @@ pub struct EscalationApp {
     pub(crate) extensions: ExtensionPolicy,
     /// When the pending-deadlines gauge was last counted (see
     /// `EscalationApp::record_pending`).
-    pub(crate) pending_counted: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    pub(crate) pending_counted: Arc<complaints_telemetry::AtMostEvery>,
 }
 
 impl std::fmt::Debug for EscalationApp {
@@ -67,7 +67,9 @@ impl EscalationApp {
             lease: DEFAULT_LEASE,
             outbox_wake: OutboxWake::default(),
             extensions: ExtensionPolicy::default(),
-            pending_counted: Arc::default(),
+            pending_counted: Arc::new(complaints_telemetry::AtMostEvery::new(
+                crate::firing::PENDING_GAUGE_EVERY,
+            )),
         }
     }
 

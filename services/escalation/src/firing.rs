@@ -261,14 +261,8 @@ impl EscalationApp {
     /// every pending row, and under load a pass ends several times a
     /// second. A failed count leaves the last value.
     async fn record_pending(&self) {
-        {
-            let Ok(mut counted) = self.pending_counted.lock() else {
-                return;
-            };
-            if counted.is_some_and(|at| at.elapsed() < PENDING_GAUGE_EVERY) {
-                return;
-            }
-            *counted = Some(std::time::Instant::now());
+        if !self.pending_counted.due() {
+            return;
         }
         match self.queue.count_pending().await {
             Ok(pending) => metrics::gauge!("complaints_deadlines_pending").set(pending as f64),
@@ -308,7 +302,7 @@ impl EscalationApp {
 
 /// The least time between two counts of the pending deadlines for their
 /// gauge (a scrape every 15 to 30 s sees a fresh value).
-const PENDING_GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+pub(crate) const PENDING_GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long after its due instant `deadline` fired at `now`.
 fn record_firing_lag(deadline: &Deadline, now: DateTime<Utc>) {

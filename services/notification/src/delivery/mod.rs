@@ -344,8 +344,15 @@ impl Delivery {
     }
 
     /// Sets `complaints_notifications_pending`, the queued notifications
-    /// (due or waiting to retry), for dashboards.
+    /// (due or waiting to retry), for dashboards: at the end of a pass, at
+    /// most once every 10 s, since the count reads every queued row and
+    /// under load passes end several times a second.
     async fn report_backlog(&self) {
+        static COUNTED: complaints_telemetry::AtMostEvery =
+            complaints_telemetry::AtMostEvery::new(std::time::Duration::from_secs(10));
+        if !COUNTED.due() {
+            return;
+        }
         match repo::queued_count(&self.db).await {
             Ok(queued) => {
                 #[allow(clippy::cast_precision_loss)]
