@@ -98,6 +98,10 @@ pub struct Settings {
     /// The prefix of the deadline index's Redis keys
     /// (`COMPLAINTS_REDIS_PREFIX`), so several deployments can share a Redis.
     pub redis_prefix: String,
+    /// The PEM CA bundle a `rediss://` Redis's certificate is verified
+    /// against instead of the system's roots (`COMPLAINTS_REDIS_CA_FILE`),
+    /// for a Redis with a private CA. Only with a `rediss://` `REDIS_URL`.
+    pub redis_ca_pem: Option<String>,
     /// How long an escalation worker holds a claimed deadline before another
     /// may take it over (`COMPLAINTS_DEADLINE_LEASE_SECONDS`, default 60).
     pub deadline_lease: std::time::Duration,
@@ -275,6 +279,7 @@ pub mod env {
     pub const NOTIFICATION_URL: &str = "COMPLAINTS_NOTIFICATION_URL";
     pub const REDIS_URL: &str = "REDIS_URL";
     pub const REDIS_PREFIX: &str = "COMPLAINTS_REDIS_PREFIX";
+    pub const REDIS_CA_FILE: &str = "COMPLAINTS_REDIS_CA_FILE";
     pub const DEADLINE_LEASE_SECONDS: &str = "COMPLAINTS_DEADLINE_LEASE_SECONDS";
     pub const POLICY_FILE: &str = "COMPLAINTS_POLICY_FILE";
     pub const REGION: &str = "COMPLAINTS_REGION";
@@ -368,6 +373,7 @@ impl Settings {
         let redis_url = var(env::REDIS_URL);
         let redis_prefix =
             var(env::REDIS_PREFIX).unwrap_or_else(|| "complaints:{deadlines}:".to_owned());
+        let redis_ca_pem = redis_ca(redis_url.as_deref(), var(env::REDIS_CA_FILE))?;
         let deadline_lease = match var(env::DEADLINE_LEASE_SECONDS) {
             Some(n) => n
                 .parse::<u64>()
@@ -513,6 +519,7 @@ impl Settings {
             notification_url,
             redis_url,
             redis_prefix,
+            redis_ca_pem,
             deadline_lease,
             delivery,
             auth,
@@ -722,6 +729,39 @@ pub fn sqlite_url(data_dir: &Path) -> String {
         "sqlite://{}?mode=rwc",
         data_dir.join("complaints.db").display()
     )
+}
+
+/// The CA bundle `COMPLAINTS_REDIS_CA_FILE` names, read at start: only for
+/// a `rediss://` Redis, and holding at least one certificate, so a mistake
+/// stops the start rather than leaving the deadline index unreachable.
+fn redis_ca(redis_url: Option<&str>, file: Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    match redis_url {
+        Some(url) if url.trim_start().starts_with("rediss://") => {}
+        Some(_) => {
+            return Err(invalid(
+                env::REDIS_CA_FILE,
+                "set for a REDIS_URL that is not rediss://: the CA verifies a TLS Redis only",
+            ));
+        }
+        None => {
+            return Err(invalid(
+                env::REDIS_CA_FILE,
+                "set without REDIS_URL: the CA verifies a rediss:// Redis",
+            ));
+        }
+    }
+    let path = PathBuf::from(file);
+    let pem = read(&path).map_err(|e| invalid(env::REDIS_CA_FILE, e.to_string()))?;
+    if !pem.contains("-----BEGIN CERTIFICATE-----") {
+        return Err(invalid(
+            env::REDIS_CA_FILE,
+            format!("{} holds no PEM certificate", path.display()),
+        ));
+    }
+    Ok(Some(pem))
 }
 
 fn read(path: &Path) -> Result<String, ConfigError> {
@@ -1031,6 +1071,55 @@ mod tests {
         assert_eq!(settings.database_url, "postgres://db/complaints");
         let day = NaiveDate::from_ymd_opt(2026, 12, 29).unwrap();
         assert!(!settings.calendar.is_working_day(day));
+    }
+
+    #[test]
+    fn the_redis_ca_is_read_for_a_rediss_url_and_refused_with_any_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("redis-ca.pem");
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        std::fs::write(&ca, pem).unwrap();
+        let ca = ca.to_str().unwrap();
+        let settings = Settings::from_vars(&vars(&[
+            (env::REDIS_URL, "rediss://redis.internal:6380"),
+            (env::REDIS_CA_FILE, ca),
+        ]))
+        .unwrap();
+        assert_eq!(settings.redis_ca_pem.as_deref(), Some(pem));
+        let unset = Settings::from_vars(&vars(&[(env::REDIS_URL, "rediss://redis:6380")]));
+        assert_eq!(unset.unwrap().redis_ca_pem, None);
+
+        let not_a_cert = dir.path().join("not-a-cert.pem");
+        std::fs::write(&not_a_cert, "hello").unwrap();
+        for (pairs, why) in [
+            (
+                vec![
+                    (env::REDIS_URL, "redis://:hunter2@redis:6379"),
+                    (env::REDIS_CA_FILE, ca),
+                ],
+                "not rediss://",
+            ),
+            (vec![(env::REDIS_CA_FILE, ca)], "without REDIS_URL"),
+            (
+                vec![
+                    (env::REDIS_URL, "rediss://redis:6380"),
+                    (env::REDIS_CA_FILE, "/nonexistent/redis-ca.pem"),
+                ],
+                "/nonexistent/redis-ca.pem",
+            ),
+            (
+                vec![
+                    (env::REDIS_URL, "rediss://redis:6380"),
+                    (env::REDIS_CA_FILE, not_a_cert.to_str().unwrap()),
+                ],
+                "holds no PEM certificate",
+            ),
+        ] {
+            let message = Settings::from_vars(&vars(&pairs)).unwrap_err().to_string();
+            assert!(message.starts_with(env::REDIS_CA_FILE), "{message}");
+            assert!(message.contains(why), "{why}: {message}");
+            assert!(!message.contains("hunter2"), "{message}");
+        }
     }
 
     #[test]

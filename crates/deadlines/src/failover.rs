@@ -26,7 +26,7 @@ use crate::rows;
 use crate::wakeup::Wakeup;
 use crate::{
     Claimed, DeadlineId, DeadlineQueue, FireOutcome, NewDeadline, QueueError, Reconciled,
-    RedisQueue, RedisQueueConfig, Scheduled, SqlQueue, SqlQueueConfig, WorkerId,
+    RedisQueue, RedisQueueConfig, Scheduled, SqlQueue, SqlQueueConfig, WorkerId, redis_client,
 };
 
 /// The gauge that is 1 while the queue is served from the rows alone.
@@ -83,13 +83,15 @@ impl FailoverQueue {
     /// The queue over `db` (migrated), with its index in Redis at
     /// `redis_url`. Redis not answering is no error: the queue starts
     /// degraded, served from the rows, until [`Self::check`] finds Redis.
-    /// Fails only for a URL that is not a Redis URL.
+    /// Fails only for settings no retry could mend: a URL that is not a
+    /// Redis URL, or a CA that is not for a `rediss://` URL or does not
+    /// parse ([`redis_client`]).
     pub async fn connect(
         db: DatabaseConnection,
         redis_url: &str,
         config: RedisQueueConfig,
     ) -> Result<Self, QueueError> {
-        redis::Client::open(redis_url)?;
+        redis_client(redis_url, &config)?;
         let queue = FailoverQueue {
             sql: SqlQueue::new(
                 db.clone(),

@@ -114,7 +114,7 @@ mod wakeup;
 pub use error::QueueError;
 pub use failover::{DEGRADED_GAUGE, FailoverQueue, IndexHealth};
 pub use queue::DeadlineQueue;
-pub use redis_index::{IndexKeys, Reconciled, RedisQueue, RedisQueueConfig};
+pub use redis_index::{IndexKeys, Reconciled, RedisQueue, RedisQueueConfig, redis_client};
 pub use sql::{SqlQueue, SqlQueueConfig};
 pub use types::{
     Claimed, Deadline, DeadlineFilter, DeadlineId, DeadlinePage, DeadlineState, FireOutcome,

@@ -232,7 +232,10 @@ pub async fn claim_aggregates(
     db.query_all(&insert)
         .await?
         .iter()
-        .map(|row| row.try_get::<Uuid>("", "aggregate_id").map_err(StoreError::from))
+        .map(|row| {
+            row.try_get::<Uuid>("", "aggregate_id")
+                .map_err(StoreError::from)
+        })
         .collect()
 }
 

@@ -190,7 +190,7 @@ fn local_server(
 }
 
 /// A connection to `address` (`host:port`), within [`PROBE_TIMEOUT`].
-fn connect(address: &str) -> Result<TcpStream, String> {
+pub(crate) fn connect(address: &str) -> Result<TcpStream, String> {
     let addresses: Vec<SocketAddr> = address
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve ({e})"))?
@@ -202,7 +202,7 @@ fn connect(address: &str) -> Result<TcpStream, String> {
 }
 
 /// Whether a Redis server is what answered: `PING` gets `+PONG`.
-fn redis_ping(mut stream: TcpStream) -> Result<(), String> {
+pub(crate) fn redis_ping(mut stream: TcpStream) -> Result<(), String> {
     let exchange = (|| {
         stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
         stream.set_write_timeout(Some(PROBE_TIMEOUT))?;

@@ -18,6 +18,11 @@
 //!   deployment.
 //! - [`smtp`] (feature `smtp`): a real SMTP server on loopback, from the
 //!   `server.py` shipped in this crate (python3 and aiosmtpd).
+//! - [`tls`] (feature `tls`): a CA made at test time and the certificates
+//!   it signs, for servers and clients.
+//! - [`servers`] (feature `servers`): a Postgres cluster and a Redis server
+//!   of the caller's own, TLS-only when asked; the fault harness runs on
+//!   them too.
 //!
 //! # Postgres and Redis variants: run, skip or fail
 //!
@@ -72,9 +77,13 @@ pub mod db;
 pub mod net;
 pub mod report;
 pub mod server;
+#[cfg(feature = "servers")]
+pub mod servers;
 #[cfg(feature = "smtp")]
 pub mod smtp;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "tokens")]
 pub mod tokens;
 

@@ -23,7 +23,7 @@ use complaints_proto::complaints::intake::v1::intake_service_client::IntakeServi
 use hdrhistogram::Histogram;
 use tokio::sync::{Mutex, Semaphore};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel as Transport, Endpoint};
+use tonic::transport::Channel as Transport;
 
 use crate::client::Connection;
 
@@ -160,8 +160,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let token = BearerToken::new(args.connection.token()?)?;
     let mut clients = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
-        let channel = Endpoint::from_shared(args.connection.server.clone())
-            .context("--server is not a URL")?
+        let channel = args
+            .connection
+            .endpoint()?
             .tcp_nodelay(true)
             .connect()
             .await

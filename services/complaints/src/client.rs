@@ -7,18 +7,20 @@
 //! notices and statistics; `evidence` attaches files and lists them; `format` holds the words they print and `errors` the
 //! sentences a refusal becomes.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use complaints_auth::{AuthConfig, BearerToken, Claims, TokenIssuer};
+use complaints_auth::{AuthConfig, BearerToken, Claims, Secret, TokenIssuer};
+use complaints_config::ClientTls;
 use complaints_domain::role::Role;
 use complaints_proto::complaints::case::v1::{
     self as case_pb, case_service_client::CaseServiceClient, get_case_request::Lookup,
 };
 use complaints_proto::complaints::escalation::v1::escalation_service_client::EscalationServiceClient;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel as Transport;
+use tonic::transport::{Channel as Transport, Endpoint};
 
 mod clocks;
 mod errors;
@@ -56,9 +58,61 @@ pub struct Connection {
     /// The role of the development token made when no token is given.
     #[arg(long = "as", default_value = "complaints_handler", global = true)]
     pub role: String,
+    /// The CA bundle (PEM) the suite's certificate must chain to; an
+    /// `https://` --server needs it.
+    #[arg(long, env = "COMPLAINTS_TLS_CA_FILE", global = true)]
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate (PEM), with --key-file, for a suite that asks
+    /// callers for one (mutual TLS).
+    #[arg(long, env = "COMPLAINTS_TLS_CLIENT_CERT_FILE", global = true)]
+    pub cert_file: Option<PathBuf>,
+    /// The key (PEM) of --cert-file.
+    #[arg(long, env = "COMPLAINTS_TLS_CLIENT_KEY_FILE", global = true)]
+    pub key_file: Option<PathBuf>,
 }
 
 impl Connection {
+    /// The suite's address with the TLS the options ask for: none for
+    /// `http://`, the CA bundle (and client certificate) for `https://`.
+    pub fn endpoint(&self) -> anyhow::Result<Endpoint> {
+        let read = |option: &str, path: &Path| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("{option} {}: cannot read it", path.display()))
+        };
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some((
+                read("--cert-file", cert)?,
+                Secret::new(read("--key-file", key)?),
+            )),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!("--cert-file needs --key-file"),
+            (None, Some(_)) => anyhow::bail!("--key-file needs --cert-file"),
+        };
+        let tls = ClientTls {
+            ca_pem: match &self.ca_file {
+                Some(path) => Some(read("--ca-file", path)?),
+                None => None,
+            },
+            identity,
+        };
+        let endpoint =
+            Endpoint::from_shared(self.server.clone()).context("--server is not a URL")?;
+        match complaints_rpc::tls::client_tls(&self.server, &tls) {
+            Ok(Some(config)) => endpoint
+                .tls_config(config)
+                .context("the TLS options cannot be used"),
+            Ok(None) => Ok(endpoint),
+            Err(reason) => Err(anyhow::anyhow!(
+                "--server {}: {}",
+                self.server,
+                reason.replace(
+                    "COMPLAINTS_TLS_CA_FILE",
+                    "--ca-file or COMPLAINTS_TLS_CA_FILE"
+                )
+            )),
+        }
+    }
+
     pub fn token(&self) -> anyhow::Result<String> {
         match &self.token {
             Some(token) => Ok(token.clone()),
@@ -103,8 +157,8 @@ pub fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyho
 type Authed = InterceptedService<Transport, BearerToken>;
 
 async fn connect(connection: &Connection) -> anyhow::Result<Authed> {
-    let channel = tonic::transport::Endpoint::from_shared(connection.server.clone())
-        .context("--server is not a URL")?
+    let channel = connection
+        .endpoint()?
         .connect()
         .await
         .with_context(|| format!("cannot reach the suite at {}", connection.server))?;
@@ -170,7 +224,44 @@ mod tests {
             server: "http://127.0.0.1:50051".to_owned(),
             token,
             role: role.to_owned(),
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
         }
+    }
+
+    fn refusal(connection: &Connection) -> String {
+        connection.endpoint().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn an_https_server_needs_the_ca_bundle_and_a_certificate_needs_its_key() {
+        let mut secure = connection("complaints_handler", None);
+        secure.server = "https://complaints.internal:443".to_owned();
+        let without_ca = refusal(&secure);
+        assert!(without_ca.contains("--ca-file"), "{without_ca}");
+
+        let folder = tempfile::tempdir().unwrap();
+        let ca = folder.path().join("ca.pem");
+        std::fs::write(&ca, "not a certificate yet").unwrap();
+        secure.ca_file = Some(ca.clone());
+        secure.cert_file = Some(ca.clone());
+        assert_eq!(refusal(&secure), "--cert-file needs --key-file");
+
+        secure.cert_file = None;
+        secure.ca_file = Some(folder.path().join("missing.pem"));
+        let unreadable = refusal(&secure);
+        assert!(
+            unreadable.starts_with("--ca-file") && unreadable.contains("missing.pem"),
+            "{unreadable}"
+        );
+
+        let mut plain = connection("complaints_handler", None);
+        plain.ca_file = Some(ca);
+        let plaintext = refusal(&plain);
+        assert!(plaintext.contains("https://"), "{plaintext}");
+        plain.ca_file = None;
+        plain.endpoint().unwrap();
     }
 
     #[test]

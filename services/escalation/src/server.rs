@@ -43,6 +43,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         Some(url) => {
             let config = RedisQueueConfig {
                 key_prefix: settings.redis_prefix.clone(),
+                ca_pem: settings.redis_ca_pem.clone(),
                 ..RedisQueueConfig::default()
             };
             let queue = Arc::new(FailoverQueue::connect(db.clone(), url, config).await?);

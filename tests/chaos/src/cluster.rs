@@ -1,22 +1,26 @@
 //! The processes of a run, all the harness's own: a Postgres cluster made
-//! with initdb in the run's folder, a Redis without persistence, the SMTP
-//! server in `smtp.py`, two replicas of each production service, and a TCP
+//! with initdb in the run's folder and a Redis without persistence (both
+//! `complaints_test_support::servers`), the SMTP server in `smtp.py`, two replicas of each production service, and a TCP
 //! balancer in front of each service's replicas (what a Kubernetes Service
 //! does), which the services call each other through. Each process logs to
 //! a file of its own in the run's folder.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use complaints_auth::AuthConfig;
+use complaints_test_support::net::try_free_port;
+use complaints_test_support::servers::{
+    Postgres, PostgresOptions, Redis, RedisOptions, log_file, tail,
+};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, ChildStdin, Command};
 use tonic::transport::Channel;
@@ -81,265 +85,11 @@ pub fn unix_now() -> f64 {
         .unwrap_or_default()
 }
 
-/// A port nobody listens on now.
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
 /// Sends `signal` to the process `id`.
 fn signal(id: Option<u32>, signal: Signal) -> anyhow::Result<()> {
     let id = id.context("the process has already been reaped")?;
     let pid = Pid::from_raw(i32::try_from(id).context("a process id")?);
     kill(pid, signal).with_context(|| format!("sending {signal} to {id}"))
-}
-
-fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))
-}
-
-/// The last `lines` lines of a log, for a failure message.
-pub fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// A Postgres cluster in the run's folder. As root, its commands run as
-/// the `postgres` user (Postgres refuses to run as root).
-#[derive(Debug)]
-pub struct Postgres {
-    bin: PathBuf,
-    data: PathBuf,
-    log: PathBuf,
-    pub port: u16,
-    /// Whether it may be running: a harness that fails part way still
-    /// stops it (on drop).
-    running: AtomicBool,
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        if self.running.load(Ordering::SeqCst) {
-            let path = self.bin.join("pg_ctl");
-            let mut stop = if is_root() {
-                let mut command = std::process::Command::new("runuser");
-                command.args(["-u", "postgres", "--"]).arg(path);
-                command
-            } else {
-                std::process::Command::new(path)
-            };
-            let _ = stop
-                .arg("-D")
-                .arg(&self.data)
-                .args(["-m", "immediate", "-w", "stop"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-}
-
-impl Postgres {
-    pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    async fn init(dir: &Path) -> anyhow::Result<Postgres> {
-        let bin = postgres_bin()?;
-        let data = dir.join("postgres");
-        let postgres = Postgres {
-            bin,
-            data: data.clone(),
-            log: dir.join("postgres.log"),
-            port: free_port()?,
-            running: AtomicBool::new(false),
-        };
-        std::fs::create_dir_all(&data)?;
-        log_file(&postgres.log)?;
-        if is_root() {
-            for path in [&data, &postgres.log] {
-                run(Command::new("chown").arg("postgres:").arg(path)).await?;
-            }
-        }
-        let mut initdb = postgres.command("initdb");
-        initdb.arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ]);
-        run(&mut initdb).await?;
-        Ok(postgres)
-    }
-
-    fn command(&self, tool: &str) -> Command {
-        let path = self.bin.join(tool);
-        let mut command = if is_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(path);
-            command
-        } else {
-            Command::new(path)
-        };
-        command.stdin(Stdio::null()).kill_on_drop(true);
-        command
-    }
-
-    /// Starts it. `fsync` is off: only the machine crashing could lose
-    /// what it skips, and no fault here crashes the machine. Commits stay
-    /// synchronous, so a commit answered before an immediate stop survives.
-    pub async fn start(&self) -> anyhow::Result<()> {
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off \
-             -c full_page_writes=off -c max_connections=400",
-            self.port
-        );
-        let mut start = self.command("pg_ctl");
-        start
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&self.log)
-            .args(["-w", "-t", "60", "-o", &options, "start"]);
-        self.running.store(true, Ordering::SeqCst);
-        run(&mut start).await
-    }
-
-    /// Stops at once, as a crash does: recovery replays the WAL at the
-    /// next start.
-    pub async fn stop_immediately(&self) -> anyhow::Result<()> {
-        let mut stop = self.command("pg_ctl");
-        stop.arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "-w", "stop"]);
-        run(&mut stop).await?;
-        self.running.store(false, Ordering::SeqCst);
-        Ok(())
-    }
-
-    pub async fn stop(&self) -> anyhow::Result<()> {
-        let mut stop = self.command("pg_ctl");
-        stop.arg("-D")
-            .arg(&self.data)
-            .args(["-m", "fast", "-w", "stop"]);
-        run(&mut stop).await?;
-        self.running.store(false, Ordering::SeqCst);
-        Ok(())
-    }
-}
-
-/// The newest PostgreSQL's binaries under /usr/lib/postgresql, or those
-/// `pg_ctl` on PATH lives with.
-fn postgres_bin() -> anyhow::Result<PathBuf> {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let version = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            let bin = entry.path().join("bin");
-            bin.join("pg_ctl").is_file().then_some((version, bin))
-        })
-        .collect();
-    versions.sort();
-    if let Some((_, bin)) = versions.pop() {
-        return Ok(bin);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .find(|dir| dir.join("pg_ctl").is_file() && dir.join("initdb").is_file())
-        .context(
-            "no PostgreSQL binaries (initdb, pg_ctl) under /usr/lib/postgresql/*/bin or on PATH",
-        )
-}
-
-async fn run(command: &mut Command) -> anyhow::Result<()> {
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("starting {command:?}"))?;
-    if !output.status.success() {
-        bail!(
-            "{command:?} failed ({}): {}{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// A Redis server that keeps nothing on disk: killed, it comes back empty.
-#[derive(Debug)]
-pub struct Redis {
-    pub port: u16,
-    dir: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl Redis {
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    pub async fn start(&mut self) -> anyhow::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--logfile")
-            .arg(&self.log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file(&self.log)?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting redis-server")?;
-        self.child = Some(child);
-        let deadline = Instant::now() + START_WITHIN;
-        while Instant::now() < deadline {
-            if redis_ping(self.port).await {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("redis-server did not answer PING\n{}", tail(&self.log, 20))
-    }
-
-    pub async fn kill(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            signal(child.id(), Signal::SIGKILL)?;
-            child.wait().await?;
-        }
-        Ok(())
-    }
-}
-
-async fn redis_ping(port: u16) -> bool {
-    let attempt = async {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(b"PING\r\n").await?;
-        let mut reply = [0u8; 7];
-        stream.read_exact(&mut reply).await?;
-        Ok::<bool, std::io::Error>(&reply == b"+PONG\r\n")
-    };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), attempt).await,
-        Ok(Ok(true))
-    )
 }
 
 /// One message the SMTP server recorded.
@@ -633,24 +383,25 @@ pub struct Cluster {
 impl Cluster {
     /// Starts everything in `dir`, and waits until every replica serves.
     pub async fn start(dir: &Path, options: &Options) -> anyhow::Result<Cluster> {
-        let postgres = Postgres::init(dir).await?;
+        let postgres = Postgres::init(
+            dir,
+            PostgresOptions {
+                max_connections: 400,
+                ..PostgresOptions::default()
+            },
+        )
+        .await?;
         postgres.start().await?;
         eprintln!("chaos: postgres on {}", postgres.port);
 
-        let mut redis = Redis {
-            port: free_port()?,
-            dir: dir.join("redis"),
-            log: dir.join("redis.log"),
-            child: None,
-        };
-        std::fs::create_dir_all(&redis.dir)?;
+        let mut redis = Redis::new(dir, RedisOptions::default())?;
         redis.start().await?;
         eprintln!("chaos: redis on {}", redis.port);
 
         let script = dir.join("smtp.py");
         std::fs::write(&script, SMTP_SCRIPT)?;
         let mut smtp = Smtp {
-            port: free_port()?,
+            port: try_free_port()?,
             script,
             inbox: dir.join("inbox"),
             delay_file: dir.join("smtp-delay"),
@@ -664,8 +415,8 @@ impl Cluster {
         let mut fronts = std::collections::BTreeMap::new();
         let mut ports = std::collections::BTreeMap::new();
         for kind in Kind::ALL {
-            fronts.insert(kind, free_port()?);
-            ports.insert(kind, [free_port()?, free_port()?]);
+            fronts.insert(kind, try_free_port()?);
+            ports.insert(kind, [try_free_port()?, try_free_port()?]);
         }
         let mut balancers = Vec::new();
         for kind in [Kind::Case, Kind::Escalation, Kind::Notification] {

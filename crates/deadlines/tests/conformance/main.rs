@@ -3,7 +3,8 @@
 //! Postgres, when there are servers for them (`DATABASE_URL` and
 //! `REDIS_URL`, else the machine's own; always in CI; see
 //! `complaints_test_support`). Time is passed in explicitly: no test
-//! sleeps to make time pass.
+//! sleeps to make time pass. `tls` runs the Redis backend on a TLS-only
+//! Redis of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,5 +18,6 @@ mod moving;
 mod scale;
 mod scheduling;
 mod settling;
+mod tls;
 mod waking;
 mod warnings;

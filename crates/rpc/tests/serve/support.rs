@@ -1,5 +1,5 @@
 //! A server on the shared serve path, serving a test double of the clock
-//! service whose `Advance` never answers, and certificates made for the test.
+//! service whose `Advance` never answers.
 
 use std::net::SocketAddr;
 
@@ -71,54 +71,4 @@ pub async fn serve(options: ServeOptions) -> Server {
 
 pub fn token() -> BearerToken {
     tokens::bearer(&AuthConfig::development(), "tester", Role::Service)
-}
-
-/// A test CA, and certificates it signs.
-pub struct Authority {
-    pub ca_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Authority {
-    pub fn new(name: &str) -> Authority {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::CrlSign,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        Authority {
-            ca_pem: cert.pem(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A certificate and key (PEM) for `localhost` and 127.0.0.1, for
-    /// servers and clients alike.
-    pub fn issue(&self, name: &str) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.extended_key_usages = vec![
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
-impl std::fmt::Debug for Authority {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Authority")
-    }
 }

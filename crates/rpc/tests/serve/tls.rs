@@ -10,15 +10,17 @@ use complaints_rpc::ServeOptions;
 use complaints_rpc::peers::channel;
 use complaints_telemetry::WithTraceContext;
 
-use crate::support::{Authority, serve, token};
+use complaints_test_support::tls::{Authority, Issued};
+
+use crate::support::{serve, token};
 
 fn tls_options(authority: &Authority, client_ca: Option<&Authority>) -> ServeOptions {
-    let (cert_pem, key_pem) = authority.issue("server");
+    let Issued { cert_pem, key_pem } = authority.issue("server");
     ServeOptions {
         tls: Some(ServerTls {
             cert_pem,
             key_pem: Secret::new(key_pem),
-            client_ca_pem: client_ca.map(|ca| ca.ca_pem.clone()),
+            client_ca_pem: client_ca.map(|ca| ca.ca_pem().to_owned()),
         }),
         ..ServeOptions::default()
     }
@@ -38,7 +40,7 @@ async fn a_tls_server_answers_a_client_that_trusts_its_ca_and_refuses_a_plaintex
     let server = serve(tls_options(&authority, None)).await;
     let port = server.address.port();
     let trusting = ClientTls {
-        ca_pem: Some(authority.ca_pem.clone()),
+        ca_pem: Some(authority.ca_pem().to_owned()),
         identity: None,
     };
     now(&format!("https://localhost:{port}"), &trusting)
@@ -52,7 +54,7 @@ async fn a_tls_server_answers_a_client_that_trusts_its_ca_and_refuses_a_plaintex
 
     // A client that trusts another CA does not accept the server.
     let stranger = ClientTls {
-        ca_pem: Some(Authority::new("another CA").ca_pem),
+        ca_pem: Some(Authority::new("another CA").ca_pem().to_owned()),
         identity: None,
     };
     let refused = now(&format!("https://localhost:{port}"), &stranger)
@@ -70,23 +72,23 @@ async fn with_a_client_ca_only_a_client_with_a_certificate_from_it_is_answered()
     let url = format!("https://localhost:{}", server.address.port());
 
     let anonymous = ClientTls {
-        ca_pem: Some(authority.ca_pem.clone()),
+        ca_pem: Some(authority.ca_pem().to_owned()),
         identity: None,
     };
     let refused = now(&url, &anonymous).await.unwrap_err();
     assert_ne!(refused.code(), tonic::Code::Ok);
 
-    let (cert, key) = authority.issue("not from the clients CA");
+    let Issued { cert_pem, key_pem } = authority.issue("not from the clients CA");
     let wrong = ClientTls {
-        ca_pem: Some(authority.ca_pem.clone()),
-        identity: Some((cert, Secret::new(key))),
+        ca_pem: Some(authority.ca_pem().to_owned()),
+        identity: Some((cert_pem, Secret::new(key_pem))),
     };
     assert!(now(&url, &wrong).await.is_err());
 
-    let (cert, key) = clients.issue("intake");
+    let Issued { cert_pem, key_pem } = clients.issue("intake");
     let known = ClientTls {
-        ca_pem: Some(authority.ca_pem.clone()),
-        identity: Some((cert, Secret::new(key))),
+        ca_pem: Some(authority.ca_pem().to_owned()),
+        identity: Some((cert_pem, Secret::new(key_pem))),
     };
     now(&url, &known).await.unwrap();
     server.served.stop().await;
@@ -95,7 +97,7 @@ async fn with_a_client_ca_only_a_client_with_a_certificate_from_it_is_answered()
 #[tokio::test]
 async fn peers_use_https_exactly_when_tls_is_on() {
     let with_ca = ClientTls {
-        ca_pem: Some(Authority::new("a CA").ca_pem),
+        ca_pem: Some(Authority::new("a CA").ca_pem().to_owned()),
         identity: None,
     };
     let err = channel("COMPLAINTS_CASE_URL", "http://case:50051", &with_ca).unwrap_err();

@@ -1,7 +1,7 @@
 //! The storage conformance suite: every test runs against SQLite, and
 //! against Postgres: `DATABASE_URL`'s, or the machine's own when that is
 //! unset, else skipped visibly (always run in CI; see
-//! `complaints-test-support`).
+//! `complaints-test-support`). `tls` runs on a TLS-only Postgres of its own.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -9,3 +9,4 @@ mod basics;
 mod migrations;
 mod register;
 mod relay;
+mod tls;

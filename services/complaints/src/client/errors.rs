@@ -23,6 +23,9 @@ fn sentences(status: &tonic::Status) -> String {
         Code::Unauthenticated => "The suite did not accept the token".to_owned(),
         Code::Unavailable => "The suite could not do this now; try again".to_owned(),
         Code::DeadlineExceeded => "The suite did not answer in time; try again".to_owned(),
+        Code::Unimplemented => "--server does not serve this call: point it at the whole suite \
+             (the embedded suite, or a gateway in front of every service), not one service"
+            .to_owned(),
         other => format!("The suite failed ({})", code_words(other)),
     };
     let violations = status
@@ -81,6 +84,12 @@ mod tests {
             sentences(&status),
             "Not possible in the case's current state: case CMP-2026-000001 is closed."
         );
+    }
+
+    #[test]
+    fn a_call_the_server_does_not_serve_points_at_the_server_option() {
+        let said = sentences(&tonic::Status::unimplemented(""));
+        assert!(said.starts_with("--server does not serve this call"), "{said}");
     }
 
     #[test]

@@ -1,21 +1,30 @@
-//! Transport security on the production shape: the four processes on
-//! Postgres, every server on TLS with certificates made for the test and
-//! requiring a client certificate (mutual TLS), every peer address
-//! `https://`. One complaint goes intake → case → escalation and
-//! notification → case over TLS on every hop, until its acknowledgement is
-//! on the case's timeline; a plaintext client, and a TLS client without a
-//! certificate, are refused.
+//! Transport security on the production shape, end to end: the four
+//! processes on a TLS-only Postgres of the test's own
+//! (`sslmode=verify-full`), escalation's deadline index on a TLS-only Redis
+//! of its own (`rediss://` with `COMPLAINTS_REDIS_CA_FILE`), every gRPC
+//! server on TLS requiring a client certificate (mutual TLS), every peer
+//! address `https://`; every certificate from one CA made for the test.
+//! One complaint goes intake → case → escalation and notification → case
+//! over TLS on every hop, until its acknowledgement is on the case's
+//! timeline and its clocks are in the Redis index; the `complaints` client
+//! shows the case's timeline over mutual TLS, and without the CA says what
+//! it needs; a plaintext client, and a TLS client without a certificate,
+//! are refused.
 //!
-//! Only when there is a Postgres (always in CI).
+//! Only where PostgreSQL's binaries and redis-server are (always in CI).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
+use complaints_deadlines::{IndexKeys, RedisQueueConfig, redis_client};
 use complaints_domain::role::Role;
-use complaints_e2e::{Process, START_TIMEOUT, TempDir, binaries, clean_command};
+use complaints_e2e::{Process, START_TIMEOUT, TempDir, binaries, clean_command, run};
 use complaints_test_support::net::free_port;
-use complaints_test_support::{TestDb, tokens};
+use complaints_test_support::servers::{
+    self, Postgres, PostgresOptions, Redis, RedisOptions, ServerTls,
+};
+use complaints_test_support::tls::{self, Authority, Issued};
+use complaints_test_support::tokens;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -32,44 +41,6 @@ const PATIENCE: Duration = Duration::from_secs(90);
 fn token(role: Role, subject: &str) -> String {
     let config = complaints_auth::AuthConfig::new(ISSUER, AUDIENCE).with_hs256_secret(SECRET);
     tokens::mint(&config, subject, role, Duration::from_secs(600))
-}
-
-/// A CA made for the test, and the files of what it signs.
-struct Authority {
-    ca_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Authority {
-    fn new(name: &str) -> Authority {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let ca_pem = params.self_signed(&key).unwrap().pem();
-        Authority {
-            ca_pem,
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A certificate for `localhost`, good for serving and for calling.
-    fn issue(&self, name: &str) -> (String, String) {
-        let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        params.extended_key_usages = vec![
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
 }
 
 struct Node {
@@ -92,17 +63,11 @@ impl Node {
     }
 }
 
-fn write(folder: &Path, name: &str, text: &str) -> String {
-    let path = folder.join(name);
-    std::fs::write(&path, text).unwrap();
-    path.display().to_string()
-}
-
-/// A client channel over TLS, with `identity` (certificate, key) if any.
-fn tls_channel(node: &Node, ca_pem: &str, identity: Option<&(String, String)>) -> Channel {
+/// A client channel over TLS, presenting `identity` if any.
+fn tls_channel(node: &Node, ca_pem: &str, identity: Option<&Issued>) -> Channel {
     let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca_pem));
-    if let Some((cert, key)) = identity {
-        tls = tls.identity(Identity::from_pem(cert, key));
+    if let Some(issued) = identity {
+        tls = tls.identity(Identity::from_pem(&issued.cert_pem, &issued.key_pem));
     }
     Endpoint::from_shared(node.url())
         .unwrap()
@@ -111,6 +76,31 @@ fn tls_channel(node: &Node, ca_pem: &str, identity: Option<&(String, String)>) -
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))
         .connect_lazy()
+}
+
+/// A store's certificate from `authority`, for `localhost` and 127.0.0.1.
+fn store_tls(authority: &Authority, name: &str) -> ServerTls {
+    let Issued { cert_pem, key_pem } = authority.issue(name);
+    ServerTls {
+        cert_pem,
+        key_pem,
+        ca_pem: authority.ca_pem().to_owned(),
+    }
+}
+
+/// `complaints timeline <case>` (which asks the case service alone)
+/// against `node` as a complaints handler, with the TLS options `tls`; what
+/// it printed.
+async fn cli_timeline(node: &Node, case_id: &str, tls: &[&str]) -> std::process::Output {
+    let mut command = clean_command(&binaries().complaints);
+    command
+        .args(["timeline", case_id, "--server", &node.url()])
+        .args(["--token", &token(Role::ComplaintsHandler, "hana")])
+        .args(tls);
+    tokio::task::spawn_blocking(move || run(command, Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Health over TLS until SERVING, failing with the process's output if it
@@ -140,13 +130,31 @@ async fn wait_until_serving(process: &mut Process, node: &Node, channel: Channel
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
-    let Some(db) = TestDb::postgres().await else {
+async fn every_hop_and_both_stores_speak_tls_and_a_plaintext_client_is_refused() {
+    if !servers::postgres_available() || !servers::redis_available() {
         return;
-    };
+    }
     let folder = TempDir::new("complaints-e2e-tls").unwrap();
     let authority = Authority::new("complaints e2e CA");
-    let ca_file = write(folder.path(), "ca.pem", &authority.ca_pem);
+    let postgres = Postgres::start_temporary(PostgresOptions {
+        tls: Some(store_tls(&authority, "postgres")),
+        ..PostgresOptions::default()
+    })
+    .await
+    .unwrap();
+    let redis = Redis::start_temporary(RedisOptions {
+        tls: Some(store_tls(&authority, "redis")),
+    })
+    .await
+    .unwrap();
+    let operator = authority.issue("operator");
+    let operator_files = tls::write_files(folder.path(), "operator", &operator, authority.ca_pem());
+    let ca_file = operator_files.ca.display().to_string();
+    let database_url = format!(
+        "{}?sslmode=verify-full&sslrootcert={ca_file}",
+        postgres.url()
+    );
+    assert!(redis.url().starts_with("rediss://"), "{}", redis.url());
 
     let case_node = Node::new("case", "complaints.case.v1.CaseService");
     let escalation_node = Node::new("escalation", "complaints.escalation.v1.EscalationService");
@@ -155,7 +163,6 @@ async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
         "complaints.notification.v1.NotificationService",
     );
     let intake_node = Node::new("intake", "complaints.intake.v1.IntakeService");
-    let operator = authority.issue("operator");
 
     let bins = binaries();
     let mut processes = Vec::new();
@@ -172,31 +179,62 @@ async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
         (&notification_node, &bins.notification),
         (&intake_node, &bins.intake),
     ] {
-        let (cert, key) = authority.issue(node.name);
-        let cert_file = write(folder.path(), &format!("{}.crt", node.name), &cert);
-        let key_file = write(folder.path(), &format!("{}.key", node.name), &key);
+        let files = tls::write_files(
+            folder.path(),
+            node.name,
+            &authority.issue(node.name),
+            authority.ca_pem(),
+        );
         let mut command = clean_command(binary);
         command
             .current_dir(folder.path())
-            .env("DATABASE_URL", &db.url)
+            .env("DATABASE_URL", &database_url)
             .env("COMPLAINTS_LISTEN", node.address.to_string())
             .env("COMPLAINTS_DATA_DIR", folder.path().join(node.name))
             .env("COMPLAINTS_JWT_SECRET", SECRET)
             .env("COMPLAINTS_JWT_ISSUER", ISSUER)
             .env("COMPLAINTS_JWT_AUDIENCE", AUDIENCE)
-            .env("COMPLAINTS_TLS_CERT_FILE", &cert_file)
-            .env("COMPLAINTS_TLS_KEY_FILE", &key_file)
-            .env("COMPLAINTS_TLS_CLIENT_CA_FILE", &ca_file)
-            .env("COMPLAINTS_TLS_CA_FILE", &ca_file)
-            .env("COMPLAINTS_TLS_CLIENT_CERT_FILE", &cert_file)
-            .env("COMPLAINTS_TLS_CLIENT_KEY_FILE", &key_file)
+            .env("COMPLAINTS_TLS_CERT_FILE", &files.cert)
+            .env("COMPLAINTS_TLS_KEY_FILE", &files.key)
+            .env("COMPLAINTS_TLS_CLIENT_CA_FILE", &files.ca)
+            .env("COMPLAINTS_TLS_CA_FILE", &files.ca)
+            .env("COMPLAINTS_TLS_CLIENT_CERT_FILE", &files.cert)
+            .env("COMPLAINTS_TLS_CLIENT_KEY_FILE", &files.key)
             .env("RUST_LOG", "warn")
             .envs(peers.clone());
+        if node.name == "escalation" {
+            command
+                .env("REDIS_URL", redis.url())
+                .env("COMPLAINTS_REDIS_CA_FILE", &files.ca);
+        }
         let mut process = Process::spawn(node.name, command).unwrap();
-        let channel = tls_channel(node, &authority.ca_pem, Some(&operator));
+        let channel = tls_channel(node, authority.ca_pem(), Some(&operator));
         wait_until_serving(&mut process, node, channel).await;
         processes.push(process);
     }
+
+    // Escalation built its index in the TLS Redis before serving (had it
+    // not reached Redis, it would serve from the rows alone, no index built).
+    let redis_config = RedisQueueConfig {
+        ca_pem: Some(authority.ca_pem().to_owned()),
+        ..RedisQueueConfig::default()
+    };
+    let keys = IndexKeys::with_prefix(&redis_config.key_prefix);
+    let mut index = redis_client(&redis.url(), &redis_config)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let built: bool = redis::cmd("EXISTS")
+        .arg(&keys.built)
+        .query_async(&mut index)
+        .await
+        .unwrap();
+    assert!(
+        built,
+        "escalation did not build its index in the TLS Redis:\n{}",
+        outputs(&processes)
+    );
 
     // One complaint by email, through every hop, until its acknowledgement
     // is recorded back on the case's timeline.
@@ -206,18 +244,62 @@ async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
             r.complainant.as_ref().is_some_and(|c| !c.email.is_empty()) && r.recorded_by.is_empty()
         })
         .unwrap();
-    let to_intake = tls_channel(&intake_node, &authority.ca_pem, Some(&operator));
+    let to_intake = tls_channel(&intake_node, authority.ca_pem(), Some(&operator));
     let opened = intake(&to_intake, &token(Role::Integration, "crm"))
         .submit_complaint(request)
         .await
         .unwrap()
         .into_inner();
-    let to_case = tls_channel(&case_node, &authority.ca_pem, Some(&operator));
+    let to_case = tls_channel(&case_node, authority.ca_pem(), Some(&operator));
     let mut cases = case(&to_case, &token(Role::ComplaintsHandler, "hana"));
     assert!(
         wait_for_event(&mut cases, &opened.case_id, "case.notice_sent", PATIENCE).await,
         "no acknowledgement recorded over TLS:\n{}",
         outputs(&processes)
+    );
+
+    // The case's clocks reach the index in the TLS Redis.
+    let patience = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let indexed: u64 = redis::cmd("ZCARD")
+            .arg(&keys.due)
+            .query_async(&mut index)
+            .await
+            .unwrap();
+        if indexed > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < patience,
+            "no deadline in the TLS Redis's index:\n{}",
+            outputs(&processes)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The `complaints` client over mutual TLS, as an operator runs it.
+    let cert_file = operator_files.cert.display().to_string();
+    let key_file = operator_files.key.display().to_string();
+    let identity = ["--cert-file", &cert_file, "--key-file", &key_file];
+    let with_ca = [&["--ca-file", &ca_file][..], &identity].concat();
+    let shown = cli_timeline(&case_node, &opened.case_id, &with_ca).await;
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "complaints timeline over TLS failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let heading = format!("{} timeline (", opened.register_number);
+    assert!(stdout.starts_with(&heading), "{stdout}");
+    assert!(stdout.contains("case.notice_sent"), "{stdout}");
+    assert!(stdout.ends_with("hash chain: verified\n"), "{stdout}");
+    // Without the CA it cannot check the server, and names what it needs.
+    let refused = cli_timeline(&case_node, &opened.case_id, &identity).await;
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("needs the CA bundle") && stderr.contains("--ca-file"),
+        "{stderr}"
     );
 
     // A plaintext client gets no answer from a TLS server, nor does a TLS
@@ -230,7 +312,7 @@ async fn every_hop_speaks_mutual_tls_and_a_plaintext_client_is_refused() {
         .await
         .unwrap_err();
     assert_ne!(refused.code(), tonic::Code::Ok);
-    let anonymous = tls_channel(&case_node, &authority.ca_pem, None);
+    let anonymous = tls_channel(&case_node, authority.ca_pem(), None);
     HealthClient::new(anonymous)
         .check(HealthCheckRequest::default())
         .await
