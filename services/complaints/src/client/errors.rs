@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn a_call_the_server_does_not_serve_points_at_the_server_option() {
         let said = sentences(&tonic::Status::unimplemented(""));
-        assert!(said.starts_with("--server does not serve this call"), "{said}");
+        assert!(
+            said.starts_with("--server does not serve this call"),
+            "{said}"
+        );
     }
 
     #[test]
