@@ -219,3 +219,34 @@ async fn due_messages_behind_a_long_backlog_of_waiting_ones_are_found(test: Test
         );
     }
 }
+
+/// On Postgres the tables work passes through are vacuumed after 1,000
+/// dead rows (plus 1 %), not Postgres's default fifth of the table.
+#[tokio::test]
+async fn on_postgres_the_queue_tables_are_vacuumed_after_a_thousand_dead_rows() {
+    use sea_orm::ConnectionTrait;
+    let Some(test) = TestDb::postgres().await else {
+        return;
+    };
+    for table in ["outbox", "outbox_leases", "notifications", "deadlines"] {
+        let row = test
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!(
+                    "SELECT array_to_string(reloptions, ',') AS options FROM pg_class \
+                     WHERE relname = '{table}' AND relkind = 'r'"
+                ),
+            ))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no table {table}"));
+        let options: Option<String> = row.try_get("", "options").unwrap();
+        let options = options.unwrap_or_default();
+        assert!(
+            options.contains("autovacuum_vacuum_threshold=1000")
+                && options.contains("autovacuum_vacuum_scale_factor=0.01"),
+            "{table}: {options}"
+        );
+    }
+}
