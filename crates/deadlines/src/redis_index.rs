@@ -101,15 +101,22 @@ pub fn redis_client(
     redis_url: &str,
     config: &RedisQueueConfig,
 ) -> Result<redis::Client, QueueError> {
+    use redis::IntoConnectionInfo as _;
+    // Commands are small writes answered one by one: with Nagle's algorithm
+    // on, one written while an earlier one is unacknowledged waits for the
+    // server's delayed acknowledgement (up to 40 ms).
+    let info = redis_url
+        .into_connection_info()?
+        .set_tcp_settings(redis::io::tcp::TcpSettings::default().set_nodelay(true));
     let client = match &config.ca_pem {
         Some(pem) => redis::Client::build_with_tls(
-            redis_url,
+            info,
             redis::TlsCertificates {
                 client_tls: None,
                 root_cert: Some(pem.as_bytes().to_vec()),
             },
         )?,
-        None => redis::Client::open(redis_url)?,
+        None => redis::Client::open(info)?,
     };
     Ok(client)
 }
@@ -626,5 +633,17 @@ impl DeadlineQueue for RedisQueue {
     async fn rebuild_index(&self) -> Result<u64, QueueError> {
         let _rebuilding = self.rebuilding.lock().await;
         self.rebuild_locked().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_sent_at_once_not_held_for_an_acknowledgement() {
+        let client = redis_client("redis://127.0.0.1:6379", &RedisQueueConfig::default())
+            .expect("a Redis URL");
+        assert!(client.get_connection_info().tcp_settings().nodelay());
     }
 }
