@@ -98,6 +98,7 @@
 //! a row that is no longer pending; poll on a fixed beat; read the system
 //! clock (time is passed in, or read from a [`Clock`](complaints_domain::clock::Clock)).
 
+mod announcements;
 pub mod assignees;
 pub mod clock_versions;
 mod entity;

@@ -16,6 +16,7 @@ use sea_orm::DatabaseConnection;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+use crate::announcements;
 use crate::queue::{MAX_CLAIM, check_claim, sort_claims};
 use crate::rows::{self, to_ms};
 use crate::wakeup::Wakeup;
@@ -35,6 +36,10 @@ pub struct IndexKeys {
     /// Set (to the Redis server's run id) once the index was built from the
     /// database; its absence means Redis lost the index.
     pub built: String,
+    /// The pub/sub channel on which a replica announces work it scheduled
+    /// (the earliest instant, in ms since the epoch), so that the other
+    /// replicas' sleeping workers wake for it at once.
+    pub wake: String,
 }
 
 impl IndexKeys {
@@ -42,6 +47,7 @@ impl IndexKeys {
         IndexKeys {
             due: format!("{prefix}due"),
             built: format!("{prefix}built"),
+            wake: format!("{prefix}wake"),
         }
     }
 }
@@ -52,8 +58,9 @@ pub struct RedisQueueConfig {
     /// both keys in one Redis Cluster slot, which the claim script needs.
     pub key_prefix: String,
     /// The longest a waiting worker sleeps before looking at the index
-    /// again, for work other replicas scheduled (this process's schedules
-    /// wake it at once).
+    /// again. Work this process schedules wakes it at once, and so does work
+    /// another replica announces on [`IndexKeys::wake`]; the re-check is for
+    /// an announcement lost while the subscription was down.
     pub recheck: Duration,
     /// Rows read from the database per step of a rebuild.
     pub rebuild_batch: u64,
@@ -146,7 +153,10 @@ pub struct RedisQueue {
     keys: IndexKeys,
     claim: Script,
     config: RedisQueueConfig,
-    wakeup: Wakeup,
+    wakeup: Arc<Wakeup>,
+    /// The task that wakes this process's workers for other replicas'
+    /// announcements; stopped when the queue is dropped.
+    listener: tokio::task::AbortHandle,
     /// Held while rebuilding, so this process runs one rebuild at a time. A
     /// Tokio mutex: it is held across awaits.
     rebuilding: tokio::sync::Mutex<()>,
@@ -166,6 +176,12 @@ impl std::fmt::Debug for RedisQueue {
     }
 }
 
+impl Drop for RedisQueue {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
 impl RedisQueue {
     /// Connects to Redis at `redis_url` (with `config`'s CA, if any; see
     /// [`redis_client`]) and builds the index from `db` (which must be
@@ -179,14 +195,22 @@ impl RedisQueue {
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_max_delay(Duration::from_secs(5));
-        let redis = ConnectionManager::new_with_config(client, manager).await?;
+        let redis = ConnectionManager::new_with_config(client.clone(), manager).await?;
+        let keys = IndexKeys::with_prefix(&config.key_prefix);
+        let wakeup = Arc::new(Wakeup::default());
+        let (listening, listener) = announcements::listen(client, &keys.wake, &wakeup);
+        // Until the first subscription is in place, another replica's
+        // announcement could be missed; wait for it, but not for ever: the
+        // re-check covers a subscription that is slow to come.
+        let _ = tokio::time::timeout(Duration::from_secs(5), listening).await;
         let queue = RedisQueue {
             db,
             redis,
-            keys: IndexKeys::with_prefix(&config.key_prefix),
+            keys,
             claim: Script::new(include_str!("../lua/claim.lua")),
             config,
-            wakeup: Wakeup::default(),
+            wakeup,
+            listener,
             rebuilding: tokio::sync::Mutex::new(()),
             built_on: Mutex::new(None),
             reconciler_passes: AtomicU32::new(0),
@@ -301,7 +325,7 @@ impl RedisQueue {
             let Some(last) = page.last() else { break };
             after = Some(last.0);
             pending += page.len() as u64;
-            self.index_add(&page, true).await?;
+            self.index_add(&page, true, false).await?;
             if (page.len() as u64) < batch {
                 break;
             }
@@ -335,10 +359,15 @@ impl RedisQueue {
 
     /// Scores each deadline at its instant; `only_new`: leave existing
     /// entries as they are.
+    /// Adds `entries` to the index (`only_new`: leaving members already
+    /// there as they are). With `announce`, the same round trip publishes
+    /// the earliest of them on [`IndexKeys::wake`] for the other replicas,
+    /// and this process's sleeping workers are woken for it.
     async fn index_add(
         &self,
         entries: &[(DeadlineId, DateTime<Utc>)],
         only_new: bool,
+        announce: bool,
     ) -> Result<(), QueueError> {
         if entries.is_empty() {
             return Ok(());
@@ -355,7 +384,19 @@ impl RedisQueue {
             }
             zadd.ignore();
         }
+        // After the members: Redis runs a pipeline in order, so a replica
+        // woken by the announcement finds them.
+        let earliest = entries.iter().map(|(_, at)| *at).min().filter(|_| announce);
+        if let Some(earliest) = earliest {
+            pipe.cmd("PUBLISH")
+                .arg(&self.keys.wake)
+                .arg(earliest.timestamp_millis())
+                .ignore();
+        }
         pipe.exec_async(&mut self.redis.clone()).await?;
+        if let Some(earliest) = earliest {
+            self.wakeup.scheduled(earliest);
+        }
         Ok(())
     }
 
@@ -466,11 +507,8 @@ impl DeadlineQueue for RedisQueue {
                 again.push(entry);
             }
         }
-        self.index_add(&fresh, false).await?;
-        self.index_add(&again, true).await?;
-        if let Some(earliest) = fresh.iter().map(|(_, at)| *at).min() {
-            self.wakeup.scheduled(earliest);
-        }
+        self.index_add(&fresh, false, true).await?;
+        self.index_add(&again, true, false).await?;
         Ok(inserted.into_iter().map(|row| row.scheduled).collect())
     }
 
@@ -523,7 +561,7 @@ impl DeadlineQueue for RedisQueue {
         let (claimed, early) = sort_claims(taken, now)?;
         if !early.is_empty() {
             let released = rows::release(&self.db, worker, Some(&early)).await?;
-            self.index_add(&released, false).await?;
+            self.index_add(&released, false, false).await?;
         }
         Ok(claimed)
     }
@@ -562,17 +600,14 @@ impl DeadlineQueue for RedisQueue {
         let Some(due_at) = rows::finish_warning(&self.db, deadline_id, worker, at).await? else {
             return Ok(false);
         };
-        self.index_add(&[(deadline_id, due_at)], false).await?;
-        self.wakeup.scheduled(due_at);
+        self.index_add(&[(deadline_id, due_at)], false, true)
+            .await?;
         Ok(true)
     }
 
     async fn release_leases(&self, worker: &WorkerId) -> Result<u64, QueueError> {
         let released = rows::release(&self.db, worker, None).await?;
-        self.index_add(&released, false).await?;
-        if let Some(earliest) = released.iter().map(|(_, at)| *at).min() {
-            self.wakeup.scheduled(earliest);
-        }
+        self.index_add(&released, false, true).await?;
         Ok(released.len() as u64)
     }
 
@@ -589,7 +624,7 @@ impl DeadlineQueue for RedisQueue {
                 None => gone.push(*id),
             }
         }
-        self.index_add(&still, false).await?;
+        self.index_add(&still, false, false).await?;
         self.index_remove(&gone).await
     }
 

@@ -95,6 +95,17 @@ impl Harness {
         })
     }
 
+    /// A second replica of the Redis backend: the same database and keys,
+    /// a connection and workers of its own.
+    pub async fn another_replica(&self) -> Arc<RedisQueue> {
+        let keys = self._keys.as_ref().expect("the Redis backend");
+        Arc::new(
+            RedisQueue::connect(self._test.db.clone(), &keys.url, keys.config())
+                .await
+                .expect("connect a second replica to Redis at REDIS_URL"),
+        )
+    }
+
     /// What Redis losing its data (a restart with nothing persisted, a
     /// FLUSHALL) does to this queue's keys. Nothing, for the SQL backend.
     pub async fn lose_index(&self) {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use complaints_deadlines::DeadlineQueue as _;
 use complaints_domain::case::DeadlineKind;
 use complaints_domain::clock::{Clock, ManualClock};
 
@@ -74,6 +75,40 @@ async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness
         h.queue.next_due_at().await.unwrap(),
         Some(t0() + minutes(1))
     );
+}
+
+/// Work another replica schedules wakes this replica's workers: it is
+/// announced on the queue's wake channel, not left for the re-check (an hour
+/// here). Redis only: the SQL backend's replicas find it at the re-check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_worker_wakes_when_another_replica_schedules_earlier_work() {
+    let Some(h) = Harness::redis_postgres().await else {
+        return;
+    };
+    let other = h.another_replica().await;
+    let clock = Arc::new(ManualClock::new(t0()));
+    h.queue
+        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() + hours(2)))
+        .await
+        .unwrap();
+    let waiters = spawn_waiters(&h, &clock, 2);
+    until_asleep(&h, 2).await;
+
+    other
+        .schedule(deadline(
+            new_case(),
+            DeadlineKind::Acknowledge,
+            t0() + minutes(1),
+        ))
+        .await
+        .unwrap();
+
+    for waiter in waiters {
+        tokio::time::timeout(HANG, waiter)
+            .await
+            .expect("the other replica's earlier deadline woke the worker")
+            .unwrap();
+    }
 }
 
 async fn a_waiting_worker_returns_at_once_when_work_is_already_due(h: Harness) {
