@@ -8,6 +8,10 @@
 //! subscription is down misses it, so whenever the subscription comes back
 //! its workers are all woken to look again, and the re-check covers the
 //! rest.
+//!
+//! An announcement is `<instant in ms> <replica>`: each replica ignores its
+//! own, whose workers it has woken already (and which would otherwise wake
+//! a worker that had just gone to sleep for that very work).
 
 use std::future::Future;
 use std::sync::{Arc, Weak};
@@ -23,19 +27,26 @@ use crate::wakeup::Wakeup;
 /// The longest wait between attempts to subscribe again.
 const MOST_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Starts listening on `channel` for `wakeup`. Answers a future that
-/// resolves once the first attempt to subscribe has succeeded or failed,
-/// and the task's handle. The task also ends by itself once `wakeup` is
-/// gone.
+/// What replica `replica` publishes for work due at `at_ms`.
+pub(crate) fn announcement(at_ms: i64, replica: &str) -> String {
+    format!("{at_ms} {replica}")
+}
+
+/// Starts listening on `channel` for `wakeup`, ignoring what `replica`
+/// (this one) announces. Answers a future that resolves once the first
+/// attempt to subscribe has succeeded or failed, and the task's handle. The
+/// task also ends by itself once `wakeup` is gone.
 pub(crate) fn listen(
     client: redis::Client,
     channel: &str,
+    replica: &str,
     wakeup: &Arc<Wakeup>,
 ) -> (impl Future<Output = ()> + use<>, AbortHandle) {
     let (tried, first_try) = oneshot::channel();
     let task = tokio::spawn(run(
         client,
         channel.to_owned(),
+        replica.to_owned(),
         Arc::downgrade(wakeup),
         tried,
     ));
@@ -48,6 +59,7 @@ pub(crate) fn listen(
 async fn run(
     client: redis::Client,
     channel: String,
+    replica: String,
     wakeup: Weak<Wakeup>,
     tried: oneshot::Sender<()>,
 ) {
@@ -77,14 +89,20 @@ async fn run(
                     let Some(wakeup) = wakeup.upgrade() else {
                         return;
                     };
-                    match message
-                        .get_payload::<i64>()
+                    let payload = message.get_payload::<String>().unwrap_or_default();
+                    let (at, sender) = payload.split_once(' ').unwrap_or((&payload, ""));
+                    if sender == replica {
+                        continue;
+                    }
+                    match at
+                        .parse::<i64>()
                         .ok()
                         .and_then(DateTime::from_timestamp_millis)
                     {
                         Some(at) => {
                             wakeup.scheduled(at);
                         }
+                        // Not understood: look again rather than miss it.
                         None => wakeup.wake_all(),
                     }
                 }

@@ -154,6 +154,8 @@ pub struct RedisQueue {
     claim: Script,
     config: RedisQueueConfig,
     wakeup: Arc<Wakeup>,
+    /// This replica's name in its announcements (random per queue).
+    replica: String,
     /// The task that wakes this process's workers for other replicas'
     /// announcements; stopped when the queue is dropped.
     listener: tokio::task::AbortHandle,
@@ -198,7 +200,8 @@ impl RedisQueue {
         let redis = ConnectionManager::new_with_config(client.clone(), manager).await?;
         let keys = IndexKeys::with_prefix(&config.key_prefix);
         let wakeup = Arc::new(Wakeup::default());
-        let (listening, listener) = announcements::listen(client, &keys.wake, &wakeup);
+        let replica = Uuid::new_v4().simple().to_string();
+        let (listening, listener) = announcements::listen(client, &keys.wake, &replica, &wakeup);
         // Until the first subscription is in place, another replica's
         // announcement could be missed; wait for it, but not for ever: the
         // re-check covers a subscription that is slow to come.
@@ -210,6 +213,7 @@ impl RedisQueue {
             claim: Script::new(include_str!("../lua/claim.lua")),
             config,
             wakeup,
+            replica,
             listener,
             rebuilding: tokio::sync::Mutex::new(()),
             built_on: Mutex::new(None),
@@ -390,7 +394,10 @@ impl RedisQueue {
         if let Some(earliest) = earliest {
             pipe.cmd("PUBLISH")
                 .arg(&self.keys.wake)
-                .arg(earliest.timestamp_millis())
+                .arg(announcements::announcement(
+                    earliest.timestamp_millis(),
+                    &self.replica,
+                ))
                 .ignore();
         }
         pipe.exec_async(&mut self.redis.clone()).await?;
