@@ -387,8 +387,7 @@ async fn complete_fire_postgres(
 /// plainly (`state = 'pending' AND …`), a table that has not been analysed
 /// yet (a new one, or one whose autovacuum has not come round) leads the
 /// planner to read every pending row through `idx_deadlines_state_next_at`
-/// and join the batch to them: completing 1,000 firings among a million
-/// pending deadlines then takes seconds instead of milliseconds.
+/// and join the batch to them, so a batch's cost grows with the backlog.
 fn complete_fire_statement(
     fired: &[(DeadlineId, FireOutcome)],
     worker: &WorkerId,

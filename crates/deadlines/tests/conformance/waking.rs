@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use complaints_deadlines::DeadlineQueue as _;
+use complaints_deadlines::DeadlineQueue;
 use complaints_domain::case::DeadlineKind;
 use complaints_domain::clock::{Clock, ManualClock};
 
@@ -46,6 +46,29 @@ fn spawn_waiters(
         .collect()
 }
 
+/// Schedules, through `queue`, work due before what the `waiters` sleep
+/// for, and sees every one of them return.
+async fn schedule_earlier_and_see_them_wake(
+    queue: &dyn DeadlineQueue,
+    waiters: Vec<tokio::task::JoinHandle<()>>,
+    why: &str,
+) {
+    queue
+        .schedule(deadline(
+            new_case(),
+            DeadlineKind::Acknowledge,
+            t0() + minutes(1),
+        ))
+        .await
+        .unwrap();
+    for waiter in waiters {
+        tokio::time::timeout(HANG, waiter)
+            .await
+            .expect(why)
+            .unwrap();
+    }
+}
+
 async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness) {
     let clock = Arc::new(ManualClock::new(t0()));
     h.queue
@@ -56,21 +79,12 @@ async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness
     until_asleep(&h, 2).await;
     assert!(waiters.iter().all(|waiter| !waiter.is_finished()));
 
-    h.queue
-        .schedule(deadline(
-            new_case(),
-            DeadlineKind::Acknowledge,
-            t0() + minutes(1),
-        ))
-        .await
-        .unwrap();
-
-    for waiter in waiters {
-        tokio::time::timeout(HANG, waiter)
-            .await
-            .expect("the earlier deadline woke the worker")
-            .unwrap();
-    }
+    schedule_earlier_and_see_them_wake(
+        h.queue.as_ref(),
+        waiters,
+        "the earlier deadline woke the worker",
+    )
+    .await;
     assert_eq!(
         h.queue.next_due_at().await.unwrap(),
         Some(t0() + minutes(1))
@@ -94,21 +108,12 @@ async fn a_waiting_worker_wakes_when_another_replica_schedules_earlier_work() {
     let waiters = spawn_waiters(&h, &clock, 2);
     until_asleep(&h, 2).await;
 
-    other
-        .schedule(deadline(
-            new_case(),
-            DeadlineKind::Acknowledge,
-            t0() + minutes(1),
-        ))
-        .await
-        .unwrap();
-
-    for waiter in waiters {
-        tokio::time::timeout(HANG, waiter)
-            .await
-            .expect("the other replica's earlier deadline woke the worker")
-            .unwrap();
-    }
+    schedule_earlier_and_see_them_wake(
+        other.as_ref(),
+        waiters,
+        "the other replica's earlier deadline woke the worker",
+    )
+    .await;
 }
 
 async fn a_waiting_worker_returns_at_once_when_work_is_already_due(h: Harness) {
