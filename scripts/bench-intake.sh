@@ -26,7 +26,9 @@
 # WAL per complaint, the CPU each process used, and `perf record -F 499 -g`
 # of the case and intake processes (and of the embedded suite during its
 # run), built with line tables so that perf can name the symbols.
-# BENCH_EMBEDDED_CONCURRENCY (default 16) sets the embedded suite's load.
+# BENCH_STATEMENTS_SHOWN (default 15) sets how many statements each of
+# those two lists shows. BENCH_EMBEDDED_CONCURRENCY (default 16) sets the
+# embedded suite's load.
 #
 # BENCH_BIN_DIR runs binaries from elsewhere (with BENCH_SKIP_BUILD=1), e.g.
 # an earlier build kept for a before-and-after comparison.
@@ -47,6 +49,7 @@ IDLE_SECONDS="${BENCH_IDLE_SECONDS:-30}"
 PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
 DRAIN="${BENCH_DRAIN_SECONDS:-60}"
 PROFILE="${BENCH_PROFILE:-0}"
+STATEMENTS_SHOWN="${BENCH_STATEMENTS_SHOWN:-15}"
 OWN_POSTGRES="${BENCH_OWN_POSTGRES:-0}"
 if [[ "$PROFILE" == 1 ]]; then OWN_POSTGRES=1; fi
 if [[ "$OWN_POSTGRES" == 1 ]]; then
@@ -318,7 +321,7 @@ FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname =
 SQL
     for order in total_exec_time calls; do
       echo "  by $order: calls/complaint  ms/complaint  mean_ms  rows/call  share  statement"
-      psql -At "$SERVER_URL/postgres" -v db="$BENCH_DB" -v n="$2" -v order="$order" <<'SQL'
+      psql -At "$SERVER_URL/postgres" -v db="$BENCH_DB" -v n="$2" -v order="$order" -v shown="$STATEMENTS_SHOWN" <<'SQL'
 WITH s AS (
   SELECT s.calls, s.total_exec_time, s.rows, regexp_replace(s.query, '\s+', ' ', 'g') AS query
   FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
@@ -329,7 +332,7 @@ SELECT format('  %15s %13s %8s %10s %5s%%  %s',
   round((total_exec_time / greatest(calls, 1))::numeric, 3), round(rows::numeric / greatest(calls, 1), 1),
   round((100 * total_exec_time / greatest(sum(total_exec_time) OVER (), 0.001))::numeric, 1),
   left(query, 120))
-FROM s ORDER BY :"order" DESC LIMIT 15;
+FROM s ORDER BY :"order" DESC LIMIT :shown;
 SQL
     done
     psql -At "$SERVER_URL/postgres" -v n="$2" <<'SQL'

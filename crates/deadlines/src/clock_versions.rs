@@ -9,14 +9,14 @@
 //! and the late start does not start a clock that would then breach
 //! falsely. Clocks the change does not name are not affected by it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait, QueryTrait, TransactionTrait};
 
-use crate::{DeadlineId, DeadlineQueue, DeadlineState, NewDeadline, QueueError, rows};
+use crate::{DeadlineId, DeadlineQueue, DeadlineState, NewDeadline, QueueError, assignees, rows};
 
 /// The `clock_versions` table: one row per clock a case change named.
 pub mod entity {
@@ -55,6 +55,10 @@ pub struct CaseChange {
     pub version: i64,
     pub start: Vec<NewDeadline>,
     pub settle: Vec<(DeadlineKind, DeadlineOutcome)>,
+    /// Who the case is assigned to after the change (`None`: nobody),
+    /// recorded in the same transaction as the clocks
+    /// ([`assignees::record`]).
+    pub assignee: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -68,15 +72,19 @@ pub struct Applied {
     /// Clocks the change named that had taken a change as new or newer:
     /// left as they were.
     pub stale: Vec<DeadlineKind>,
+    /// The change's assignee was recorded (no change as new or newer had
+    /// been taken).
+    pub assignee_recorded: bool,
 }
 
-/// Applies `change` to its case's clocks in one transaction: for each clock
-/// it names, only if the clock has taken no change as new or newer
-/// (recording this one), starting it (idempotent on case, kind and stage;
-/// held from the start if the case's clocks are paused) or settling it if
-/// it is pending. Safe under concurrent and repeated deliveries: each
-/// clock's record is claimed by one conditional upsert, which on Postgres
-/// makes a concurrent change of the same clock wait for this one. The index
+/// Applies `change` to its case's clocks in one transaction, with its
+/// assignee (see [`assignees::record`]): for each clock it names, only if
+/// the clock has taken no change as new or newer (recording this one),
+/// starting it (idempotent on case, kind and stage; held from the start if
+/// the case's clocks are paused) or settling it if it is pending. Safe
+/// under concurrent and repeated deliveries: the clocks' records are
+/// claimed by one conditional upsert, which on Postgres makes a concurrent
+/// change of the same clock wait for this one. The index
 /// is told after the commit; its failing then does not fail the call.
 pub async fn apply(queue: &dyn DeadlineQueue, change: CaseChange) -> Result<Applied, QueueError> {
     // Per clock: the start and the settlement this change makes (a change
@@ -92,26 +100,42 @@ pub async fn apply(queue: &dyn DeadlineQueue, change: CaseChange) -> Result<Appl
     let mut applied = Applied::default();
     let mut touched: Vec<DeadlineId> = Vec::new();
     let txn = queue.database().begin().await?;
+    // The assignee first, then the clocks: every change takes its locks in
+    // that order.
+    applied.assignee_recorded = assignees::record(
+        &txn,
+        change.case_id,
+        change.assignee.as_deref(),
+        change.version,
+        change.at,
+    )
+    .await?;
+    // Kinds in one order (the map's), so two changes of one case never
+    // lock each other's records crosswise.
+    let records: Vec<(&'static str, &'static str)> = clocks
+        .iter()
+        .map(|(kind, (_, settle))| {
+            let state = match settle {
+                Some(DeadlineOutcome::Met) => DeadlineState::Met.as_str(),
+                Some(DeadlineOutcome::Cancelled) => DeadlineState::Cancelled.as_str(),
+                None => STARTED,
+            };
+            (*kind, state)
+        })
+        .collect();
+    let claimed = claim(&txn, change.case_id, change.version, &records, change.at).await?;
     let mut starts = Vec::new();
     let mut settles = Vec::new();
-    // Kinds in one order, so two changes of one case never lock each
-    // other's records crosswise.
     for (kind, (start, settle)) in clocks {
-        let state = match settle {
-            Some(DeadlineOutcome::Met) => DeadlineState::Met.as_str(),
-            Some(DeadlineOutcome::Cancelled) => DeadlineState::Cancelled.as_str(),
-            None => STARTED,
+        let Some(kind) = DeadlineKind::ALL.into_iter().find(|k| k.as_str() == kind) else {
+            continue;
         };
-        if !claim(&txn, change.case_id, kind, change.version, state, change.at).await? {
-            if let Some(kind) = DeadlineKind::ALL.into_iter().find(|k| k.as_str() == kind) {
-                applied.stale.push(kind);
-            }
+        if !claimed.contains(kind.as_str()) {
+            applied.stale.push(kind);
             continue;
         }
         starts.extend(start);
-        if let Some(outcome) = settle
-            && let Some(kind) = DeadlineKind::ALL.into_iter().find(|k| k.as_str() == kind)
-        {
+        if let Some(outcome) = settle {
             settles.push((kind, outcome));
         }
     }
@@ -150,25 +174,29 @@ pub async fn apply(queue: &dyn DeadlineQueue, change: CaseChange) -> Result<Appl
     Ok(applied)
 }
 
-/// Records that the change `version` is the newest applied to the clock,
-/// unless one as new or newer was: true if this call recorded it (the
-/// change is to be applied to the clock), false if it is stale or a repeat.
+/// Records that the change `version` is the newest applied to each clock
+/// of `records` (kind, state), unless one as new or newer was: the kinds
+/// this call recorded (their changes are to be applied), leaving out the
+/// stale and the repeated. One statement for all of them, its rows in the
+/// order given.
 async fn claim(
     db: &impl ConnectionTrait,
     case_id: CaseId,
-    kind: &str,
     version: i64,
-    state: &str,
+    records: &[(&'static str, &'static str)],
     at: DateTime<Utc>,
-) -> Result<bool, QueueError> {
-    let row = entity::ActiveModel {
+) -> Result<HashSet<String>, QueueError> {
+    if records.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = records.iter().map(|(kind, state)| entity::ActiveModel {
         case_id: Set(case_id.as_uuid()),
-        kind: Set(kind.to_owned()),
+        kind: Set((*kind).to_owned()),
         version: Set(version),
-        state: Set(state.to_owned()),
+        state: Set((*state).to_owned()),
         recorded_at: Set(at),
-    };
-    let changed = Entity::insert(row)
+    });
+    let mut upsert = Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([Column::CaseId, Column::Kind])
                 .update_columns([Column::Version, Column::State, Column::RecordedAt])
@@ -177,7 +205,12 @@ async fn claim(
                 )
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    Ok(changed > 0)
+        .into_query();
+    // Rows inserted or updated come back; those the condition kept do not.
+    upsert.returning_col(Column::Kind);
+    let mut claimed = HashSet::new();
+    for row in db.query_all(&upsert).await? {
+        claimed.insert(row.try_get::<String>("", "kind")?);
+    }
+    Ok(claimed)
 }

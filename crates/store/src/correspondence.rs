@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::CaseId;
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -73,17 +74,15 @@ pub fn normalize_message_id(raw: &str) -> Option<String> {
 }
 
 /// Inserts `message` unless its case already has a message with its
-/// Message-ID. Returns whether it inserted. Run inside the case change's
-/// transaction.
+/// Message-ID (`idx_correspondence_case_message` is unique: one statement,
+/// and a concurrent insert of the same message waits for this one). Returns
+/// whether it inserted. Run inside the case change's transaction.
 pub(crate) async fn insert(
     txn: &impl ConnectionTrait,
     message: &Message,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    if has_message(txn, message.case_id, &message.message_id).await? {
-        return Ok(false);
-    }
-    correspondence::Entity::insert(correspondence::ActiveModel {
+    let inserted = correspondence::Entity::insert(correspondence::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(message.case_id.as_uuid()),
         direction: Set(message.direction.as_str().to_owned()),
@@ -94,9 +93,17 @@ pub(crate) async fn insert(
         at: Set(message.at),
         recorded_at: Set(now),
     })
+    .on_conflict(
+        OnConflict::columns([
+            correspondence::Column::CaseId,
+            correspondence::Column::MessageId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
     .exec_without_returning(txn)
     .await?;
-    Ok(true)
+    Ok(inserted > 0)
 }
 
 /// Whether the case's correspondence holds `message_id` (without brackets).

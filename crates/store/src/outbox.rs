@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Statement,
+    QueryTrait, Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -68,24 +68,29 @@ pub async fn enqueue(
         last_error: Set(None),
         trace_context: Set(message.trace_context.clone().or_else(|| current.clone())),
     });
-    outbox::Entity::insert_many(rows)
-        .exec_without_returning(db)
-        .await?;
-    if db.get_database_backend() == DbBackend::Postgres {
-        let mut topics: Vec<&str> = messages.iter().map(|m| m.topic.as_str()).collect();
-        topics.sort_unstable();
-        topics.dedup();
-        for topic in topics {
-            // Sent when the caller's transaction commits, and not at all if
-            // it rolls back: every replica's relay of `topic` wakes.
-            db.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [NOTIFY_CHANNEL.into(), topic.into()],
-            ))
-            .await?;
-        }
+    let insert = outbox::Entity::insert_many(rows);
+    if db.get_database_backend() != DbBackend::Postgres {
+        insert.exec_without_returning(db).await?;
+        return Ok(());
     }
+    // On Postgres the insert also announces its topics, in the same
+    // statement (one round trip): the notification is sent when the
+    // caller's transaction commits, and not at all if it rolls back, and
+    // every replica's relay of each topic wakes.
+    let mut query = insert.into_query();
+    query.returning_col(outbox::Column::Topic);
+    let Statement { sql, values, .. } = DbBackend::Postgres.build(&query);
+    let announced = format!(
+        "WITH inserted AS ({sql}) \
+         SELECT pg_notify('{NOTIFY_CHANNEL}', topic) \
+         FROM (SELECT DISTINCT topic FROM inserted) AS topics"
+    );
+    db.execute_raw(Statement {
+        sql: announced,
+        values,
+        db_backend: DbBackend::Postgres,
+    })
+    .await?;
     Ok(())
 }
 

@@ -293,10 +293,6 @@ impl EscalationService for EscalationGrpc {
         if !violations.is_empty() {
             return Err(AppError::from(violations).into());
         }
-        self.app
-            .take_assignment(id, m.version, assignee.as_ref().map(Text::as_str))
-            .await
-            .map_err(into_status)?;
         let (started, settled) = self
             .app
             .apply_case_change(
@@ -306,6 +302,7 @@ impl EscalationService for EscalationGrpc {
                 &m.policy_version,
                 start,
                 settle,
+                assignee.as_ref().map(Text::as_str),
             )
             .await
             .map_err(into_status)?;

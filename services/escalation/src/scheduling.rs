@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use complaints_deadlines::clock_versions::{self, CaseChange};
-use complaints_deadlines::{NewDeadline, QueueError, assignees};
+use complaints_deadlines::{NewDeadline, QueueError};
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use complaints_domain::policy::Stage;
@@ -25,7 +25,9 @@ pub struct Start {
 }
 
 impl EscalationApp {
-    /// Starts and settles clocks for the case change `version`, in one
+    /// Starts and settles clocks for the case change `version`, and records
+    /// who the case is assigned to after it (`assignee`, `None`: nobody; the
+    /// alerts about its deadlines name them, see `firing`), in one
     /// transaction. Idempotent and safe in any order of delivery: a clock
     /// that took a change as new or newer (a settle delivered before its
     /// start, a repeat) is left as it is (see
@@ -39,6 +41,7 @@ impl EscalationApp {
         policy_version: &str,
         start: Vec<Start>,
         settle: Vec<(DeadlineKind, DeadlineOutcome)>,
+        assignee: Option<&str>,
     ) -> Result<(usize, usize), QueueError> {
         let now = self.clock.now();
         let deadlines: Vec<NewDeadline> = start
@@ -65,6 +68,7 @@ impl EscalationApp {
                 version,
                 start: deadlines,
                 settle,
+                assignee: assignee.map(str::to_owned),
                 at: now,
             },
         )
@@ -78,26 +82,6 @@ impl EscalationApp {
             );
         }
         Ok((applied.started, applied.settled))
-    }
-
-    /// Records who the case is assigned to after its change `version`, for
-    /// the alerts about its deadlines (see `firing`). Idempotent, and a
-    /// change older than one already taken changes nothing. True if this
-    /// call changed the record.
-    pub async fn take_assignment(
-        &self,
-        case_id: CaseId,
-        version: i64,
-        assignee: Option<&str>,
-    ) -> Result<bool, QueueError> {
-        assignees::record(
-            self.queue.database(),
-            case_id,
-            assignee,
-            version,
-            self.clock.now(),
-        )
-        .await
     }
 
     /// When to warn the owner before `due`, when a clock starts or moves:

@@ -12,6 +12,7 @@ mod support;
 
 mod assignees;
 mod claiming;
+mod clock_changes;
 mod index;
 mod listing;
 mod moving;

@@ -23,6 +23,7 @@ complaints_test_support::on_every_backend!(
     a_stopped_relay_finishes_the_message_in_hand_and_gives_back_its_claim,
     a_page_of_cases_costs_the_same_statements_for_3_cases_as_for_90,
     different_cases_messages_are_delivered_at_the_same_time,
+    enqueueing_is_one_statement_that_announces_each_topic_once_at_commit,
 );
 
 const TOPIC: &str = "case.events";
@@ -409,4 +410,57 @@ where
     })
     .await;
     assert!(waited.is_ok(), "the state was not reached within 20 s");
+}
+
+async fn enqueueing_is_one_statement_that_announces_each_topic_once_at_commit(test: TestDb) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    // On Postgres, what every replica's relay hears.
+    let mut listener = if test.url.starts_with("postgres") {
+        let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&test.url)
+            .await
+            .unwrap();
+        listener.listen(outbox::NOTIFY_CHANNEL).await.unwrap();
+        Some(listener)
+    } else {
+        None
+    };
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut counted = test.db.clone();
+    let counter = statements.clone();
+    counted.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let case_id = Uuid::now_v7();
+    let other = OutboxMessage::json("escalation.clocks", case_id, &serde_json::json!({})).unwrap();
+    let messages = [message('A', case_id, 1), message('A', case_id, 2), other];
+
+    let txn = sea_orm::TransactionTrait::begin(&counted).await.unwrap();
+    statements.store(0, Ordering::SeqCst);
+    outbox::enqueue(&txn, &messages, now).await.unwrap();
+    assert_eq!(
+        statements.load(Ordering::SeqCst),
+        1,
+        "statements for one enqueue"
+    );
+    if let Some(listener) = listener.as_mut() {
+        let early = tokio::time::timeout(Duration::from_millis(200), listener.recv()).await;
+        assert!(early.is_err(), "announced before the commit: {early:?}");
+    }
+    txn.commit().await.unwrap();
+
+    assert_eq!(undelivered(&test).await, 3);
+    if let Some(listener) = listener.as_mut() {
+        let mut topics = Vec::new();
+        for _ in 0..2 {
+            let heard = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+                .await
+                .expect("no announcement after the commit")
+                .unwrap();
+            topics.push(heard.payload().to_owned());
+        }
+        topics.sort();
+        assert_eq!(topics, ["case.events", "escalation.clocks"]);
+        let again = tokio::time::timeout(Duration::from_millis(200), listener.recv()).await;
+        assert!(again.is_err(), "a topic was announced twice: {again:?}");
+    }
 }
