@@ -378,7 +378,7 @@ impl CaseApp {
         let outcome = cases::apply_recording(
             &self.db,
             &calendar,
-            case_id,
+            current,
             actor,
             now,
             key,

@@ -2,6 +2,8 @@
 //! complainant, the timeline, the outbox message and the idempotency record
 //! in one transaction.
 
+use std::sync::{Mutex, PoisonError};
+
 use chrono::{DateTime, Datelike, Utc};
 use complaints_domain::DomainError;
 use complaints_domain::calendar::Calendar;
@@ -148,17 +150,34 @@ pub async fn apply<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    apply_recording(db, calendar, case_id, actor, now, key, None, step).await
+    apply_with(
+        db,
+        calendar,
+        Loaded(case_id, None),
+        actor,
+        now,
+        key,
+        None,
+        None,
+        step,
+    )
+    .await
 }
 
 /// [`apply`], also recording `message` in the case's correspondence in the
 /// same transaction (unless the case already has its Message-ID). The
 /// message is recorded even when the step changes nothing else.
+///
+/// `current` is the case as the caller has just loaded it ([`load`]): the
+/// first attempt decides on it instead of reading it again. That is as safe
+/// as a fresh read, since the write takes effect only if the case is still
+/// at that version; if another writer changed it, the case is read again
+/// and the step decided again.
 #[allow(clippy::too_many_arguments)]
 pub async fn apply_recording<F>(
     db: &DatabaseConnection,
     calendar: &Calendar,
-    case_id: CaseId,
+    current: StoredCase,
     actor: &Actor,
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
@@ -168,7 +187,19 @@ pub async fn apply_recording<F>(
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    apply_with(db, calendar, case_id, actor, now, key, message, None, step).await
+    let case_id = current.case.id;
+    apply_with(
+        db,
+        calendar,
+        Loaded(case_id, Some(current)),
+        actor,
+        now,
+        key,
+        message,
+        None,
+        step,
+    )
+    .await
 }
 
 /// [`apply`] for a step that records a piece of evidence (whose bytes are
@@ -189,7 +220,7 @@ where
     apply_with(
         db,
         calendar,
-        case_id,
+        Loaded(case_id, None),
         actor,
         now,
         None,
@@ -200,11 +231,15 @@ where
     .await
 }
 
+/// The case a step is on, and the state of it its caller has just loaded,
+/// if it has: the first attempt decides on that, later ones read it again.
+struct Loaded(CaseId, Option<StoredCase>);
+
 #[allow(clippy::too_many_arguments)]
 async fn apply_with<F>(
     db: &DatabaseConnection,
     calendar: &Calendar,
-    case_id: CaseId,
+    case: Loaded,
     actor: &Actor,
     now: DateTime<Utc>,
     key: Option<&RequestKey>,
@@ -217,8 +252,14 @@ where
 {
     let step = &step;
     let earlier = || replay(db, key);
+    let Loaded(case_id, loaded) = case;
+    let loaded = &Mutex::new(loaded);
     write_retrying(key.is_some(), earlier, || async move {
-        let current = load(db, case_id).await?;
+        let preloaded = loaded.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let current = match preloaded {
+            Some(current) => current,
+            None => load(db, case_id).await?,
+        };
         let (transition, resource_id) = step(&current)?;
         if transition.is_noop() {
             // Nothing changed (a repeated acknowledgement): nothing to write

@@ -23,6 +23,7 @@ on_every_backend!(
     steps_out_of_order_are_failed_preconditions,
     a_closed_case_takes_nothing_but_erasure,
     erasure_is_for_the_complaints_department_and_the_platform_only,
+    a_step_reads_its_case_once,
 );
 
 fn review(case_id: &str, desired: &str, unsatisfied: &str) -> pb::RequestReviewRequest {
@@ -710,4 +711,52 @@ async fn erasure_is_for_the_complaints_department_and_the_platform_only(db: Test
     }
 
     assert!(!app.get(&id).await.personal_data_erased);
+}
+
+async fn a_step_reads_its_case_once(db: TestDb) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use complaints_case::CaseApp;
+    use complaints_domain::case::{CaseId, Command, NotifyKind};
+    use complaints_domain::clock::Clock;
+    use complaints_domain::policy::Stage;
+    use complaints_domain::role::Actor;
+
+    let app = spawn_app(db).await;
+    let case_id: CaseId = app.open_case().await.case_id.parse().unwrap();
+    // A service of our own over the same database, counting its reads of
+    // the `cases` table.
+    let reads = Arc::new(AtomicUsize::new(0));
+    let mut counted = app.db.db.clone();
+    let counter = reads.clone();
+    counted.set_metric_callback(move |info| {
+        if info.statement.sql.starts_with(r#"SELECT "cases"."#) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let settings = crate::helpers::settings(&app.db, app.evidence_dir.path(), &[]);
+    let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
+    let service = CaseApp::new(counted, settings.policy, settings.calendar, clock)
+        .await
+        .unwrap();
+    let platform = Actor::new("notification", Role::Service);
+    let notice = |n: u32| Command::RecordNotice {
+        notification_id: format!("notice-{n}"),
+        kind: NotifyKind::Acknowledgement,
+        stage: Stage::Stage1,
+        channel: "email".to_owned(),
+        route_note: String::new(),
+    };
+
+    let first = service
+        .step(&platform, case_id, notice(1), None, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        1,
+        "reads of the case for one step"
+    );
+    assert!(!first.replayed);
 }
