@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use crate::app::EscalationApp;
 use crate::clocks::Extension;
-use crate::scheduling::Start;
+use crate::scheduling::{ClockChange, Start};
 
 #[derive(Debug, Clone)]
 pub struct EscalationGrpc {
@@ -295,15 +295,15 @@ impl EscalationService for EscalationGrpc {
         }
         let (started, settled) = self
             .app
-            .apply_case_change(
-                id,
-                m.version,
-                &m.register_number,
-                &m.policy_version,
+            .apply_case_change(ClockChange {
+                case_id: id,
+                version: m.version,
+                register_number: m.register_number,
+                policy_version: m.policy_version,
                 start,
                 settle,
-                assignee.as_ref().map(Text::as_str),
-            )
+                assignee: assignee.map(Text::into_string),
+            })
             .await
             .map_err(into_status)?;
         Ok(Response::new(pb::ApplyCaseChangeResponse {

@@ -24,38 +24,55 @@ pub struct Start {
     pub escalation_role: Role,
 }
 
+/// A case change as `ApplyCaseChange` brings it: the clocks it starts and
+/// settles, and who the case is assigned to after it.
+#[derive(Debug, Clone)]
+pub struct ClockChange {
+    pub case_id: CaseId,
+    /// The case's version after the change.
+    pub version: i64,
+    pub register_number: String,
+    pub policy_version: String,
+    pub start: Vec<Start>,
+    pub settle: Vec<(DeadlineKind, DeadlineOutcome)>,
+    /// `None`: nobody. The alerts about the case's deadlines name them (see
+    /// `firing`).
+    pub assignee: Option<String>,
+}
+
 impl EscalationApp {
-    /// Starts and settles clocks for the case change `version`, and records
-    /// who the case is assigned to after it (`assignee`, `None`: nobody; the
-    /// alerts about its deadlines name them, see `firing`), in one
-    /// transaction. Idempotent and safe in any order of delivery: a clock
+    /// Starts and settles clocks for the case change, and records who the
+    /// case is assigned to after it, in one transaction. Idempotent and safe in any order of delivery: a clock
     /// that took a change as new or newer (a settle delivered before its
     /// start, a repeat) is left as it is (see
     /// [`complaints_deadlines::clock_versions`]); a start is keyed by case,
     /// kind and stage; a settlement applies only to a pending deadline.
     pub async fn apply_case_change(
         &self,
-        case_id: CaseId,
-        version: i64,
-        register_number: &str,
-        policy_version: &str,
-        start: Vec<Start>,
-        settle: Vec<(DeadlineKind, DeadlineOutcome)>,
-        assignee: Option<&str>,
+        change: ClockChange,
     ) -> Result<(usize, usize), QueueError> {
         let now = self.clock.now();
+        let ClockChange {
+            case_id,
+            version,
+            register_number,
+            policy_version,
+            start,
+            settle,
+            assignee,
+        } = change;
         let deadlines: Vec<NewDeadline> = start
             .into_iter()
             .map(|s| NewDeadline {
                 case_id,
-                register_number: register_number.to_owned(),
+                register_number: register_number.clone(),
                 kind: s.kind,
                 stage: s.stage,
                 working_days: s.working_days,
                 warn_at: self.warning_for(s.kind, s.due),
                 due: s.due,
                 reason: s.reason,
-                policy_version: policy_version.to_owned(),
+                policy_version: policy_version.clone(),
                 owner_role: s.owner_role,
                 escalation_role: s.escalation_role,
                 created_at: now,
@@ -68,7 +85,7 @@ impl EscalationApp {
                 version,
                 start: deadlines,
                 settle,
-                assignee: assignee.map(str::to_owned),
+                assignee,
                 at: now,
             },
         )

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
 use complaints_auth::{AuthConfig, BearerToken};
@@ -99,6 +100,28 @@ pub fn settings(db: &TestDb, evidence_dir: &std::path::Path, extra: &[(&str, &st
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     Settings::from_vars(&vars).expect("test settings")
+}
+
+/// A case service of a test's own over `app`'s database, and the count of
+/// the statements it runs whose SQL `counted` picks.
+pub async fn counting_service(
+    app: &TestApp,
+    counted: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> (complaints_case::CaseApp, Arc<AtomicUsize>) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let mut db = app.db.db.clone();
+    let counter = statements.clone();
+    db.set_metric_callback(move |info| {
+        if counted(&info.statement.sql) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let settings = settings(&app.db, app.evidence_dir.path(), &[]);
+    let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
+    let service = complaints_case::CaseApp::new(db, settings.policy, settings.calendar, clock)
+        .await
+        .expect("a case service over the test's database");
+    (service, statements)
 }
 
 impl TestApp {

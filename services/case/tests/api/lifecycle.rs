@@ -714,12 +714,9 @@ async fn erasure_is_for_the_complaints_department_and_the_platform_only(db: Test
 }
 
 async fn a_step_reads_its_case_once(db: TestDb) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use complaints_case::CaseApp;
     use complaints_domain::case::{CaseId, Command, NotifyKind};
-    use complaints_domain::clock::Clock;
     use complaints_domain::policy::Stage;
     use complaints_domain::role::Actor;
 
@@ -727,36 +724,30 @@ async fn a_step_reads_its_case_once(db: TestDb) {
     let case_id: CaseId = app.open_case().await.case_id.parse().unwrap();
     // A service of our own over the same database, counting its reads of
     // the `cases` table.
-    let reads = Arc::new(AtomicUsize::new(0));
-    let mut counted = app.db.db.clone();
-    let counter = reads.clone();
-    counted.set_metric_callback(move |info| {
-        if info.statement.sql.starts_with(r#"SELECT "cases"."#) {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
-    let settings = crate::helpers::settings(&app.db, app.evidence_dir.path(), &[]);
-    let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
-    let service = CaseApp::new(counted, settings.policy, settings.calendar, clock)
-        .await
-        .unwrap();
-    let platform = Actor::new("notification", Role::Service);
-    let notice = |n: u32| Command::RecordNotice {
-        notification_id: format!("notice-{n}"),
+    let (service, reads) =
+        crate::helpers::counting_service(&app, |sql| sql.starts_with(r#"SELECT "cases"."#)).await;
+    let notice = Command::RecordNotice {
+        notification_id: "notice-1".to_owned(),
         kind: NotifyKind::Acknowledgement,
         stage: Stage::Stage1,
         channel: "email".to_owned(),
         route_note: String::new(),
     };
 
-    let first = service
-        .step(&platform, case_id, notice(1), None, None)
+    let recorded = service
+        .step(
+            &Actor::new("notification", Role::Service),
+            case_id,
+            notice,
+            None,
+            None,
+        )
         .await
         .unwrap();
+    assert!(!recorded.replayed);
     assert_eq!(
         reads.load(Ordering::SeqCst),
         1,
         "reads of the case for one step"
     );
-    assert!(!first.replayed);
 }

@@ -783,11 +783,8 @@ async fn the_database_adds_up_what_the_rules_say(db: TestDb) {
 }
 
 async fn a_report_runs_the_same_few_statements_whatever_the_range(db: TestDb) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use complaints_case::CaseApp;
-    use complaints_domain::clock::Clock;
     use complaints_domain::role::Actor;
 
     let app = spawn_app(db).await;
@@ -802,17 +799,7 @@ async fn a_report_runs_the_same_few_statements_whatever_the_range(db: TestDb) {
 
     // A service of our own over the same database, counting the
     // statements it runs.
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut counted = app.db.db.clone();
-    let counter = statements.clone();
-    counted.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
-    let settings = crate::helpers::settings(&app.db, app.evidence_dir.path(), &[]);
-    let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
-    let service = CaseApp::new(counted, settings.policy, settings.calendar, clock)
-        .await
-        .unwrap();
+    let (service, statements) = crate::helpers::counting_service(&app, |_| true).await;
     let reader = Actor::new("hana", Role::ComplaintsHandler);
     let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
     let run = |from, to| {
