@@ -1104,12 +1104,13 @@ async fn wait_until_waiting_on_the_outbox(
     let mut waiting = HashSet::new();
     let mut leased = 0;
     while Instant::now() < deadline {
+        // The outbox insert is inside the statement that also announces it.
         waiting = db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
                 "SELECT DISTINCT application_name FROM pg_stat_activity
                  WHERE datname = current_database() AND wait_event_type = 'Lock'
-                   AND query LIKE 'INSERT INTO \"outbox\"%'",
+                   AND query LIKE '%INSERT INTO \"outbox\" %'",
             ))
             .await
             .unwrap()
