@@ -46,6 +46,22 @@ fn spawn_waiters(
         .collect()
 }
 
+/// Schedules work due in two hours and starts `count` workers waiting on
+/// the queue at `t0()`; returns them once every one is asleep behind it.
+async fn asleep_behind_later_work(
+    h: &Harness,
+    clock: &Arc<ManualClock>,
+    count: usize,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    h.queue
+        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() + hours(2)))
+        .await
+        .unwrap();
+    let waiters = spawn_waiters(h, clock, count);
+    until_asleep(h, count).await;
+    waiters
+}
+
 /// Schedules, through `queue`, work due before what the `waiters` sleep
 /// for, and sees every one of them return.
 async fn schedule_earlier_and_see_them_wake(
@@ -71,12 +87,7 @@ async fn schedule_earlier_and_see_them_wake(
 
 async fn a_waiting_worker_wakes_when_an_earlier_deadline_is_scheduled(h: Harness) {
     let clock = Arc::new(ManualClock::new(t0()));
-    h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() + hours(2)))
-        .await
-        .unwrap();
-    let waiters = spawn_waiters(&h, &clock, 2);
-    until_asleep(&h, 2).await;
+    let waiters = asleep_behind_later_work(&h, &clock, 2).await;
     assert!(waiters.iter().all(|waiter| !waiter.is_finished()));
 
     schedule_earlier_and_see_them_wake(
@@ -101,12 +112,7 @@ async fn a_waiting_worker_wakes_when_another_replica_schedules_earlier_work() {
     };
     let other = h.another_replica().await;
     let clock = Arc::new(ManualClock::new(t0()));
-    h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() + hours(2)))
-        .await
-        .unwrap();
-    let waiters = spawn_waiters(&h, &clock, 2);
-    until_asleep(&h, 2).await;
+    let waiters = asleep_behind_later_work(&h, &clock, 2).await;
 
     schedule_earlier_and_see_them_wake(
         other.as_ref(),
@@ -137,12 +143,7 @@ async fn a_waiting_worker_returns_at_once_when_work_is_already_due(h: Harness) {
 
 async fn a_waiting_worker_wakes_when_told_to(h: Harness) {
     let clock = Arc::new(ManualClock::new(t0()));
-    h.queue
-        .schedule(deadline(new_case(), DeadlineKind::Resolve, t0() + hours(2)))
-        .await
-        .unwrap();
-    let waiters = spawn_waiters(&h, &clock, 1);
-    until_asleep(&h, 1).await;
+    let waiters = asleep_behind_later_work(&h, &clock, 1).await;
 
     // What a test clock does after it moves time on.
     clock.advance(hours(3)).unwrap();
