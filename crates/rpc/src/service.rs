@@ -27,28 +27,28 @@ use tonic::service::RoutesBuilder;
 
 use crate::peers::{LocalHandle, LocalServices, Peers};
 
-/// What every service's builder takes: settings, the clock, the database
-/// and the way to reach the other services.
+/// What every service's builder takes: settings, the clock, its database
+/// (`Db`: a [`DatabaseConnection`], or [`NoDatabase`] for a service that
+/// keeps nothing of its own) and the way to reach the other services.
 #[derive(Debug, Clone)]
-pub struct ServiceParts {
+pub struct ServiceParts<Db = DatabaseConnection> {
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub peers: Peers,
 }
 
-impl ServiceParts {
-    /// The production parts for the service `subject`: refuses the
-    /// development signing key unless allowed, connects to the database
-    /// (and migrates it, one migrator at a time, unless
-    /// `COMPLAINTS_MIGRATE_ON_START=false`), and reaches the other services
-    /// over gRPC with this service's token.
-    pub async fn production(
-        settings: Settings,
-        subject: &'static str,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
-        refuse_development_key(&settings, subject)?;
+/// Where a service keeps its data, opened from its settings when its
+/// production binary starts.
+pub trait Storage: Sized + Send {
+    fn open(settings: &Settings) -> impl Future<Output = anyhow::Result<Self>> + Send;
+}
+
+impl Storage for DatabaseConnection {
+    /// Connects to `COMPLAINTS_DATABASE_URL` (creating the data folder for
+    /// the default SQLite file) and migrates it, one migrator at a time,
+    /// unless `COMPLAINTS_MIGRATE_ON_START=false`.
+    async fn open(settings: &Settings) -> anyhow::Result<Self> {
         if settings.database_url == complaints_config::sqlite_url(&settings.data_dir) {
             std::fs::create_dir_all(&settings.data_dir).with_context(|| {
                 format!("creating the data folder {}", settings.data_dir.display())
@@ -58,8 +58,34 @@ impl ServiceParts {
             complaints_store::db::connect(&settings.database_url).await
         } else {
             complaints_store::db::open(&settings.database_url).await
-        }
-        .context("connecting to the database")?;
+        };
+        db.context("connecting to the database")
+    }
+}
+
+/// The storage of a service that keeps no table (intake): it opens no
+/// database, so its deployment holds no database credentials.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NoDatabase;
+
+impl Storage for NoDatabase {
+    async fn open(_: &Settings) -> anyhow::Result<Self> {
+        Ok(NoDatabase)
+    }
+}
+
+impl<Db: Storage> ServiceParts<Db> {
+    /// The production parts for the service `subject`: refuses the
+    /// development signing key unless allowed, opens its storage
+    /// ([`Storage::open`]), and reaches the other services over gRPC with
+    /// this service's token.
+    pub async fn production(
+        settings: Settings,
+        subject: &'static str,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        refuse_development_key(&settings, subject)?;
+        let db = Db::open(&settings).await?;
         let peers = Peers::remote(&settings, subject)?;
         Ok(Self {
             settings,
@@ -68,7 +94,9 @@ impl ServiceParts {
             peers,
         })
     }
+}
 
+impl ServiceParts {
     /// The parts for one service of a suite in one process: the services
     /// call each other directly through `local`.
     pub fn in_process(
@@ -83,6 +111,16 @@ impl ServiceParts {
             clock,
             db,
             peers: Peers::in_process(local, subject),
+        }
+    }
+
+    /// The same parts for a service that keeps no table of its own.
+    pub fn without_database(self) -> ServiceParts<NoDatabase> {
+        ServiceParts {
+            settings: self.settings,
+            clock: self.clock,
+            db: NoDatabase,
+            peers: self.peers,
         }
     }
 }
@@ -302,14 +340,15 @@ impl Application {
     /// One service as its production binary runs it: its parts from
     /// `settings` ([`ServiceParts::production`]), built by `build`, bound to
     /// `COMPLAINTS_LISTEN`. Tests pass their own clock and a port-0 address.
-    pub async fn production<F, Fut>(
+    pub async fn production<Db, F, Fut>(
         settings: Settings,
         subject: &'static str,
         clock: Arc<dyn Clock>,
         build: F,
     ) -> anyhow::Result<Self>
     where
-        F: FnOnce(ServiceParts) -> Fut,
+        Db: Storage,
+        F: FnOnce(ServiceParts<Db>) -> Fut,
         Fut: Future<Output = anyhow::Result<Service>>,
     {
         let listen = settings.listen;
@@ -433,9 +472,10 @@ async fn join_reporting(
 /// file `COMPLAINTS_CONFIG` names), telemetry, the service built by `build`
 /// from its production parts, served on `COMPLAINTS_LISTEN` until SIGTERM
 /// or Ctrl-C, then telemetry flushed.
-pub async fn run_production<F, Fut>(subject: &'static str, build: F) -> anyhow::Result<()>
+pub async fn run_production<Db, F, Fut>(subject: &'static str, build: F) -> anyhow::Result<()>
 where
-    F: FnOnce(ServiceParts) -> Fut,
+    Db: Storage,
+    F: FnOnce(ServiceParts<Db>) -> Fut,
     Fut: Future<Output = anyhow::Result<Service>>,
 {
     let settings = Settings::load()?;

@@ -1,7 +1,7 @@
--- The database roles of the complaints platform: one per service, each with
--- data rights (SELECT, INSERT, UPDATE, DELETE) on the tables it owns
--- (ARCHITECTURE.md, "Services") and nothing else: no DDL, no other
--- service's tables. The timeline (`case_events`) is append-only even for the
+-- The database roles of the complaints platform: one per service that keeps
+-- tables (intake keeps none and has no role), each with data rights
+-- (SELECT, INSERT, UPDATE, DELETE) on the tables it owns (ARCHITECTURE.md,
+-- "Services") and nothing else: no DDL, no other service's tables. The timeline (`case_events`) is append-only even for the
 -- case service. The outbox and its leases are shared by the three services
 -- that write and relay messages.
 --
@@ -19,7 +19,7 @@ DO $$
 DECLARE
   service text;
 BEGIN
-  FOREACH service IN ARRAY ARRAY['intake', 'case', 'escalation', 'notification'] LOOP
+  FOREACH service IN ARRAY ARRAY['case', 'escalation', 'notification'] LOOP
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'complaints_' || service) THEN
       EXECUTE format('CREATE ROLE %I NOLOGIN', 'complaints_' || service);
     END IF;
@@ -35,19 +35,30 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 -- Start from nothing on every table, so that a right taken away here is
 -- taken away on the next run too.
 REVOKE ALL ON ALL TABLES IN SCHEMA public
-  FROM complaints_intake, complaints_case, complaints_escalation, complaints_notification;
+  FROM complaints_case, complaints_escalation, complaints_notification;
+
+-- Earlier releases had a role for intake (its idempotency records, now kept
+-- by the case service with each case): it keeps no right at all. Drop it,
+-- and its login role, once no release that used it runs
+-- (deploy/k8s/README.md, "Database roles").
+DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'complaints_intake') THEN
+    REVOKE ALL ON ALL TABLES IN SCHEMA public FROM complaints_intake;
+    REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM complaints_intake;
+    REVOKE USAGE ON SCHEMA public FROM complaints_intake;
+  END IF;
+END
+$$;
 
 GRANT USAGE ON SCHEMA public
-  TO complaints_intake, complaints_case, complaints_escalation, complaints_notification;
+  TO complaints_case, complaints_escalation, complaints_notification;
 -- Sequences of the tables' id columns (the outbox, the timeline's feed).
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public
-  TO complaints_intake, complaints_case, complaints_escalation, complaints_notification;
+  TO complaints_case, complaints_escalation, complaints_notification;
 -- Which migrations are applied, for a service that checks the schema at start.
 GRANT SELECT ON seaql_migrations
-  TO complaints_intake, complaints_case, complaints_escalation, complaints_notification;
-
--- intake: its idempotency records (scope `intake`).
-GRANT SELECT, INSERT, UPDATE, DELETE ON idempotency_records TO complaints_intake;
+  TO complaints_case, complaints_escalation, complaints_notification;
 
 -- case: the system of record.
 GRANT SELECT, INSERT, UPDATE, DELETE ON

@@ -491,12 +491,12 @@ impl CaseService for CaseGrpc {
             scan_reference: m.scan_reference.clone(),
         };
         let complaint = NewComplaint::validate(raw, self.app.now()).map_err(AppError::from)?;
-        // The key covers what was complained about, not when or by whom it
-        // was relayed: intake fills in a missing receipt time with "now",
-        // which differs on a retry of the same request.
+        // The key covers what was complained about and when it was
+        // received (intake passes on a receipt time only when its caller
+        // gave one; unset, it is "now", which differs on a retry), not who
+        // relayed it.
         let mut content = m.clone();
         content.request_id.clear();
-        content.received_at = None;
         content.submitted_by.clear();
         content.submitted_by_role = 0;
         let key = RequestKey::new("case.open", m.request_id.clone(), &content.encode_to_vec());

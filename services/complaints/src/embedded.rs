@@ -63,7 +63,7 @@ impl Embedded {
             complaints_case::build(parts(complaints_case::SUBJECT)).await?,
             complaints_escalation::build(parts(complaints_escalation::SUBJECT)).await?,
             complaints_notification::build(parts(complaints_notification::SUBJECT)).await?,
-            complaints_intake::build(parts(complaints_intake::SUBJECT)).await?,
+            complaints_intake::build(parts(complaints_intake::SUBJECT).without_database()).await?,
         ];
         for service in &services {
             service.register_in(&local);

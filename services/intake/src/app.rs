@@ -22,18 +22,11 @@ use complaints_rpc::mapping::{
     channel_from_proto, channel_to_proto, complainant_to_proto, contact_to_proto, raw_complainant,
     role_to_proto,
 };
-use complaints_store::DatabaseConnection;
-use complaints_store::idempotency::{self, RequestKey};
-use prost::Message;
 use tonic::Status;
 
 use crate::email::{self, InboundEmail};
 use crate::gateway::CaseGateway;
 pub use crate::request_id::RequestId;
-
-/// The scope of intake's idempotency records. `SubmitComplaint` and
-/// `SubmitEmail` share it: a key names one complaint, however it arrived.
-pub const IDEMPOTENCY_SCOPE: &str = "intake";
 
 /// Roles that may pass on a raw email, as the contract lists them: mail
 /// gateways (`integration`), the platform, and the complaints department.
@@ -42,10 +35,16 @@ const EMAIL_ROLES: [Role; 3] = [Role::Integration, Role::Service, Role::Complain
 
 /// Takes complaints in, checks them, and has the case service open them,
 /// at most once per idempotency key.
+///
+/// Intake keeps no table. The key travels to the case service's `OpenCase`
+/// as its `request_id`, and the case service records it in the transaction
+/// that opens the case: so a key is taken exactly when its case exists,
+/// whichever intake replica took the call, and erasing the complainant
+/// reaches the only fingerprint of the request. `SubmitComplaint` and
+/// `SubmitEmail` share the keys: a key names one complaint, however it
+/// arrived.
 #[derive(Debug, Clone)]
 pub struct IntakeApp {
-    /// Holds intake's idempotency records; intake owns no other table.
-    db: DatabaseConnection,
     gateway: CaseGateway,
     /// "Now" for a receipt time left unset and for the future-time check;
     /// the test clock in test mode.
@@ -53,21 +52,22 @@ pub struct IntakeApp {
 }
 
 impl IntakeApp {
-    pub fn new(db: DatabaseConnection, gateway: CaseGateway, clock: Arc<dyn Clock>) -> Self {
-        Self { db, gateway, clock }
+    pub fn new(gateway: CaseGateway, clock: Arc<dyn Clock>) -> Self {
+        Self { gateway, clock }
     }
 
     /// Records a complaint from any channel and opens its case.
     ///
     /// In order: the role may submit (`PERMISSION_DENIED`); `request_id` is
-    /// well formed; a key seen before with the same content returns the
-    /// stored answer with `replayed` set, and with other content is
-    /// `ALREADY_EXISTS`; every field is checked at once (`INVALID_ARGUMENT`,
-    /// nothing written); the case service opens the case; the answer is
-    /// recorded under the key.
+    /// well formed; every field is checked at once (`INVALID_ARGUMENT`,
+    /// nothing written); the case service opens the case under the key. A
+    /// key seen before with the same content (the normalised complaint, its
+    /// receipt time if the caller gave one, its files) returns that case
+    /// with `replayed` set, whoever calls; with other content it is
+    /// `ALREADY_EXISTS`, as it is after the complainant was erased.
     ///
-    /// If the case service fails nothing is recorded here, so a retry goes
-    /// to `OpenCase` again, which is idempotent on the same `request_id`.
+    /// If the case service fails nothing is taken, so a retry with the same
+    /// `request_id` opens the case.
     pub async fn submit_complaint(
         &self,
         actor: &Actor,
@@ -272,25 +272,7 @@ impl IntakeApp {
         attachments: Vec<EvidenceFile>,
         relabel: impl FnOnce(Vec<FieldViolation>) -> Vec<FieldViolation>,
     ) -> Result<SubmitComplaintResponse, AppError> {
-        request.request_id.clear();
-        let key = RequestKey::new(
-            IDEMPOTENCY_SCOPE,
-            request_id.as_str(),
-            &request.encode_to_vec(),
-        );
-        if let Some(replay) = idempotency::lookup(&self.db, &key).await? {
-            let mut response = decode_stored(&replay.response)?;
-            response.replayed = true;
-            tracing::info!(
-                request_id = request_id.as_str(),
-                case_id = response.case_id,
-                "replayed an earlier submission"
-            );
-            return Ok(response);
-        }
-
-        let now = self.clock.now();
-        let complaint = match NewComplaint::validate(raw_complaint(&request)?, now) {
+        let complaint = match NewComplaint::validate(raw_complaint(&request)?, self.clock.now()) {
             Ok(complaint) => complaint,
             Err(DomainError::InvalidArgument(violations)) => {
                 return Err(DomainError::InvalidArgument(relabel(violations)).into());
@@ -306,45 +288,37 @@ impl IntakeApp {
         let opened = self
             .gateway
             .open_case(OpenCaseRequest {
+                // Only the receipt time the caller gave: one left unset is
+                // "now" to the case service, and is no part of the key, so
+                // a retry of the same request is the same content.
+                received_at: request
+                    .received_at
+                    .is_some()
+                    .then(|| complaints_rpc::timestamp_to_proto(complaint.received_at())),
                 message_id: message_id.unwrap_or_default().to_owned(),
                 attachments,
                 scanned_letter,
                 ..open_case_request(&request_id, &complaint, actor)
             })
             .await?;
-        let replayed_by_case_service = opened.replayed;
         let response = response_from(opened)?;
-        if let Err(error) = idempotency::record(
-            &self.db,
-            &key,
-            &response.case_id,
-            response.encode_to_vec(),
-            now,
-        )
-        .await
-        {
-            // A concurrent duplicate recorded first, or the database failed.
-            // Either way the case is open and this answer is right: the
-            // case service replays the same case for this request_id.
-            tracing::warn!(
+        if response.replayed {
+            tracing::info!(
                 request_id = request_id.as_str(),
                 case_id = response.case_id,
-                %error,
-                "the submission's idempotency record was not written"
+                "replayed an earlier submission"
+            );
+        } else {
+            tracing::info!(
+                request_id = request_id.as_str(),
+                case_id = response.case_id,
+                register_number = response.register_number,
+                channel = complaint.channel().as_str(),
+                actor = %actor,
+                "complaint submitted"
             );
         }
-        tracing::info!(
-            request_id = request_id.as_str(),
-            case_id = response.case_id,
-            register_number = response.register_number,
-            channel = complaint.channel().as_str(),
-            actor = %actor,
-            "complaint submitted"
-        );
-        Ok(SubmitComplaintResponse {
-            replayed: replayed_by_case_service,
-            ..response
-        })
+        Ok(response)
     }
 }
 
@@ -368,8 +342,9 @@ fn raw_complaint(request: &SubmitComplaintRequest) -> Result<RawComplaint, AppEr
 }
 
 /// The validated complaint, normalised (trimmed text, E.164 phone, formatted
-/// postcode, resolved contact preference and receipt time), for the case
-/// service, with the submitter as its first event's actor.
+/// postcode, resolved contact preference), for the case service, with the
+/// submitter as its first event's actor. The receipt time is the caller's
+/// to set (see [`IntakeApp::submit_complaint`]).
 fn open_case_request(
     request_id: &RequestId,
     complaint: &NewComplaint,
@@ -381,7 +356,6 @@ fn open_case_request(
     OpenCaseRequest {
         request_id: request_id.as_str().to_owned(),
         channel: channel_to_proto(complaint.channel()),
-        received_at: Some(complaints_rpc::timestamp_to_proto(complaint.received_at())),
         complainant: Some(complainant_to_proto(complaint.complainant())),
         summary: complaint.summary().as_str().to_owned(),
         details: text(complaint.details()),
@@ -405,19 +379,10 @@ fn response_from(opened: OpenCaseResponse) -> Result<SubmitComplaintResponse, Ap
         resolve_by: opened.resolve_by,
         acknowledge_by_at: opened.acknowledge_by_at,
         resolve_by_at: opened.resolve_by_at,
-        replayed: false,
+        replayed: opened.replayed,
         // Passed through: the case service found them when it opened the
         // case, and replays them with it.
         possible_duplicate_of: case.possible_duplicate_of,
-    })
-}
-
-fn decode_stored(bytes: &[u8]) -> Result<SubmitComplaintResponse, AppError> {
-    SubmitComplaintResponse::decode(bytes).map_err(|error| {
-        tracing::error!(%error, "a stored intake response does not decode");
-        AppError::from(Status::internal(
-            "the stored result of the earlier call could not be read",
-        ))
     })
 }
 

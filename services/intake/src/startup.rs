@@ -9,7 +9,7 @@ use complaints_auth::{AuthConfig, TokenVerifier};
 use complaints_config::Settings;
 use complaints_domain::clock::Clock;
 use complaints_rpc::limits::MessageLimits;
-use complaints_rpc::service::{Application, Service, ServiceParts};
+use complaints_rpc::service::{Application, NoDatabase, Service, ServiceParts};
 
 use crate::app::IntakeApp;
 use crate::gateway::{CaseGateway, SERVICE_SUBJECT};
@@ -21,13 +21,14 @@ pub const SERVICE_NAME: &str = "complaints.intake.v1.IntakeService";
 /// The subject of intake's own credentials.
 pub const SUBJECT: &str = SERVICE_SUBJECT;
 
-/// Builds the service: intake keeps only its idempotency records, and
-/// reaches the case service through `parts.peers`.
-pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
+/// Builds the service: intake keeps no table (the case service records each
+/// submission's key with its case), and reaches the case service through
+/// `parts.peers`.
+pub async fn build(parts: ServiceParts<NoDatabase>) -> anyhow::Result<Service> {
     let limits = MessageLimits::from_settings(&parts.settings);
     let gateway = CaseGateway::new(parts.peers.case);
     Ok(service(
-        IntakeApp::new(parts.db, gateway, parts.clock),
+        IntakeApp::new(gateway, parts.clock),
         limits.document,
     ))
 }
@@ -41,8 +42,8 @@ pub fn service(app: IntakeApp, max_message_bytes: usize) -> Service {
 }
 
 /// The service as the `intake` binary runs it, on `clock`: refuses the
-/// development signing key unless `COMPLAINTS_ALLOW_DEV_KEY=true`, connects
-/// to (and migrates) the database, reaches the case service at
+/// development signing key unless `COMPLAINTS_ALLOW_DEV_KEY=true`, opens no
+/// database, reaches the case service at
 /// `settings.case_url` lazily, and binds `settings.listen`.
 pub async fn application(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
     Application::production(settings, SUBJECT, clock, build).await

@@ -469,6 +469,9 @@ impl Cluster {
                     ("NO_COLOR", "1".to_owned()),
                 ]
                 .into_iter()
+                // Intake keeps no table: as in production, it gets no
+                // database to connect to.
+                .filter(|(k, _)| !(kind == Kind::Intake && *k == "DATABASE_URL"))
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect();
                 let binary = options.bin_dir.join(kind.binary());

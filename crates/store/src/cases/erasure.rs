@@ -22,8 +22,9 @@ pub const ERASED_CONTENT_HASH: &str = "erased";
 
 /// Blanks the payloads of the case's delivered `case.events` messages
 /// (undelivered ones are still owed to their receivers and are left to the
-/// relay), and the content hashes of the case service's idempotency records
-/// for the case (scopes `case.*`; intake's records are intake's). Run it in
+/// relay), and the content hashes of the case's idempotency records (scopes
+/// `case.*`: among them `case.open`, the submission's own key, since intake
+/// keeps no record of its own). Run it in
 /// the transaction that erases the complainant, before that request's own
 /// idempotency record is written.
 pub(super) async fn scrub_copies(

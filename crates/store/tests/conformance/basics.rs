@@ -65,7 +65,7 @@ async fn a_rolled_back_number_is_not_in_use(test: TestDb) {
 async fn an_idempotency_record_replays_the_same_content_and_refuses_other_content(test: TestDb) {
     let db = &test.db;
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-    let key = RequestKey::new("intake", "req-1", b"content");
+    let key = RequestKey::new("case.open", "req-1", b"content");
     assert_eq!(idempotency::lookup(db, &key).await.unwrap(), None);
     idempotency::record(db, &key, "case-1", b"response".to_vec(), now)
         .await
@@ -74,18 +74,18 @@ async fn an_idempotency_record_replays_the_same_content_and_refuses_other_conten
     assert_eq!(replay.resource_id, "case-1");
     assert_eq!(replay.response, b"response");
 
-    let other = RequestKey::new("intake", "req-1", b"other content");
+    let other = RequestKey::new("case.open", "req-1", b"other content");
     assert!(matches!(
         idempotency::lookup(db, &other).await,
         Err(StoreError::IdempotencyClash(id)) if id == "req-1"
     ));
-    let other_scope = RequestKey::new("case", "req-1", b"other content");
+    let other_scope = RequestKey::new("case.note", "req-1", b"other content");
     assert_eq!(idempotency::lookup(db, &other_scope).await.unwrap(), None);
 }
 
 async fn a_duplicate_idempotency_record_fails_its_transaction(test: TestDb) {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
-    let key = RequestKey::new("intake", "req-2", b"content");
+    let key = RequestKey::new("case.open", "req-2", b"content");
     idempotency::record(&test.db, &key, "case-1", Vec::new(), now)
         .await
         .unwrap();

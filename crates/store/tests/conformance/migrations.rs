@@ -1,8 +1,50 @@
-//! Migrating: replicas that start together migrate one at a time.
+//! Migrating: replicas that start together migrate one at a time; a
+//! migration that changes data does what it says.
 
+use chrono::{TimeZone, Utc};
 use complaints_migration::{Migrator, MigratorTrait};
 use complaints_store::db;
+use complaints_store::idempotency::{self, RequestKey};
+use complaints_test_support::TestDb;
 use sea_orm::{ConnectionTrait, Database, Statement};
+
+complaints_test_support::on_every_backend!(
+    #[tokio::test]
+    intake_records_go_and_the_case_service_records_stay,
+);
+
+/// Intake keeps no table: the migration that says so deletes the records
+/// intake wrote (scope `intake`), fingerprints of complaints that erasure
+/// never reached, and leaves every other scope's.
+async fn intake_records_go_and_the_case_service_records_stay(test: TestDb) {
+    const NAME: &str = "m20261215_000001_intake_records";
+    let migrations = Migrator::migrations();
+    let position = migrations
+        .iter()
+        .position(|m| m.name() == NAME)
+        .expect("the migration is listed");
+    let later = u32::try_from(migrations.len() - position).unwrap();
+    // Back to just before it (its own down keeps the data as it is).
+    Migrator::down(&test.db, Some(later)).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+    let intake = RequestKey::new("intake", "crm-1", b"a complaint");
+    let case = RequestKey::new("case.open", "crm-1", b"a complaint");
+    for key in [&intake, &case] {
+        idempotency::record(&test.db, key, "case-1", Vec::new(), now)
+            .await
+            .unwrap();
+    }
+
+    Migrator::up(&test.db, None).await.unwrap();
+
+    assert_eq!(idempotency::lookup(&test.db, &intake).await.unwrap(), None);
+    assert!(
+        idempotency::lookup(&test.db, &case)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
 
 /// Two migrators on a fresh Postgres database at once: both succeed, and
 /// every migration is recorded once. Without the lock the second one's

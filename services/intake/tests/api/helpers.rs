@@ -35,7 +35,7 @@ pub struct TestApp {
     server: Served<anyhow::Error>,
     pub address: SocketAddr,
     /// Kept for the life of the app: dropping it deletes the database.
-    _db: TestDb,
+    db: TestDb,
     /// The case service's handler, to look at cases as the platform does.
     pub case: Arc<CaseGrpc>,
     /// Where the case service keeps evidence bytes, when it has a store.
@@ -89,7 +89,7 @@ pub async fn spawn_app_with(
     case: Arc<CaseGrpc>,
     gateway: CaseGateway,
 ) -> TestApp {
-    let intake = IntakeApp::new(db.db.clone(), gateway, Arc::new(clock.clone()));
+    let intake = IntakeApp::new(gateway, Arc::new(clock.clone()));
     let application = application_with_app(
         "127.0.0.1:0".parse().unwrap(),
         &AuthConfig::development(),
@@ -102,7 +102,7 @@ pub async fn spawn_app_with(
     TestApp {
         server,
         address,
-        _db: db,
+        db,
         case,
         evidence_dir: None,
     }
@@ -143,6 +143,11 @@ impl TestApp {
         let response = self.case.list_cases(request).await.unwrap().into_inner();
         assert_eq!(response.cases.len(), response.total_size as usize);
         response.cases
+    }
+
+    /// The database the case service keeps its records in.
+    pub fn db(&self) -> &sea_orm::DatabaseConnection {
+        &self.db.db
     }
 
     pub async fn case_count(&self) -> usize {

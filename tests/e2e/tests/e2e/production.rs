@@ -107,7 +107,10 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
         &db.url,
         intake_address,
     );
-    intake_command.env("COMPLAINTS_CASE_URL", format!("http://{case_address}"));
+    // Intake keeps no table: as in production, it gets no database.
+    intake_command
+        .env_remove("DATABASE_URL")
+        .env("COMPLAINTS_CASE_URL", format!("http://{case_address}"));
     let mut intake_process = Process::spawn("intake", intake_command).unwrap();
     wait_until_serving(&mut intake_process, intake_address, INTAKE, START_TIMEOUT)
         .await
