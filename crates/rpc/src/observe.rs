@@ -4,8 +4,13 @@
 //!
 //! Recorded through the `metrics` facade: without an installed recorder
 //! (tests, or no `COMPLAINTS_METRICS_LISTEN`) it costs a clock read.
+//!
+//! Every call is counted with the code its caller gets: a call the
+//! concurrency limit sheds as `RESOURCE_EXHAUSTED`, one that ends before
+//! its answer (the call timeout, or a caller that gave up) as `CANCELLED`.
 
 use std::collections::HashSet;
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -80,9 +85,37 @@ pub struct GrpcMetrics<S> {
     inner: S,
 }
 
+/// The gRPC code an error out of the server's layers reaches the caller as:
+/// tonic answers such an error as [`tonic::Status::from_error`] reads it.
+pub trait WireCode {
+    fn wire_code(&self) -> Code;
+}
+
+impl WireCode for tower::BoxError {
+    fn wire_code(&self) -> Code {
+        if self.is::<tower::load_shed::error::Overloaded>() {
+            Code::ResourceExhausted
+        } else if let Some(status) = self.downcast_ref::<tonic::Status>() {
+            status.code()
+        } else if self.is::<tonic::TimeoutExpired>() {
+            Code::Cancelled
+        } else {
+            // The connection failed under the call.
+            Code::Unknown
+        }
+    }
+}
+
+impl WireCode for Infallible {
+    fn wire_code(&self) -> Code {
+        match *self {}
+    }
+}
+
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for GrpcMetrics<S>
 where
     S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Error: WireCode,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -96,9 +129,11 @@ where
         let (service, method) = labels(request.uri().path());
         ResponseFuture {
             inner: self.inner.call(request),
-            started: Instant::now(),
-            service,
-            method,
+            call: Some(Call {
+                started: Instant::now(),
+                service,
+                method,
+            }),
         }
     }
 }
@@ -164,21 +199,64 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// A call being answered: what its metrics are labelled with.
+struct Call {
+    started: Instant,
+    service: String,
+    method: String,
+}
+
+impl Call {
+    /// Records the call as answered with `code`, on its metrics and on the
+    /// span `complaints_telemetry::grpc_server_span` opened for it.
+    fn record(self, code: Code) {
+        let span = tracing::Span::current();
+        span.record("rpc.grpc.status_code", code as i32);
+        if is_server_fault(code) {
+            span.record("otel.status_code", "error");
+        }
+        metrics::histogram!(
+            REQUEST_DURATION,
+            "service" => self.service.clone(),
+            "method" => self.method.clone(),
+        )
+        .record(self.started.elapsed().as_secs_f64());
+        metrics::counter!(
+            REQUESTS_TOTAL,
+            "service" => self.service,
+            "method" => self.method,
+            "code" => code_name(code),
+        )
+        .increment(1);
+    }
+}
+
 pin_project! {
     /// The response of [`GrpcMetrics`]: the inner service's, recorded when
-    /// it is ready.
+    /// it is ready, or when it is dropped unanswered.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
-        started: Instant,
-        service: String,
-        method: String,
+        // Taken when recorded.
+        call: Option<Call>,
+    }
+
+    impl<F> PinnedDrop for ResponseFuture<F> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(call) = this.project().call.take() {
+                // Dropped before its answer: the call timeout ended it, or
+                // its caller went away. Either way the caller has (or
+                // would have had) CANCELLED.
+                call.record(Code::Cancelled);
+            }
+        }
     }
 }
 
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
+    E: WireCode,
 {
     type Output = F::Output;
 
@@ -187,46 +265,30 @@ where
         let result = std::task::ready!(this.inner.poll(cx));
         let code = match &result {
             Ok(response) => code_of(response),
-            // The connection failed under the call.
-            Err(_) => Code::Unknown,
+            Err(error) => error.wire_code(),
         };
-        // The span `complaints_telemetry::grpc_server_span` opened for this call.
-        let span = tracing::Span::current();
-        span.record("rpc.grpc.status_code", code as i32);
-        if is_server_fault(code) {
-            span.record("otel.status_code", "error");
+        if let Some(call) = this.call.take() {
+            call.record(code);
         }
-        let service = std::mem::take(this.service);
-        let method = std::mem::take(this.method);
-        metrics::histogram!(
-            REQUEST_DURATION,
-            "service" => service.clone(),
-            "method" => method.clone(),
-        )
-        .record(this.started.elapsed().as_secs_f64());
-        metrics::counter!(
-            REQUESTS_TOTAL,
-            "service" => service,
-            "method" => method,
-            "code" => code_name(code),
-        )
-        .increment(1);
         Poll::Ready(result)
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (service, method) = self
+            .call
+            .as_ref()
+            .map_or(("", ""), |call| (&call.service, &call.method));
         f.debug_struct("ResponseFuture")
-            .field("service", &self.service)
-            .field("method", &self.method)
+            .field("service", &service)
+            .field("method", &method)
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
     use std::future::Ready;
     use std::task::Waker;
 
@@ -283,6 +345,79 @@ mod tests {
             r#"grpc_server_requests_total{service="complaints.case.v1.CaseService",method="GetCase",code="UNAUTHENTICATED"} 1"#,
             r#"grpc_server_request_duration_seconds_count{service="complaints.case.v1.CaseService",method="GetCase"} 3"#,
             r#"grpc_server_request_duration_seconds_bucket{service="complaints.case.v1.CaseService",method="GetCase",le="+Inf"} 3"#,
+        ] {
+            assert!(rendered.contains(line), "missing {line} in\n{rendered}");
+        }
+    }
+
+    /// Never answers: a call that holds its place until dropped.
+    #[derive(Clone)]
+    struct Never;
+
+    impl Service<http::Request<()>> for Never {
+        type Response = http::Response<()>;
+        type Error = Infallible;
+        type Future = std::future::Pending<Result<http::Response<()>, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, _: http::Request<()>) -> Self::Future {
+            std::future::pending()
+        }
+    }
+
+    fn get_case() -> http::Request<()> {
+        http::Request::builder()
+            .uri("http://case:50051/complaints.case.v1.CaseService/GetCase")
+            .body(())
+            .unwrap()
+    }
+
+    /// The server's own stack (`crate::serve`): the limit of one call in
+    /// flight, shedding the next at once, under the metrics layer.
+    #[test]
+    fn a_call_shed_by_the_concurrency_limit_is_counted_as_resource_exhausted() {
+        let recorder = complaints_telemetry::prometheus_builder().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let mut server = GrpcMetricsLayer.layer(
+                tower::load_shed::LoadShedLayer::new()
+                    .layer(tower::limit::ConcurrencyLimitLayer::new(1).layer(Never)),
+            );
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(server.poll_ready(&mut cx).is_ready());
+            let mut holding = std::pin::pin!(server.call(get_case()));
+            assert!(holding.as_mut().poll(&mut cx).is_pending());
+            assert!(server.poll_ready(&mut cx).is_ready());
+            let shed = std::pin::pin!(server.call(get_case())).poll(&mut cx);
+            assert!(
+                matches!(shed, Poll::Ready(Err(_))),
+                "the second call is shed"
+            );
+        });
+        let rendered = handle.render();
+        let shed = r#"grpc_server_requests_total{service="complaints.case.v1.CaseService",method="GetCase",code="RESOURCE_EXHAUSTED"} 1"#;
+        assert!(rendered.contains(shed), "missing {shed} in\n{rendered}");
+        assert!(!rendered.contains(r#"code="UNKNOWN""#), "{rendered}");
+    }
+
+    #[test]
+    fn a_call_dropped_before_its_answer_is_counted_as_cancelled() {
+        let recorder = complaints_telemetry::prometheus_builder().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            let mut server = GrpcMetricsLayer.layer(Never);
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut call = Box::pin(server.call(get_case()));
+            assert!(call.as_mut().poll(&mut cx).is_pending());
+            drop(call);
+        });
+        let rendered = handle.render();
+        for line in [
+            r#"grpc_server_requests_total{service="complaints.case.v1.CaseService",method="GetCase",code="CANCELLED"} 1"#,
+            r#"grpc_server_request_duration_seconds_count{service="complaints.case.v1.CaseService",method="GetCase"} 1"#,
         ] {
             assert!(rendered.contains(line), "missing {line} in\n{rendered}");
         }
