@@ -368,13 +368,6 @@ impl CaseApp {
                 message
             }
         });
-        // Erasure removes the case's evidence records in its transaction;
-        // their bytes go from the blob store once it has committed.
-        let erased_evidence = if matches!(command, Command::EraseComplainant { .. }) {
-            complaints_store::evidence::list(&self.db, case_id).await?
-        } else {
-            Vec::new()
-        };
         let outcome = cases::apply_recording(
             &self.db,
             &calendar,
@@ -393,7 +386,9 @@ impl CaseApp {
         )
         .await?;
         self.committed();
-        self.forget_evidence_bytes(&erased_evidence).await;
+        // Erasure removed the case's evidence records in its transaction;
+        // their bytes go from the blob store now that it has committed.
+        self.forget_evidence_bytes(&outcome.erased_evidence).await;
         Ok(outcome)
     }
 

@@ -7,9 +7,12 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
+use complaints_domain::case::CaseId;
+
 use super::outbox_message::CASE_EVENTS_TOPIC;
 use crate::StoreError;
 use crate::entity::{evidence, idempotency_records, outbox};
+use crate::evidence::StoredEvidence;
 
 /// What a scrubbed outbox payload reads: valid JSON naming why it is empty.
 pub const ERASED_PAYLOAD: &str = r#"{"erased":true}"#;
@@ -27,10 +30,16 @@ pub const ERASED_CONTENT_HASH: &str = "erased";
 /// keeps no record of its own). Run it in
 /// the transaction that erases the complainant, before that request's own
 /// idempotency record is written.
+///
+/// Returns the evidence records it removed: exactly those of the case as
+/// this transaction sees it, which has already claimed the case's version
+/// (a file added concurrently either committed first, and is here, or
+/// fails on the version), so the caller deletes the bytes of each after
+/// the commit and leaves none behind.
 pub(super) async fn scrub_copies(
     txn: &impl ConnectionTrait,
     case_id: Uuid,
-) -> Result<(), StoreError> {
+) -> Result<Vec<StoredEvidence>, StoreError> {
     outbox::Entity::update_many()
         .col_expr(outbox::Column::Payload, Expr::value(ERASED_PAYLOAD))
         .filter(outbox::Column::Topic.eq(CASE_EVENTS_TOPIC))
@@ -48,9 +57,10 @@ pub(super) async fn scrub_copies(
         .exec(txn)
         .await?;
     crate::correspondence::scrub(txn, case_id).await?;
+    let removed = crate::evidence::list(txn, CaseId(case_id)).await?;
     evidence::Entity::delete_many()
         .filter(evidence::Column::CaseId.eq(case_id))
         .exec(txn)
         .await?;
-    Ok(())
+    Ok(removed)
 }

@@ -48,4 +48,8 @@ pub struct Outcome {
     /// The id the step produced (the case id, a referral id).
     pub resource_id: String,
     pub replayed: bool,
+    /// The evidence records an erasure removed in its transaction: their
+    /// bytes are the caller's to delete once it has committed. Empty for
+    /// every other step, and for a replay.
+    pub erased_evidence: Vec<crate::evidence::StoredEvidence>,
 }

@@ -31,5 +31,6 @@ pub(super) async fn replay(
         stored: load(db, case_id).await?,
         resource_id,
         replayed: true,
+        erased_evidence: Vec::new(),
     }))
 }

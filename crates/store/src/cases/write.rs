@@ -127,6 +127,7 @@ where
                 stored,
                 resource_id,
                 replayed: false,
+                erased_evidence: Vec::new(),
             })
         }
         .await;
@@ -271,6 +272,7 @@ where
                 stored: current,
                 resource_id,
                 replayed: false,
+                erased_evidence: Vec::new(),
             }));
         }
         let written = write_step(
@@ -286,11 +288,14 @@ where
             evidence,
         )
         .await;
-        Ok(Attempt::Written(written.map(|stored| Outcome {
-            stored,
-            resource_id,
-            replayed: false,
-        })))
+        Ok(Attempt::Written(written.map(
+            |(stored, erased_evidence)| Outcome {
+                stored,
+                resource_id,
+                replayed: false,
+                erased_evidence,
+            },
+        )))
     })
     .await
 }
@@ -307,7 +312,7 @@ async fn write_step(
     key: Option<&RequestKey>,
     message: Option<&Message>,
     evidence: Option<&Evidence>,
-) -> Result<StoredCase, StoreError> {
+) -> Result<(StoredCase, Vec<crate::evidence::StoredEvidence>), StoreError> {
     let case_id = current.case.id;
     let old_version = i64::try_from(current.case.version).map_err(StoreError::corrupt)?;
     let erased = current.erased
@@ -345,6 +350,7 @@ async fn write_step(
     if updated.rows_affected != 1 {
         return Err(StoreError::Conflict);
     }
+    let mut erased_evidence = Vec::new();
     if erased && !current.erased {
         complainants::Entity::update(complainant_row(
             case_id.as_uuid(),
@@ -353,7 +359,7 @@ async fn write_step(
         )?)
         .exec(&txn)
         .await?;
-        scrub_copies(&txn, case_id.as_uuid()).await?;
+        erased_evidence = scrub_copies(&txn, case_id.as_uuid()).await?;
     }
     let prev_hash = case_events::Entity::find()
         .filter(case_events::Column::CaseId.eq(case_id.as_uuid()))
@@ -397,5 +403,5 @@ async fn write_step(
         // database's own) takes the old pages out of the log.
         tracing::warn!(%error, "checkpoint after an erasure failed");
     }
-    Ok(stored)
+    Ok((stored, erased_evidence))
 }

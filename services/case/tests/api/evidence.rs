@@ -5,7 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use complaints_domain::role::Role;
+use complaints_domain::calendar::Calendar;
+use complaints_domain::case::{CaseId, Command};
+use complaints_domain::clock::Clock as _;
+use complaints_domain::policy::Policy;
+use complaints_domain::role::{Actor, Role};
 use complaints_proto::complaints::case::v1 as pb;
 use complaints_proto::complaints::common::v1 as common;
 use complaints_store::entity::evidence;
@@ -29,6 +33,7 @@ on_every_backend!(
     an_opened_case_keeps_its_attachments_and_names_those_refused,
     a_posted_complaint_keeps_its_scanned_letter,
     erasing_the_complainant_removes_the_evidence_records_and_their_bytes,
+    an_erasure_reports_a_file_added_after_its_read_of_the_case,
 );
 
 const LETTER: &[u8] =
@@ -582,4 +587,58 @@ async fn erasing_the_complainant_removes_the_evidence_records_and_their_bytes(db
     refused(gone, Code::NotFound);
     nothing_stored(&app).await;
     assert!(app.timeline(&case.case_id).await.verified);
+}
+
+/// The records an erasure removes, whose bytes the service then deletes,
+/// are read in the erasure's own transaction: a file added after the
+/// erasing step read the case (the step then finds the case changed, and
+/// decides again on the case as it now is) is among them, so its bytes do
+/// not outlive the erasure.
+async fn an_erasure_reports_a_file_added_after_its_read_of_the_case(db: TestDb) {
+    let app = spawn_app(db).await;
+    let case = app.open_case().await;
+    let case_id: CaseId = case.case_id.parse().unwrap();
+    let read_before = complaints_store::cases::load(&app.db.db, case_id)
+        .await
+        .unwrap();
+    let added = upload(
+        &mut app.handler(),
+        vec![
+            metadata(&case.case_id, "letter from Ann.pdf", "application/pdf"),
+            chunk(LETTER),
+        ],
+    )
+    .await
+    .unwrap()
+    .into_inner();
+
+    let hana = Actor::new("hana", Role::ComplaintsHandler);
+    let now = app.clock.now();
+    let (policy, calendar) = (Policy::default(), Calendar::default());
+    let outcome = complaints_store::cases::apply_recording(
+        &app.db.db,
+        &calendar,
+        read_before,
+        &hana,
+        now,
+        None,
+        None,
+        |current| {
+            let erase = Command::EraseComplainant {
+                reason: "Data-subject request".to_owned(),
+            };
+            let transition = current.case.apply(erase, &hana, now, &policy, &calendar)?;
+            Ok((transition, case.case_id.clone()))
+        },
+    )
+    .await
+    .unwrap();
+
+    let removed: Vec<String> = outcome
+        .erased_evidence
+        .iter()
+        .map(|piece| piece.evidence_id.to_string())
+        .collect();
+    assert_eq!(removed, vec![added.evidence_id]);
+    assert!(listed(&app, &case.case_id).await.is_empty());
 }
