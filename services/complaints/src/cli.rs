@@ -123,6 +123,10 @@ pub enum Command {
     Close(client::CloseArgs),
     /// Erase the complainant's personal data from a case.
     Erase(client::EraseArgs),
+    /// Put FAILED notifications back in the queue, to be sent at once (after
+    /// an outage that outlasted the retry window): by --case, --failed-since
+    /// and --id, every one given must hold. Operations lead or CX manager.
+    Requeue(client::RequeueArgs),
     /// Move one of a case's pending deadlines later by working days.
     Extend(client::ExtendArgs),
     /// Pause a case's clocks: nothing falls due until they are resumed.
@@ -190,6 +194,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tsa(args) => client::tsa(args).await,
         Command::Close(args) => client::close(args).await,
         Command::Erase(args) => client::erase(args).await,
+        Command::Requeue(args) => client::requeue(args).await,
         Command::Extend(args) => client::extend(args).await,
         Command::Pause(args) => client::pause(args).await,
         Command::Resume(args) => client::resume(args).await,

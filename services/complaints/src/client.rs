@@ -27,6 +27,7 @@ mod errors;
 mod evidence;
 pub mod format;
 mod reading;
+mod requeue;
 mod steps;
 mod submit;
 
@@ -34,6 +35,7 @@ pub use clocks::{ExtendArgs, PauseArgs, ResumeArgs, extend, pause, resume};
 pub use errors::explain;
 pub use evidence::{AttachArgs, attach, evidence};
 pub use reading::{ListArgs, correspondence, deadlines, list, notices, show, stats, timeline};
+pub use requeue::{RequeueArgs, requeue};
 pub use steps::{
     AcknowledgeArgs, AnswerReferralArgs, AssignArgs, CloseArgs, EraseArgs, EscalateArgs,
     EscalateToDirectorArgs, ReferArgs, RespondArgs, ReviewArgs, TsaArgs, acknowledge,

@@ -46,7 +46,7 @@ async fn run_step(
 
 /// A local date and time as typed (`2026-12-03T14:05`), in the policy's
 /// time zone.
-fn local_instant(text: &str) -> Result<prost_types::Timestamp, String> {
+pub(super) fn local_instant(text: &str) -> Result<prost_types::Timestamp, String> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
         .map_err(|_| format!("{text:?} is not a local date and time like 2026-12-03T14:05"))?;
     let zone = format::time_zone();

@@ -225,6 +225,30 @@ async fn a_telephone_complaint_goes_through_the_cli_from_logging_to_the_tsa_in_w
     );
     assert_says(&shown, "acknowledge by Thu 16 Dec 2032 (met)");
     assert_says(&shown, "resolve by Wed 29 Dec 2032 (pending)");
+
+    // The acknowledgement went, so a requeue of the case's failed notices
+    // moves nothing; only the operations lead (or a CX manager) may ask,
+    // and only naming which.
+    let requeued = terminal.ok("ops_lead", &["requeue", "--case", case]);
+    assert_says(
+        &requeued,
+        &format!("Nothing requeued: no failed notification of {case}"),
+    );
+    let since = terminal.ok(
+        "ops_lead",
+        &[
+            "requeue",
+            "--case",
+            case,
+            "--failed-since",
+            "2032-12-13T09:00",
+        ],
+    );
+    assert_says(&since, "that failed since Mon 13 Dec 2032 09:00 GMT");
+    let handler = terminal.refused("complaints_handler", &["requeue", "--case", case]);
+    assert_says(&handler, "Not allowed for your role");
+    let unnamed = terminal.refused("ops_lead", &["requeue"]);
+    assert_says(&unnamed, "--case");
     let deadlines = terminal.ok("complaints_handler", &["deadlines", case]);
     let resolve = deadlines
         .lines()
