@@ -708,6 +708,73 @@ impl TryFrom<String> for Text {
 }
 
 // ---------------------------------------------------------------------------
+// Message-ID
+
+/// An email's Message-ID as the platform keeps and compares it: without its
+/// angle brackets, as in `abc.123@mail.example.org`.
+///
+/// One rule wherever one is read or written: intake reading a message's
+/// headers, the case service filing correspondence and finding a case by
+/// it, the notification service writing `In-Reply-To` and `References`.
+/// Surrounding spaces and the angle brackets around it are dropped; what is
+/// left must be 1 to [`MessageId::MAX_CHARS`] characters, each printable
+/// ASCII other than `<` and `>` (RFC 5322's `msg-id`: no spaces, no control
+/// characters), so that it can be written back into a header as it is and
+/// a reply naming it finds it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// A header line's limit (RFC 5322).
+    pub const MAX_CHARS: usize = 998;
+
+    /// `Ok(None)` when `raw` is blank or only brackets; a violation of
+    /// `field` when what is left is not a Message-ID.
+    pub fn parse_optional(field: &str, raw: &str) -> Result<Option<Self>, FieldViolation> {
+        let violation = |description: String| FieldViolation::new(field, description);
+        let id = raw
+            .trim()
+            .trim_start_matches('<')
+            .trim_end_matches('>')
+            .trim();
+        if id.is_empty() {
+            return Ok(None);
+        }
+        check_max_chars(id, Self::MAX_CHARS).map_err(violation)?;
+        if let Some((index, c)) = id
+            .chars()
+            .enumerate()
+            .find(|(_, c)| !c.is_ascii_graphic() || matches!(c, '<' | '>'))
+        {
+            return Err(violation(format!(
+                "must be a Message-ID: printable ASCII without spaces or angle brackets inside (found {} at character {})",
+                describe_char(c),
+                index + 1
+            )));
+        }
+        Ok(Some(Self(id.to_owned())))
+    }
+
+    /// What [`Self::parse_optional`] accepts, and `None` for anything else:
+    /// for a header read from a message, where an unusable Message-ID is
+    /// left out rather than refusing the message.
+    pub fn usable(raw: &str) -> Option<Self> {
+        Self::parse_optional("message_id", raw).ok().flatten()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// As a header writes it: `<id>`.
+    pub fn bracketed(&self) -> String {
+        format!("<{}>", self.0)
+    }
+}
+
+impl_text_traits!(MessageId, 0);
+
+// ---------------------------------------------------------------------------
 // Shared checks and messages
 
 fn check_max_chars(value: &str, max_chars: usize) -> Result<(), String> {
@@ -1309,6 +1376,61 @@ mod tests {
     /// Any text, or text dense in whitespace, control and invisible
     /// characters, so the properties below meet the characters they guard
     /// against (and the trimming that removes some of them).
+    // Message-IDs -----------------------------------------------------------
+
+    #[test]
+    fn a_message_id_is_kept_without_its_brackets_and_spaces_around() {
+        for raw in [
+            "abc.123@mail.example.org",
+            "<abc.123@mail.example.org>",
+            "  <abc.123@mail.example.org>\r\n",
+            "< abc.123@mail.example.org >",
+        ] {
+            let id = MessageId::parse_optional("message_id", raw)
+                .unwrap()
+                .unwrap();
+            assert_eq!(id.as_str(), "abc.123@mail.example.org", "{raw:?}");
+            assert_eq!(id.bracketed(), "<abc.123@mail.example.org>");
+        }
+    }
+
+    #[test]
+    fn a_blank_message_id_is_none() {
+        for raw in ["", "   ", "<>", " < > "] {
+            assert_eq!(
+                MessageId::parse_optional("in_reply_to", raw),
+                Ok(None),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_message_id_that_a_header_could_not_carry_is_refused() {
+        for (raw, found) in [
+            ("abc def@example.org", "U+0020 at character 4"),
+            ("abc\tdef@example.org", "U+0009"),
+            ("abc\u{0}@example.org", "U+0000"),
+            ("réponse@example.org", "'é' at character 2"),
+            ("a<b@example.org", "'<' at character 2"),
+            ("<a>b@example.org>", "'>' at character 2"),
+        ] {
+            assert_refused(
+                MessageId::parse_optional("in_reply_to", raw),
+                "in_reply_to",
+                found,
+            );
+            assert_eq!(MessageId::usable(raw), None, "{raw:?}");
+        }
+        let longest = format!("{}@x", "a".repeat(MessageId::MAX_CHARS - 2));
+        assert!(MessageId::usable(&longest).is_some());
+        assert_refused(
+            MessageId::parse_optional("message_id", &format!("a{longest}")),
+            "message_id",
+            "at most 998 characters (got 999)",
+        );
+    }
+
     fn tricky_text() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<String>(),
@@ -1318,6 +1440,15 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn a_usable_message_id_reparses_to_itself_and_fits_a_header(raw in tricky_text()) {
+            if let Some(id) = MessageId::usable(&raw) {
+                prop_assert!(id.as_str().chars().all(|c| c.is_ascii_graphic() && c != '<' && c != '>'));
+                prop_assert_eq!(MessageId::usable(&id.bracketed()), Some(id.clone()));
+                prop_assert_eq!(MessageId::usable(id.as_str()), Some(id));
+            }
+        }
+
         #[test]
         fn a_parsed_email_reparses_to_itself(raw in near_email()) {
             if let Ok(email) = EmailAddress::parse(&raw) {

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use complaints_domain::values::EmailAddress;
+use complaints_domain::values::{EmailAddress, MessageId};
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
@@ -103,8 +103,9 @@ pub fn build_email(
 /// (with or without angle brackets) of the complainant's email the case
 /// came from. The message then carries `In-Reply-To` and `References`
 /// naming it, so mail clients show the case's emails as one conversation.
-/// A `thread` that is blank or not a Message-ID (spaces, control
-/// characters) is left out rather than written into a header.
+/// A `thread` that is blank or not a Message-ID ([`MessageId`]'s rule:
+/// spaces, control characters, non-ASCII) is left out rather than written
+/// into a header.
 pub fn build_email_in_thread(
     settings: &EmailSettings,
     id: &NotificationId,
@@ -125,8 +126,10 @@ pub fn build_email_in_thread(
         .to(recipient)
         .subject(rendered.subject.as_str())
         .message_id(Some(settings.message_id(id)));
-    let message = match thread.and_then(thread_header_value) {
-        Some(parent) => message.in_reply_to(parent.clone()).references(parent),
+    let message = match thread.and_then(MessageId::usable) {
+        Some(parent) => message
+            .in_reply_to(parent.bracketed())
+            .references(parent.bracketed()),
         None => message,
     };
     let message = message
@@ -138,18 +141,6 @@ pub fn build_email_in_thread(
         id: id.clone(),
         message,
     })
-}
-
-/// `<id>` for a header naming a Message-ID, or `None` when `raw` is not
-/// one (blank, or with spaces, control characters or angle brackets inside).
-fn thread_header_value(raw: &str) -> Option<String> {
-    let id = raw.trim().trim_start_matches('<').trim_end_matches('>');
-    let usable = !id.is_empty()
-        && id.len() <= 998
-        && id
-            .chars()
-            .all(|c| c.is_ascii_graphic() && c != '<' && c != '>');
-    usable.then(|| format!("<{id}>"))
 }
 
 /// How a delivery attempt failed, and so whether to try again.
@@ -482,6 +473,7 @@ mod tests {
             Some("  "),
             Some("a b@c"),
             Some("x\r\nBcc: y@z"),
+            Some("réponse@c"),
         ] {
             let text = threaded(thread);
             assert!(!text.contains("In-Reply-To"), "{text}");

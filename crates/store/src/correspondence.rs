@@ -2,7 +2,7 @@
 //! Message-ID, for threading replies onto their case.
 //!
 //! Rows are written in the transaction of the case change that caused them
-//! ([`crate::cases::open_case_recording`], [`crate::cases::apply_recording`]);
+//! ([`crate::cases::open_case_recording`], [`crate::cases::apply`]);
 //! this module reads them and offers the insert those writers run.
 
 use chrono::{DateTime, Utc};
@@ -60,17 +60,6 @@ pub struct Message {
     pub subject: Option<String>,
     /// When it was received or sent.
     pub at: DateTime<Utc>,
-}
-
-/// A Message-ID as stored: trimmed, without its angle brackets. `None` when
-/// nothing is left.
-pub fn normalize_message_id(raw: &str) -> Option<String> {
-    let trimmed = raw
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 /// Inserts `message` unless its case already has a message with its

@@ -1,7 +1,7 @@
 //! A case's evidence records: what each stored file is, who added it and when.
 //!
 //! Rows are written in the transaction of the case change that records them
-//! ([`crate::cases::open_case_recording`], [`crate::cases::apply_adding_evidence`]),
+//! ([`crate::cases::open_case_recording`], [`crate::cases::apply`]),
 //! with their `evidence.added` events; this module reads them and offers the
 //! insert those writers run. The bytes are the evidence blob store's.
 

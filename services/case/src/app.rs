@@ -368,14 +368,18 @@ impl CaseApp {
                 message
             }
         });
-        let outcome = cases::apply_recording(
+        let alongside = cases::Alongside {
+            key,
+            message: message.as_ref(),
+            evidence: None,
+        };
+        let outcome = cases::apply(
             &self.db,
             &calendar,
             current,
             actor,
             now,
-            key,
-            message.as_ref(),
+            alongside,
             |stored| {
                 let transition =
                     stored

@@ -5,7 +5,9 @@ use complaints_domain::case::{
     CaseId, Command, LinkRelation, NewComplaint, RawComplaint, ReferralId, Step,
 };
 use complaints_domain::role::Actor;
-use complaints_domain::values::{EmailAddress, RegisterNumber, Text, UkPhone, UkPostcode};
+use complaints_domain::values::{
+    EmailAddress, MessageId, RegisterNumber, Text, UkPhone, UkPostcode,
+};
 use complaints_domain::{DomainError, FieldViolation};
 use complaints_proto::complaints::case::v1::{self as pb, case_service_server::CaseService};
 use complaints_rpc::mapping::{
@@ -858,23 +860,10 @@ fn non_empty(raw: &str) -> Option<&str> {
 /// a References header).
 const MAX_THREAD_IDS: usize = 20;
 
-/// The longest Message-ID accepted: RFC 5322's line length.
-const MESSAGE_ID_MAX: usize = 998;
-
-/// A Message-ID as stored (without angle brackets), or `None` when blank.
+/// A Message-ID as stored (without angle brackets; [`MessageId`]'s rule),
+/// or `None` when blank.
 fn optional_message_id(field: &str, raw: &str) -> Result<Option<String>, FieldViolation> {
-    let Some(id) = complaints_store::correspondence::normalize_message_id(raw) else {
-        return Ok(None);
-    };
-    if id.chars().count() > MESSAGE_ID_MAX
-        || id.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be a Message-ID of at most {MESSAGE_ID_MAX} characters without spaces"),
-        ));
-    }
-    Ok(Some(id))
+    Ok(MessageId::parse_optional(field, raw)?.map(String::from))
 }
 
 fn thread_lookup(

@@ -7,6 +7,7 @@ use complaints_domain::case::{NewComplaint, RawComplaint, Step, authorize};
 use complaints_domain::clock::Clock;
 use complaints_domain::complainant::ContactMethod;
 use complaints_domain::role::{Actor, Role};
+use complaints_domain::values::MessageId;
 use complaints_domain::{DomainError, FieldViolation};
 use complaints_proto::complaints::case::v1::{
     AddCorrespondenceRequest, EvidenceFile, FindCaseByMessageRequest, OpenCaseRequest,
@@ -149,7 +150,7 @@ impl IntakeApp {
                 actor,
                 request_id,
                 complaint,
-                message_id.as_deref(),
+                message_id.as_ref().map(MessageId::as_str),
                 attachments,
                 email_violations,
             )
@@ -213,12 +214,12 @@ impl IntakeApp {
             }
             return Ok(None);
         };
-        // Without a Message-ID the email is filed under its idempotency
-        // key, the same for every delivery of it.
-        let message_id = inbound
-            .message_id
-            .clone()
-            .unwrap_or_else(|| format!("{}@intake.invalid", request_id.as_str()));
+        // Without a usable Message-ID the email is filed under its
+        // idempotency key, the same for every delivery of it.
+        let message_id = match &inbound.message_id {
+            Some(id) => id.as_str().to_owned(),
+            None => format!("{}@intake.invalid", request_id.as_str()),
+        };
         let filed = self
             .gateway
             .add_correspondence(AddCorrespondenceRequest {

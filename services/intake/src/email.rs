@@ -16,7 +16,7 @@
 //! Pure: no I/O, no clock.
 
 use complaints_domain::FieldViolation;
-use complaints_domain::values::{EmailAddress, PersonName, Text};
+use complaints_domain::values::{EmailAddress, MessageId, PersonName, Text};
 use mail_parser::{MessageParser, MimeHeaders};
 use sha2::{Digest, Sha256};
 
@@ -70,8 +70,14 @@ pub struct InboundEmail {
     /// The text body and the list of attachments; empty when there is
     /// neither. At most [`Text::DETAILS_MAX`] characters.
     pub details: String,
-    /// The `Message-ID` header without its angle brackets, if any.
-    pub message_id: Option<String>,
+    /// The `Message-ID` header as written, cleaned to one line, if any:
+    /// what the idempotency key is made of ([`Self::request_id`]).
+    pub message_id_header: Option<String>,
+    /// The `Message-ID` when it is a usable one ([`MessageId`]'s rule),
+    /// which the case files as its correspondence so that replies thread
+    /// onto it. `None` without one, or when it is malformed: the message is
+    /// still taken.
+    pub message_id: Option<MessageId>,
     /// The Message-IDs the message answers, without angle brackets: the
     /// last [`MAX_THREAD_IDS`] of `References`, then `In-Reply-To` (the
     /// nearest parent last), each once.
@@ -191,12 +197,17 @@ impl InboundEmail {
             email: address.as_str().to_owned(),
             summary: shorten(&summary, Text::SUMMARY_MAX),
             details: details(&body, &attachments),
-            message_id: message
+            message_id_header: message
                 .message_id()
                 .map(clean_line)
                 .filter(|id| !id.is_empty()),
+            message_id: message.message_id().and_then(MessageId::usable),
             thread_ids: thread_ids(message.references(), message.in_reply_to()),
-            in_reply_to: message.in_reply_to().as_text().and_then(message_id_of),
+            in_reply_to: message
+                .in_reply_to()
+                .as_text()
+                .and_then(MessageId::usable)
+                .map(String::from),
             subject_register_number: register_number_in(&subject_line),
             subject: subject_line,
             attachments: files,
@@ -211,7 +222,7 @@ impl InboundEmail {
     /// printable ASCII) is hashed; the key is still the same for every
     /// delivery of the message.
     pub fn request_id(&self, raw: &[u8]) -> String {
-        match &self.message_id {
+        match &self.message_id_header {
             Some(id) => {
                 let key = format!("email:{id}");
                 if crate::request_id::RequestId::parse(&key).is_ok() {
@@ -229,19 +240,6 @@ impl InboundEmail {
 /// ancestors are last, and a header with thousands is not worth a lookup.
 pub const MAX_THREAD_IDS: usize = 20;
 
-/// A Message-ID as threading compares it: cleaned, without angle brackets;
-/// `None` when nothing usable is left.
-fn message_id_of(raw: &str) -> Option<String> {
-    let id = clean_line(raw);
-    let id = id
-        .trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim();
-    let usable = !id.is_empty() && id.len() <= 998 && !id.chars().any(char::is_whitespace);
-    usable.then(|| id.to_owned())
-}
-
 /// The Message-IDs a message answers, nearest parent last, each once, at
 /// most [`MAX_THREAD_IDS`]: the last ones of `References`, then
 /// `In-Reply-To`.
@@ -254,7 +252,8 @@ fn thread_ids(
             .as_text_list()
             .unwrap_or_default()
             .iter()
-            .filter_map(|id| message_id_of(id))
+            .filter_map(|id| MessageId::usable(id))
+            .map(String::from)
             .collect()
     };
     let mut ids: Vec<String> = Vec::new();
@@ -634,7 +633,10 @@ mod tests {
             email.details,
             "My mother pressed her pendant on Saturday.\nNobody answered for 40 minutes."
         );
-        assert_eq!(email.message_id.as_deref(), Some("abc123@mail.example.org"));
+        assert_eq!(
+            email.message_id.as_ref().map(MessageId::as_str),
+            Some("abc123@mail.example.org")
+        );
         assert_eq!(
             email.request_id(b"ignored"),
             "email:abc123@mail.example.org"
@@ -872,5 +874,26 @@ mod tests {
         let key = email.request_id(b"");
         assert!(key.starts_with("email-id-sha256:"), "{key}");
         assert!(crate::request_id::RequestId::parse(&key).is_ok());
+    }
+
+    #[test]
+    fn a_malformed_message_id_still_keys_the_message_but_threads_nothing() {
+        for id in [
+            "<two words@example.com>".to_owned(),
+            "<réponse@example.com>".to_owned(),
+            format!("<{}@example.com>", "x".repeat(MessageId::MAX_CHARS)),
+        ] {
+            let email = parse(&format!(
+                "From: kim@example.com\r\nMessage-ID: {id}\r\nIn-Reply-To: {id}\r\n\
+                 References: <good@example.com> {id}\r\nSubject: x\r\n\r\nBody\r\n"
+            ));
+            assert_eq!(email.message_id, None, "{id}");
+            assert_eq!(email.in_reply_to, None, "{id}");
+            assert_eq!(email.thread_ids, ["good@example.com"], "{id}");
+            let key = email.request_id(b"");
+            assert!(key.starts_with("email"), "{key}");
+            assert!(!key.starts_with("email-sha256:"), "{key}");
+            assert_eq!(key, email.request_id(b"other bytes"));
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Datelike, Utc};
 use complaints_domain::DomainError;
 use complaints_domain::calendar::Calendar;
-use complaints_domain::case::{CaseId, Event, Evidence, Transition};
+use complaints_domain::case::{Event, Evidence, Transition};
 use complaints_domain::complainant::Complainant;
 use complaints_domain::role::Actor;
 use complaints_domain::values::RegisterNumber;
@@ -136,125 +136,47 @@ where
     .await
 }
 
-/// Runs one step on a case: loads it, lets `step` decide (returning the
-/// transition and the id of what it made), and stores the result if nobody
-/// changed the case meanwhile; otherwise reloads and decides again.
-pub async fn apply<F>(
-    db: &DatabaseConnection,
-    calendar: &Calendar,
-    case_id: CaseId,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    key: Option<&RequestKey>,
-    step: F,
-) -> Result<Outcome, StoreError>
-where
-    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
-{
-    apply_with(
-        db,
-        calendar,
-        Loaded(case_id, None),
-        actor,
-        now,
-        key,
-        None,
-        None,
-        step,
-    )
-    .await
+/// What a step writes besides its own change, in the same transaction.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Alongside<'a> {
+    /// The call's idempotency key: recorded with the change, so that a
+    /// retry of the same request replays its outcome.
+    pub key: Option<&'a RequestKey>,
+    /// A message for the case's correspondence, recorded unless the case
+    /// already has its Message-ID, and even when the step changes nothing
+    /// else.
+    pub message: Option<&'a Message>,
+    /// A piece of evidence, whose bytes are already stored: its record is
+    /// written with the step's events.
+    pub evidence: Option<&'a Evidence>,
 }
 
-/// [`apply`], also recording `message` in the case's correspondence in the
-/// same transaction (unless the case already has its Message-ID). The
-/// message is recorded even when the step changes nothing else.
+/// Runs one step on a case: lets `step` decide (returning the transition
+/// and the id of what it made) and stores the result, with what goes
+/// `alongside` it, if nobody changed the case meanwhile; otherwise reads
+/// the case again and decides again.
 ///
 /// `current` is the case as the caller has just loaded it ([`load`]): the
 /// first attempt decides on it instead of reading it again. That is as safe
 /// as a fresh read, since the write takes effect only if the case is still
-/// at that version; if another writer changed it, the case is read again
-/// and the step decided again.
-#[allow(clippy::too_many_arguments)]
-pub async fn apply_recording<F>(
+/// at that version.
+pub async fn apply<F>(
     db: &DatabaseConnection,
     calendar: &Calendar,
     current: StoredCase,
     actor: &Actor,
     now: DateTime<Utc>,
-    key: Option<&RequestKey>,
-    message: Option<&Message>,
+    alongside: Alongside<'_>,
     step: F,
 ) -> Result<Outcome, StoreError>
 where
     F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
 {
-    let case_id = current.case.id;
-    apply_with(
-        db,
-        calendar,
-        Loaded(case_id, Some(current)),
-        actor,
-        now,
-        key,
-        message,
-        None,
-        step,
-    )
-    .await
-}
-
-/// [`apply`] for a step that records a piece of evidence (whose bytes are
-/// already stored): its record is written with the step's events, in the
-/// same transaction.
-pub async fn apply_adding_evidence<F>(
-    db: &DatabaseConnection,
-    calendar: &Calendar,
-    case_id: CaseId,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    evidence: &Evidence,
-    step: F,
-) -> Result<Outcome, StoreError>
-where
-    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
-{
-    apply_with(
-        db,
-        calendar,
-        Loaded(case_id, None),
-        actor,
-        now,
-        None,
-        None,
-        Some(evidence),
-        step,
-    )
-    .await
-}
-
-/// The case a step is on, and the state of it its caller has just loaded,
-/// if it has: the first attempt decides on that, later ones read it again.
-struct Loaded(CaseId, Option<StoredCase>);
-
-#[allow(clippy::too_many_arguments)]
-async fn apply_with<F>(
-    db: &DatabaseConnection,
-    calendar: &Calendar,
-    case: Loaded,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    key: Option<&RequestKey>,
-    message: Option<&Message>,
-    evidence: Option<&Evidence>,
-    step: F,
-) -> Result<Outcome, StoreError>
-where
-    F: Fn(&StoredCase) -> Result<(Transition, String), DomainError>,
-{
+    let key = alongside.key;
     let step = &step;
+    let case_id = current.case.id;
     let earlier = || replay(db, key);
-    let Loaded(case_id, loaded) = case;
-    let loaded = &Mutex::new(loaded);
+    let loaded = &Mutex::new(Some(current));
     write_retrying(key.is_some(), earlier, || async move {
         let preloaded = loaded.lock().unwrap_or_else(PoisonError::into_inner).take();
         let current = match preloaded {
@@ -265,7 +187,7 @@ where
         if transition.is_noop() {
             // Nothing changed (a repeated acknowledgement): nothing to write
             // but the message, if it is new.
-            if let Some(message) = message {
+            if let Some(message) = alongside.message {
                 correspondence::insert(db, message, now).await?;
             }
             return Ok(Attempt::Unchanged(Outcome {
@@ -283,9 +205,7 @@ where
             &resource_id,
             actor,
             now,
-            key,
-            message,
-            evidence,
+            alongside,
         )
         .await;
         Ok(Attempt::Written(written.map(
@@ -309,10 +229,13 @@ async fn write_step(
     resource_id: &str,
     actor: &Actor,
     now: DateTime<Utc>,
-    key: Option<&RequestKey>,
-    message: Option<&Message>,
-    evidence: Option<&Evidence>,
+    alongside: Alongside<'_>,
 ) -> Result<(StoredCase, Vec<crate::evidence::StoredEvidence>), StoreError> {
+    let Alongside {
+        key,
+        message,
+        evidence,
+    } = alongside;
     let case_id = current.case.id;
     let old_version = i64::try_from(current.case.version).map_err(StoreError::corrupt)?;
     let erased = current.erased

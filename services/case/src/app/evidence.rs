@@ -215,13 +215,17 @@ impl CaseApp {
         let policy = self.policy_for(&current.case.policy_version).await?;
         let now = self.clock.now();
         let calendar = self.calendar.clone();
-        cases::apply_adding_evidence(
+        let alongside = cases::Alongside {
+            evidence: Some(&evidence),
+            ..cases::Alongside::default()
+        };
+        cases::apply(
             &self.db,
             &calendar,
-            case_id,
+            current,
             actor,
             now,
-            &evidence,
+            alongside,
             |stored| {
                 let transition = stored.case.apply(
                     Command::AddEvidence(new.clone()),

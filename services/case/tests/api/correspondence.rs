@@ -310,6 +310,24 @@ async fn a_lookup_with_too_many_ids_or_no_sender_is_refused_naming_the_fields(db
             .await,
     );
     assert_eq!(fields, ["message_id", "sender"]);
+    // A Message-ID no header could carry back, here or as the parent.
+    for bad in [
+        "<two words@example.org>",
+        "<réponse@example.org>",
+        "<a<b@example.org>",
+    ] {
+        let mut request = reply(&case.case_id, bad, ANN);
+        request.in_reply_to = bad.to_owned();
+        let fields = violated_fields(app.platform().add_correspondence(request).await);
+        assert_eq!(fields, ["message_id", "in_reply_to"], "{bad}");
+        let fields = violated_fields(
+            app.platform()
+                .find_case_by_message(lookup(&[bad], "", ANN))
+                .await,
+        );
+        assert_eq!(fields, ["message_ids"], "{bad}");
+    }
+    assert_eq!(app.event_kinds(&case.case_id).await, ["case.received"]);
 }
 
 async fn erasure_blanks_the_addresses_and_subjects_and_keeps_the_thread(db: TestDb) {

@@ -65,6 +65,20 @@ async fn upload(
     client.upload_evidence(tokio_stream::iter(messages)).await
 }
 
+/// The complainant's letter, uploaded whole by the handler.
+async fn upload_letter(app: &TestApp, case_id: &str) -> pb::UploadEvidenceResponse {
+    upload(
+        &mut app.handler(),
+        vec![
+            metadata(case_id, "letter from Ann.pdf", "application/pdf"),
+            chunk(LETTER),
+        ],
+    )
+    .await
+    .unwrap()
+    .into_inner()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -556,16 +570,7 @@ async fn a_posted_complaint_keeps_its_scanned_letter(db: TestDb) {
 async fn erasing_the_complainant_removes_the_evidence_records_and_their_bytes(db: TestDb) {
     let app = spawn_app(db).await;
     let case = app.open_case().await;
-    let stored = upload(
-        &mut app.handler(),
-        vec![
-            metadata(&case.case_id, "letter from Ann.pdf", "application/pdf"),
-            chunk(LETTER),
-        ],
-    )
-    .await
-    .unwrap()
-    .into_inner();
+    let stored = upload_letter(&app, &case.case_id).await;
     assert_eq!(files_under(app.evidence_dir.path()).len(), 1);
 
     app.handler()
@@ -601,28 +606,18 @@ async fn an_erasure_reports_a_file_added_after_its_read_of_the_case(db: TestDb) 
     let read_before = complaints_store::cases::load(&app.db.db, case_id)
         .await
         .unwrap();
-    let added = upload(
-        &mut app.handler(),
-        vec![
-            metadata(&case.case_id, "letter from Ann.pdf", "application/pdf"),
-            chunk(LETTER),
-        ],
-    )
-    .await
-    .unwrap()
-    .into_inner();
+    let added = upload_letter(&app, &case.case_id).await;
 
     let hana = Actor::new("hana", Role::ComplaintsHandler);
     let now = app.clock.now();
     let (policy, calendar) = (Policy::default(), Calendar::default());
-    let outcome = complaints_store::cases::apply_recording(
+    let outcome = complaints_store::cases::apply(
         &app.db.db,
         &calendar,
         read_before,
         &hana,
         now,
-        None,
-        None,
+        complaints_store::cases::Alongside::default(),
         |current| {
             let erase = Command::EraseComplainant {
                 reason: "Data-subject request".to_owned(),

@@ -18,6 +18,7 @@ on_every_backend!(
     a_reply_from_another_sender_opens_a_case_of_its_own,
     a_reply_to_a_closed_case_is_filed_and_flags_it_without_reopening_it,
     a_reply_buried_under_thousands_of_references_is_still_recognised,
+    an_email_with_a_malformed_message_id_is_taken_and_its_reply_filed,
 );
 
 const ORIGINAL: &str = concat!(
@@ -206,4 +207,33 @@ async fn a_reply_buried_under_thousands_of_references_is_still_recognised(db: Te
     let filed = submit(&app, &raw).await;
     assert_eq!(filed.outcome, EmailOutcome::AddedToCase as i32);
     assert_eq!(filed.case_id, opened.case_id);
+}
+
+/// A Message-ID no header could carry back (here longer than a header line)
+/// is no reason to refuse a complaint: the case opens without it, and a
+/// reply quoting the register number is filed under its idempotency key.
+async fn an_email_with_a_malformed_message_id_is_taken_and_its_reply_filed(db: TestDb) {
+    let app = spawn_app(db).await;
+    let overlong = format!("<{}@mail.example.org>", "x".repeat(1000));
+    let opened = submit(
+        &app,
+        &ORIGINAL.replace("<orig-1@mail.example.org>", &overlong),
+    )
+    .await;
+    assert_eq!(opened.outcome, EmailOutcome::NewCase as i32);
+    assert!(opened.acknowledge_by.is_some());
+    assert!(correspondence(&app, &opened.case_id).await.is_empty());
+
+    let raw = format!(
+        "From: ann.jones@example.org\r\nSubject: Re: {}\r\nMessage-ID: {}\r\n\r\nAny news?\r\n",
+        opened.register_number,
+        overlong.replace('x', "y"),
+    );
+    let filed = submit(&app, &raw).await;
+    assert_eq!(filed.outcome, EmailOutcome::AddedToCase as i32);
+    assert_eq!(filed.case_id, opened.case_id);
+    let filed_as = correspondence(&app, &opened.case_id).await;
+    assert_eq!(filed_as.len(), 1, "{filed_as:?}");
+    assert!(filed_as[0].ends_with("@intake.invalid"), "{filed_as:?}");
+    assert_eq!(app.case_count().await, 1);
 }
