@@ -15,8 +15,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
 
     // Cargo scans a directory given here recursively, so adding, removing or
-    // editing any file under proto/ reruns this script.
-    println!("cargo:rerun-if-changed={}", proto_root.display());
+    // editing any file under proto/ reruns this script. Relative to this
+    // package, not absolute: clones share one target directory, and an
+    // absolute path would have cargo watch the clone that last ran this
+    // script instead of the one being built.
+    println!("cargo:rerun-if-changed=../../proto");
     let mut protos = Vec::new();
     collect_protos(&proto_root, &mut protos)?;
     protos.sort();

@@ -737,8 +737,15 @@ fn tools_dir() -> PathBuf {
         .unwrap_or_else(|| root().join(".tools"))
 }
 
+/// The workspace, from the `CARGO_MANIFEST_DIR` that `cargo run` (the
+/// `cargo xtask` alias) gives the running binary. The one baked in at build
+/// time names the clone that built it: CI's fresh clones share one target
+/// directory with the working copy, and cargo finds the binary fresh in a
+/// checkout whose files are older than that build.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))

@@ -20,7 +20,7 @@ const ROLES: [&str; 3] = [
 ];
 
 fn roles_sql() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/k8s/base/db-roles.sql")
+    complaints_test_support::workspace_root().join("deploy/k8s/base/db-roles.sql")
 }
 
 fn psql(url: &str, args: &[&str]) -> Output {

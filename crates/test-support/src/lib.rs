@@ -88,5 +88,22 @@ pub mod tls;
 pub mod tokens;
 
 pub use backends::{in_ci, postgres_url, redis_url};
+
+/// The workspace the running test belongs to, found at run time: the
+/// nearest folder holding `Cargo.lock` at or above the package's
+/// `CARGO_MANIFEST_DIR`, which cargo and nextest set for every test they
+/// run. Not `env!("CARGO_MANIFEST_DIR")`: cargo may find a test binary
+/// fresh in a shared target directory although another clone built it, and
+/// a path baked in then names that clone's files.
+pub fn workspace_root() -> std::path::PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_default();
+    start
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map_or(start.clone(), std::path::Path::to_path_buf)
+}
 #[cfg(feature = "db")]
 pub use db::{TestDb, replace_database};

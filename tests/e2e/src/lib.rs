@@ -82,7 +82,7 @@ fn build_binaries() -> anyhow::Result<Binaries> {
     let target_dir = profile_dir
         .parent()
         .ok_or_else(|| anyhow!("{} has no parent", profile_dir.display()))?;
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = complaints_test_support::workspace_root();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
 
     let mut build = Command::new(cargo);

@@ -22,8 +22,10 @@ use crate::report::{self, Backend};
 
 pub use crate::net::free_port;
 
-/// The server, from this crate's own folder whoever runs it.
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/smtp/server.py");
+/// The server's source, built into the test binary and handed to
+/// `python3 -c`: a path baked in at build time would name the clone that
+/// built it, which in a shared target directory may be another.
+const SCRIPT: &str = include_str!("server.py");
 /// How long a server may take to say it is ready.
 const START_LIMIT: Duration = Duration::from_secs(20);
 /// How long installing aiosmtpd may take, per pip run.
@@ -86,6 +88,7 @@ impl SmtpServer {
         let log_path = inbox.with_extension("log");
         let log = std::fs::File::create(&log_path)?;
         let mut child = Command::new("python3")
+            .arg("-c")
             .arg(SCRIPT)
             .arg("--port")
             .arg(port.to_string())
