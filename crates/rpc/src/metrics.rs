@@ -238,6 +238,13 @@ impl OutboxGauges {
 impl Worker for OutboxGauges {
     fn run(&self, stop: Stop) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if !complaints_telemetry::metrics_exported() {
+                // Nothing scrapes the gauges (no `COMPLAINTS_METRICS_LISTEN`):
+                // measuring would only cost the database a query every
+                // `MEASURE_EVERY`, and an idle process its sleep.
+                stop.stopped().await;
+                return;
+            }
             loop {
                 if let Err(error) = self.measure().await {
                     tracing::warn!(
@@ -264,7 +271,39 @@ impl Worker for OutboxGauges {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use complaints_domain::clock::SystemClock;
+    use complaints_test_support::TestDb;
+
     use super::*;
+
+    /// Without a recorder exporting them (no `COMPLAINTS_METRICS_LISTEN`),
+    /// the backlog gauges are never measured: an idle process does not
+    /// query its database for them.
+    #[tokio::test]
+    async fn unexported_backlog_gauges_cost_the_database_nothing() {
+        assert!(!complaints_telemetry::metrics_exported());
+        let test = TestDb::sqlite().await;
+        let statements = Arc::new(AtomicUsize::new(0));
+        let counter = statements.clone();
+        let mut db = test.db.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let gauges = OutboxGauges::new(db, Arc::new(SystemClock), &["case.events"]);
+        let (stop, stopped) = Stop::new();
+        let running = gauges.run(stopped);
+        let stopping = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stop.stop();
+        };
+        tokio::join!(running, stopping);
+        assert_eq!(statements.load(Ordering::SeqCst), 0);
+        // Measured on request (the test clock's passes), it queries.
+        gauges.run_once().await.unwrap();
+        assert!(statements.load(Ordering::SeqCst) > 0);
+    }
 
     #[test]
     fn a_server_exports_its_calls_and_build_with_help_before_any_call() {

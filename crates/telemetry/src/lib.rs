@@ -15,6 +15,7 @@ mod propagation;
 mod throttle;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use opentelemetry::KeyValue;
@@ -103,6 +104,16 @@ impl TelemetryGuard {
     }
 }
 
+static METRICS_EXPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether [`init`] installed the Prometheus recorder and its listener
+/// (`COMPLAINTS_METRICS_LISTEN`): without them nothing reads a metric, and
+/// work done only to set one (measuring a backlog for its gauge) can be
+/// left undone.
+pub fn metrics_exported() -> bool {
+    METRICS_EXPORTED.load(Ordering::Acquire)
+}
+
 /// Installs the global subscriber, the trace-context propagator, and, as
 /// configured, the OTLP span exporter and the Prometheus recorder with its
 /// listener. Must run inside the Tokio runtime: the exporter and the
@@ -126,6 +137,7 @@ pub fn init(options: TelemetryOptions<'_>) -> Result<TelemetryGuard, TelemetryEr
                 address,
                 reason: e.to_string(),
             })?;
+        METRICS_EXPORTED.store(true, Ordering::Release);
     }
 
     let (log_filter, bad_log_filter) = filter_or_info(options.log_filter);

@@ -8,7 +8,7 @@
 //! longer than the send timeout, so a send that started under a renewed
 //! lease ends before another worker can claim the notification.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use complaints_domain::case::NotifyKind;
@@ -132,26 +132,36 @@ pub async fn claim_due(
     limit: u64,
 ) -> Result<Vec<entity::Model>, sea_orm::DbErr> {
     let candidates = first_of_their_cases(db, now, limit).await?;
-    let mut claimed = Vec::with_capacity(candidates.len());
-    for candidate in candidates {
-        let taken = Entity::update_many()
-            .col_expr(Column::LeaseOwner, Expr::value(worker.to_owned()))
-            .col_expr(Column::LeaseUntil, Expr::value(now + lease))
-            .filter(Column::NotificationId.eq(candidate.notification_id.clone()))
-            .filter(Column::State.eq(DeliveryState::Queued.as_str()))
-            .filter(
-                Condition::any()
-                    .add(Column::LeaseUntil.is_null())
-                    .add(Column::LeaseUntil.lt(now)),
-            )
-            .filter(Expr::exists(earlier_of_its_case_due(now)).not())
-            .exec(db)
-            .await?;
-        if taken.rows_affected == 1 {
-            claimed.push(candidate);
-        }
+    if candidates.is_empty() {
+        return Ok(candidates);
     }
-    Ok(claimed)
+    // One statement for the whole page: each row is taken only if it is
+    // still queued, unleased and the first due of its case.
+    let mut take = Query::update();
+    take.table(Entity)
+        .value(Column::LeaseOwner, worker.to_owned())
+        .value(Column::LeaseUntil, now + lease)
+        .and_where(
+            Column::NotificationId.is_in(candidates.iter().map(|c| c.notification_id.clone())),
+        )
+        .and_where(Column::State.eq(DeliveryState::Queued.as_str()))
+        .cond_where(
+            Condition::any()
+                .add(Column::LeaseUntil.is_null())
+                .add(Column::LeaseUntil.lt(now)),
+        )
+        .and_where(Expr::exists(earlier_of_its_case_due(now)).not())
+        .returning_col(Column::NotificationId);
+    let taken = db
+        .query_all(&take)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<HashSet<String>, _>>()?;
+    Ok(candidates
+        .into_iter()
+        .filter(|candidate| taken.contains(&candidate.notification_id))
+        .collect())
 }
 
 /// Up to `limit` queued, due and unleased notifications, each the earliest
@@ -418,14 +428,36 @@ pub async fn queued_count(db: &impl ConnectionTrait) -> Result<u64, sea_orm::DbE
         .await
 }
 
-/// When the next queued notification is due, if any.
-pub async fn next_due(db: &impl ConnectionTrait) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
-    Ok(Entity::find()
-        .filter(Column::State.eq(DeliveryState::Queued.as_str()))
-        .order_by_asc(Column::NextAttemptAt)
-        .one(db)
-        .await?
-        .map(|n| n.next_attempt_at))
+/// When a queued notification can next be claimed (it may be past), if
+/// any: when it falls due, or, for one leased at `now`, when its lease
+/// runs out. The delivery loop sleeps until then. One statement while the
+/// earliest due is free to claim; a second when another worker holds it.
+pub async fn next_due(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
+    let earliest = |free_only: bool| {
+        let mut query = Entity::find().filter(Column::State.eq(DeliveryState::Queued.as_str()));
+        if free_only {
+            query = query.filter(
+                Condition::any()
+                    .add(Column::LeaseUntil.is_null())
+                    .add(Column::LeaseUntil.lt(now)),
+            );
+        }
+        query.order_by_asc(Column::NextAttemptAt).one(db)
+    };
+    let Some(first) = earliest(false).await? else {
+        return Ok(None);
+    };
+    match first.lease_until.filter(|until| *until >= now) {
+        None => Ok(Some(first.next_attempt_at)),
+        Some(until) => {
+            let held = Ord::max(first.next_attempt_at, until);
+            let free = earliest(true).await?.map(|n| n.next_attempt_at);
+            Ok(Some(free.map_or(held, |free| Ord::min(free, held))))
+        }
+    }
 }
 
 /// Blanks what the case's notifications say about the complainant

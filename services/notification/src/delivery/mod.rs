@@ -362,10 +362,11 @@ impl Delivery {
         }
     }
 
-    /// When the earliest queued notification falls due (it may be past), if
-    /// any: the delivery loop sleeps until then.
+    /// When a queued notification can next be claimed (it may be past), if
+    /// any: when it falls due, or when another worker's lease on it runs
+    /// out. The delivery loop sleeps until then.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
-        repo::next_due(&self.db).await
+        repo::next_due(&self.db, self.clock.now()).await
     }
 }
 
@@ -404,11 +405,17 @@ fn kind_label(n: &entity::Model) -> &'static str {
     n.kind().map_or("unknown", NotifyKind::as_str)
 }
 
-/// Runs delivery passes until `stop`: at once when woken, else when the
-/// next retry falls due (re-checking at least every few seconds for
-/// notifications queued by other replicas). The signal reaches into a pass:
-/// the notifications in flight are finished, the rest of the claim
-/// released.
+/// The longest the delivery loop sleeps with nothing to wake it: a safety
+/// net for work nobody told this process of (a notification another
+/// replica queued and stopped before sending), not the way work is found.
+/// Every request and requeue wakes the replica that took it, and a retry or
+/// a lease running out ([`Delivery::next_due`]) is slept until.
+pub const FALLBACK_POLL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Runs delivery passes until `stop`: at once when woken, else when a
+/// notification can next be claimed, and at least every [`FALLBACK_POLL`].
+/// The signal reaches into a pass: the notifications in flight are
+/// finished, the rest of the claim released.
 pub async fn run_delivery(delivery: &Delivery, wake: &tokio::sync::Notify, stop: Stop) {
     loop {
         if let Err(error) = delivery.deliver_due_until(&stop).await {
@@ -421,11 +428,10 @@ pub async fn run_delivery(delivery: &Delivery, wake: &tokio::sync::Notify, stop:
             Ok(Some(at)) => (at - delivery.clock.now())
                 .to_std()
                 .unwrap_or_default()
-                .clamp(
-                    std::time::Duration::from_millis(200),
-                    std::time::Duration::from_secs(5),
-                ),
-            _ => std::time::Duration::from_secs(5),
+                .clamp(std::time::Duration::from_millis(200), FALLBACK_POLL),
+            Ok(None) => FALLBACK_POLL,
+            // The database did not answer: look again soon.
+            Err(_) => std::time::Duration::from_secs(5),
         };
         tokio::select! {
             () = stop.clone().wait() => return,

@@ -204,6 +204,27 @@ impl TestApp {
         let db = complaints_store::db::connect(&self.db.url)
             .await
             .expect("a replica's own connection to the test database");
+        self.delivery_over(db)
+    }
+
+    /// A delivery worker over the test's own connection, and the count of
+    /// the statements it runs whose SQL `counted` picks.
+    pub fn counting_replica(
+        &self,
+        counted: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> (Delivery, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = statements.clone();
+        let mut db = self.db.db.clone();
+        db.set_metric_callback(move |info| {
+            if counted(&info.statement.sql) {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        (self.delivery_over(db), statements)
+    }
+
+    fn delivery_over(&self, db: sea_orm::DatabaseConnection) -> Delivery {
         DeliverySettings::from_config(&self.settings.delivery)
             .expect("delivery settings")
             .delivery(

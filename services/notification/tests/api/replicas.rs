@@ -16,14 +16,16 @@ use complaints_test_support::TestDb;
 use tokio::sync::Notify;
 
 use crate::helpers::{
-    MAIL_DOMAIN, Opened, TestApp, email_complaint, on_every_backend, spawn_app_on_system_clock,
-    spawn_app_with, state,
+    MAIL_DOMAIN, Opened, TestApp, email_complaint, on_every_backend, spawn_app,
+    spawn_app_on_system_clock, spawn_app_with, state,
 };
 use crate::smtp::{SmtpServer, free_port, smtp_available};
 
 on_every_backend!(
     wrap = crate::helpers::bounded;
     a_stopped_worker_finishes_the_message_in_hand_and_another_replica_sends_the_rest_at_once,
+    a_notification_another_replica_holds_is_next_due_when_its_lease_runs_out,
+    a_worker_claims_its_batch_in_one_statement,
 );
 
 /// The replicas share one Postgres database, as in production.
@@ -239,4 +241,64 @@ pub(crate) async fn wait_until(done: impl Fn() -> bool) {
     while !done() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// What another replica's worker leaves in the row when it claims `id`.
+async fn held_by_another_replica(app: &TestApp, id: &str, until: chrono::DateTime<chrono::Utc>) {
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let mut hold = Query::update();
+    hold.table(Alias::new("notifications"))
+        .value(Alias::new("lease_owner"), "notification-other-replica")
+        .value(Alias::new("lease_until"), until)
+        .and_where(Expr::col(Alias::new("notification_id")).eq(id));
+    let held = app.db.db.execute(&hold).await.unwrap();
+    assert_eq!(held.rows_affected(), 1);
+}
+
+/// A notification another replica is sending is next due when that
+/// replica's lease runs out (should it die meanwhile), not at once: the
+/// other replicas sleep until then instead of looking for it several times
+/// a second. One that is free and due meanwhile comes first.
+async fn a_notification_another_replica_holds_is_next_due_when_its_lease_runs_out(db: TestDb) {
+    let app = spawn_app(db, free_port()).await;
+    let first = app
+        .open(email_complaint("margaret.smith@example.com"))
+        .await;
+    let requested = app.now();
+    let held = app.request_acknowledgement(&first).await.notification_id;
+    let lease_end = app.now() + chrono::Duration::minutes(3);
+    held_by_another_replica(&app, &held, lease_end).await;
+    assert_eq!(app.delivery.next_due().await.unwrap(), Some(lease_end));
+    assert_eq!(app.deliver().await, 0, "another replica holds it");
+
+    app.advance(chrono::Duration::minutes(1));
+    let second = app.open(email_complaint("jo.bloggs@example.com")).await;
+    app.request_acknowledgement(&second).await;
+    assert_eq!(
+        app.delivery.next_due().await.unwrap(),
+        Some(app.now()),
+        "the free one, due now"
+    );
+
+    // The holder died: once its lease has run out the notification is
+    // anybody's.
+    app.advance_past(lease_end);
+    assert_eq!(app.delivery.next_due().await.unwrap(), Some(requested));
+}
+
+/// A pass claims what it takes in one statement, however many: each row
+/// is still taken only while queued, unleased and first of its case.
+async fn a_worker_claims_its_batch_in_one_statement(db: TestDb) {
+    let app = spawn_app_with(db, free_port(), &[(env::NOTIFICATION_CLAIM_BATCH, "3")]).await;
+    for email in ["a@example.org", "b@example.org", "c@example.org"] {
+        let case = app.open(email_complaint(email)).await;
+        app.request_acknowledgement(&case).await;
+    }
+    // The claim is the one UPDATE that tests for an earlier notification
+    // of the row's case.
+    let (worker, claims) =
+        app.counting_replica(|sql| sql.starts_with("UPDATE") && sql.contains("EXISTS"));
+    assert_eq!(worker.deliver_due().await.unwrap(), 3);
+    assert_eq!(claims.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
