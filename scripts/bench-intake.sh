@@ -34,7 +34,8 @@
 # an earlier build kept for a before-and-after comparison.
 #
 # Needs DATABASE_URL (any database on the Postgres to use: only its server
-# is taken from it), REDIS_URL, pgbench, psql, redis-cli. Everything it
+# is taken from it), REDIS_URL, pgbench, psql, redis-cli, sqlite3 (the
+# embedded suite's ceiling: durable single-row commits in its folder). Everything it
 # creates (databases, Redis keys, processes, files) is removed at the end.
 #
 #   scripts/bench-intake.sh
@@ -537,6 +538,24 @@ done
 PIDS=()
 
 echo "== embedded suite (complaints dev, SQLite)"
+# Its ceiling, in the folder it will use: SQLite's durable commits of one
+# single-row insert each, with the suite's settings (WAL, synchronous=FULL),
+# one connection, as the suite has.
+mkdir -p "$WORK/dev"
+SQLITE_COMMITS=5000
+{
+  echo "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+  echo "CREATE TABLE ceiling (id INTEGER PRIMARY KEY, a TEXT, b TEXT);"
+  for ((i = 0; i < SQLITE_COMMITS; i++)); do
+    echo "BEGIN; INSERT INTO ceiling (a, b) VALUES ('abc', 'def'); COMMIT;"
+  done
+} >"$WORK/ceiling.sql"
+ceiling_started="$EPOCHREALTIME"
+sqlite3 "$WORK/ceiling.db" <"$WORK/ceiling.sql" >/dev/null
+SQLITE_TPS="$(awk -v n="$SQLITE_COMMITS" -v a="$ceiling_started" -v b="$EPOCHREALTIME" \
+  'BEGIN { printf "%.0f", n / (b - a) }')"
+rm -f "$WORK/ceiling.db" "$WORK/ceiling.db-wal" "$WORK/ceiling.db-shm" "$WORK/ceiling.sql"
+echo "SQLite ceiling: $SQLITE_TPS durable single-row commits/s (WAL, synchronous=FULL)"
 DEV_PORT="$(free_port)"
 spawned="$EPOCHREALTIME"
 env -u REDIS_URL COMPLAINTS_OUTBOX_DIR="$WORK/dev/outbox" \
@@ -573,6 +592,13 @@ grep '^RESULT' "$WORK/bench.out" | grep -v -- '-e2e ' | while read -r line; do
   printf '%-22s %12s %10s %9s %9s %9s %s\n' "$label" "$rate" \
     "$(awk -v r="$rate" -v t="$PGBENCH_TPS" 'BEGIN { printf "%.4f", r / t }')" \
     "$(field p50_ms)" "$(field p99_ms)" "$(field max_ms)" "$(field errors_by_code)"
+done
+echo "embedded suite against SQLite's ceiling ($SQLITE_TPS durable commits/s, same run):"
+grep '^RESULT' "$WORK/bench.out" | grep -- 'label=embedded-' | grep -v -- '-e2e ' | while read -r line; do
+  field() { echo "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+  rate="$(field accepted_per_s)"
+  printf '  %-20s %10s/s %8s of the ceiling\n' "$(field label)" "$rate" \
+    "$(awk -v r="$rate" -v t="$SQLITE_TPS" 'BEGIN { printf "%.4f", r / t }')"
 done
 echo
 printf '%-26s %12s %10s %s\n' "end to end" sent/s ratio "backlog at 1/3, 2/3, end of load"
