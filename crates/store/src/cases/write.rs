@@ -11,7 +11,11 @@ use complaints_domain::case::{Event, Evidence, Transition};
 use complaints_domain::complainant::Complainant;
 use complaints_domain::role::Actor;
 use complaints_domain::values::RegisterNumber;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryTrait,
+    TransactionTrait,
+};
 
 use super::due_dates::started;
 use super::duplicates::possible_duplicates;
@@ -251,7 +255,15 @@ async fn write_step(
     };
     let txn = db.begin().await?;
     let row = case_row(&stored, calendar, now, now)?;
-    let updated = cases::Entity::update_many()
+    // The case's newest event, whose hash the step's events chain on: read
+    // by the update itself, which finds the row only at the version read.
+    let newest_hash = Query::select()
+        .column(case_events::Column::Hash)
+        .from(case_events::Entity)
+        .and_where(case_events::Column::CaseId.eq(case_id.as_uuid()))
+        .and_where(case_events::Column::Sequence.eq(old_version))
+        .to_owned();
+    let mut update = cases::Entity::update_many()
         .set(cases::ActiveModel {
             stage: row.stage,
             status: row.status,
@@ -268,11 +280,17 @@ async fn write_step(
         })
         .filter(cases::Column::Id.eq(case_id.as_uuid()))
         .filter(cases::Column::Version.eq(old_version))
-        .exec(&txn)
-        .await?;
-    if updated.rows_affected != 1 {
+        .into_query();
+    update.returning(Query::returning().expr(Expr::SubQuery(
+        None,
+        Box::new(newest_hash.into_sub_query_statement()),
+    )));
+    let Some(updated) = txn.query_one(&update).await? else {
         return Err(StoreError::Conflict);
-    }
+    };
+    let prev_hash = updated
+        .try_get_by_index::<Option<String>>(0)?
+        .unwrap_or_else(|| GENESIS_HASH.to_owned());
     let mut erased_evidence = Vec::new();
     if erased && !current.erased {
         complainants::Entity::update(complainant_row(
@@ -284,12 +302,6 @@ async fn write_step(
         .await?;
         erased_evidence = scrub_copies(&txn, case_id.as_uuid()).await?;
     }
-    let prev_hash = case_events::Entity::find()
-        .filter(case_events::Column::CaseId.eq(case_id.as_uuid()))
-        .filter(case_events::Column::Sequence.eq(old_version))
-        .one(&txn)
-        .await?
-        .map_or_else(|| GENESIS_HASH.to_owned(), |event| event.hash);
     append_events(
         &txn,
         case_id,

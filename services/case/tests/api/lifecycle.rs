@@ -24,6 +24,7 @@ on_every_backend!(
     a_closed_case_takes_nothing_but_erasure,
     erasure_is_for_the_complaints_department_and_the_platform_only,
     a_step_reads_its_case_once,
+    a_step_finds_its_place_in_the_timeline_with_the_cases_update,
 );
 
 fn review(case_id: &str, desired: &str, unsatisfied: &str) -> pb::RequestReviewRequest {
@@ -750,4 +751,35 @@ async fn a_step_reads_its_case_once(db: TestDb) {
         1,
         "reads of the case for one step"
     );
+}
+
+/// The hash a step's events chain on (the case's newest event's) comes
+/// back from the case's update, not from a read of its own.
+async fn a_step_finds_its_place_in_the_timeline_with_the_cases_update(db: TestDb) {
+    use std::sync::atomic::Ordering;
+
+    use complaints_domain::case::CaseId;
+    use complaints_domain::role::Actor;
+
+    let app = spawn_app(db).await;
+    let case_id: CaseId = app.open_case().await.case_id.parse().unwrap();
+    let (service, event_reads) =
+        crate::helpers::counting_service(&app, |sql| sql.starts_with(r#"SELECT "case_events"."#))
+            .await;
+    for note in ["Called Ann back.", "Spoke to the monitoring centre."] {
+        service
+            .step(
+                &Actor::new("hana", Role::ComplaintsHandler),
+                case_id,
+                complaints_domain::case::Command::AddNote {
+                    text: note.to_owned(),
+                },
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(event_reads.load(Ordering::SeqCst), 0);
+    assert!(app.timeline(&case_id.to_string()).await.verified);
 }
