@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, Semaphore};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel as Transport;
 
-use crate::client::Connection;
+use crate::client::{Connection, Service};
 
 type Client = IntakeServiceClient<InterceptedService<Transport, BearerToken>>;
 
@@ -162,11 +162,14 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     for _ in 0..args.connections {
         let channel = args
             .connection
-            .endpoint()?
+            .endpoint(Service::Intake)?
             .tcp_nodelay(true)
             .connect()
             .await
-            .with_context(|| format!("cannot reach the suite at {}", args.connection.server))?;
+            .with_context(|| {
+                let (address, option) = args.connection.address(Service::Intake);
+                format!("cannot reach the suite at {address} ({option})")
+            })?;
         clients.push(IntakeServiceClient::new(InterceptedService::new(
             channel,
             token.clone(),

@@ -54,6 +54,19 @@ pub struct Connection {
         global = true
     )]
     pub server: String,
+    /// The intake service's address, where it is not at --server (a
+    /// deployment with a service per address; --server is then the case
+    /// service's).
+    #[arg(long, env = "COMPLAINTS_INTAKE_SERVER", global = true)]
+    pub intake_server: Option<String>,
+    /// The escalation service's address (deadlines), where it is not at
+    /// --server.
+    #[arg(long, env = "COMPLAINTS_ESCALATION_SERVER", global = true)]
+    pub escalation_server: Option<String>,
+    /// The notification service's address (notices, requeue), where it is
+    /// not at --server.
+    #[arg(long, env = "COMPLAINTS_NOTIFICATION_SERVER", global = true)]
+    pub notification_server: Option<String>,
     /// A bearer token; without one, a development token is made for `--as`.
     #[arg(long, env = "COMPLAINTS_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
@@ -73,10 +86,42 @@ pub struct Connection {
     pub key_file: Option<PathBuf>,
 }
 
+/// Which service a command calls: each may have an address of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    Intake,
+    Case,
+    Escalation,
+    Notification,
+}
+
 impl Connection {
-    /// The suite's address with the TLS the options ask for: none for
+    /// Where `service` answers, and the option that said so: its own
+    /// address if one was given, else --server (the embedded suite serves
+    /// every service on one).
+    pub fn address(&self, service: Service) -> (&str, &'static str) {
+        let own = match service {
+            Service::Intake => self
+                .intake_server
+                .as_deref()
+                .map(|a| (a, "--intake-server")),
+            Service::Case => None,
+            Service::Escalation => self
+                .escalation_server
+                .as_deref()
+                .map(|a| (a, "--escalation-server")),
+            Service::Notification => self
+                .notification_server
+                .as_deref()
+                .map(|a| (a, "--notification-server")),
+        };
+        own.unwrap_or((&self.server, "--server"))
+    }
+
+    /// `service`'s address with the TLS the options ask for: none for
     /// `http://`, the CA bundle (and client certificate) for `https://`.
-    pub fn endpoint(&self) -> anyhow::Result<Endpoint> {
+    pub fn endpoint(&self, service: Service) -> anyhow::Result<Endpoint> {
+        let (server, option) = self.address(service);
         let read = |option: &str, path: &Path| {
             std::fs::read_to_string(path)
                 .with_context(|| format!("{option} {}: cannot read it", path.display()))
@@ -97,16 +142,15 @@ impl Connection {
             },
             identity,
         };
-        let endpoint =
-            Endpoint::from_shared(self.server.clone()).context("--server is not a URL")?;
-        match complaints_rpc::tls::client_tls(&self.server, &tls) {
+        let endpoint = Endpoint::from_shared(server.to_owned())
+            .with_context(|| format!("{option} is not a URL"))?;
+        match complaints_rpc::tls::client_tls(server, &tls) {
             Ok(Some(config)) => endpoint
                 .tls_config(config)
                 .context("the TLS options cannot be used"),
             Ok(None) => Ok(endpoint),
             Err(reason) => Err(anyhow::anyhow!(
-                "--server {}: {}",
-                self.server,
+                "{option} {server}: {}",
                 reason.replace(
                     "COMPLAINTS_TLS_CA_FILE",
                     "--ca-file or COMPLAINTS_TLS_CA_FILE"
@@ -158,24 +202,31 @@ pub fn development_token(role: &str, subject: Option<&str>, hours: u64) -> anyho
 
 type Authed = InterceptedService<Transport, BearerToken>;
 
-async fn connect(connection: &Connection) -> anyhow::Result<Authed> {
+async fn connect(connection: &Connection, service: Service) -> anyhow::Result<Authed> {
     let channel = connection
-        .endpoint()?
+        .endpoint(service)?
         .connect()
         .await
-        .with_context(|| format!("cannot reach the suite at {}", connection.server))?;
+        .with_context(|| {
+            let (address, option) = connection.address(service);
+            format!("cannot reach the suite at {address} ({option})")
+        })?;
     let token = BearerToken::new(connection.token()?)?;
     Ok(InterceptedService::new(channel, token))
 }
 
 async fn case_client(connection: &Connection) -> anyhow::Result<CaseServiceClient<Authed>> {
-    Ok(CaseServiceClient::new(connect(connection).await?))
+    Ok(CaseServiceClient::new(
+        connect(connection, Service::Case).await?,
+    ))
 }
 
 async fn escalation_client(
     connection: &Connection,
 ) -> anyhow::Result<EscalationServiceClient<Authed>> {
-    Ok(EscalationServiceClient::new(connect(connection).await?))
+    Ok(EscalationServiceClient::new(
+        connect(connection, Service::Escalation).await?,
+    ))
 }
 
 /// A fresh idempotency key for one step: a retry of the same command is a
@@ -224,6 +275,9 @@ mod tests {
     fn connection(role: &str, token: Option<String>) -> Connection {
         Connection {
             server: "http://127.0.0.1:50051".to_owned(),
+            intake_server: None,
+            escalation_server: None,
+            notification_server: None,
             token,
             role: role.to_owned(),
             ca_file: None,
@@ -233,7 +287,7 @@ mod tests {
     }
 
     fn refusal(connection: &Connection) -> String {
-        connection.endpoint().unwrap_err().to_string()
+        connection.endpoint(Service::Case).unwrap_err().to_string()
     }
 
     #[test]
@@ -263,7 +317,63 @@ mod tests {
         let plaintext = refusal(&plain);
         assert!(plaintext.contains("https://"), "{plaintext}");
         plain.ca_file = None;
-        plain.endpoint().unwrap();
+        plain.endpoint(Service::Case).unwrap();
+    }
+
+    /// With a service per address, each command's calls go to its
+    /// service's: --server is the case service's and the default for all.
+    #[test]
+    fn each_service_is_called_at_its_own_address_else_at_the_server() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            connection: Connection,
+        }
+        let embedded =
+            <Cli as clap::Parser>::try_parse_from(["complaints", "--server", "http://suite:50051"])
+                .unwrap()
+                .connection;
+        for service in [
+            Service::Intake,
+            Service::Case,
+            Service::Escalation,
+            Service::Notification,
+        ] {
+            assert_eq!(
+                embedded.address(service),
+                ("http://suite:50051", "--server")
+            );
+        }
+        let separate = <Cli as clap::Parser>::try_parse_from([
+            "complaints",
+            "--server",
+            "http://case:50051",
+            "--intake-server",
+            "http://intake:50051",
+            "--escalation-server",
+            "http://escalation:50051",
+            "--notification-server",
+            "not a url",
+        ])
+        .unwrap()
+        .connection;
+        assert_eq!(
+            separate.address(Service::Case),
+            ("http://case:50051", "--server")
+        );
+        assert_eq!(
+            separate.address(Service::Intake),
+            ("http://intake:50051", "--intake-server")
+        );
+        assert_eq!(
+            separate.address(Service::Escalation),
+            ("http://escalation:50051", "--escalation-server")
+        );
+        let refused = separate
+            .endpoint(Service::Notification)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(refused, "--notification-server is not a URL");
     }
 
     #[test]

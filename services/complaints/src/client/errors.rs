@@ -23,8 +23,10 @@ fn sentences(status: &tonic::Status) -> String {
         Code::Unauthenticated => "The suite did not accept the token".to_owned(),
         Code::Unavailable => "The suite could not do this now; try again".to_owned(),
         Code::DeadlineExceeded => "The suite did not answer in time; try again".to_owned(),
-        Code::Unimplemented => "--server does not serve this call: point it at the whole suite \
-             (the embedded suite, or a gateway in front of every service), not one service"
+        Code::Unimplemented => "The address called does not serve this call: give each \
+             service's own (--intake-server, --escalation-server, --notification-server; \
+             --server is the case service's), or point --server at the whole suite (the \
+             embedded suite, or a gateway in front of every service)"
             .to_owned(),
         other => format!("The suite failed ({})", code_words(other)),
     };
@@ -87,10 +89,11 @@ mod tests {
     }
 
     #[test]
-    fn a_call_the_server_does_not_serve_points_at_the_server_option() {
+    fn a_call_the_server_does_not_serve_points_at_the_address_options() {
         let said = sentences(&tonic::Status::unimplemented(""));
         assert!(
-            said.starts_with("--server does not serve this call"),
+            said.starts_with("The address called does not serve this call")
+                && said.contains("--intake-server"),
             "{said}"
         );
     }

@@ -10,7 +10,7 @@ use complaints_proto::complaints::notification::v1::{
     notification_service_client::NotificationServiceClient,
 };
 
-use super::{Connection, case_client, connect, escalation_client, explain, fetch, format};
+use super::{Connection, Service, case_client, connect, escalation_client, explain, fetch, format};
 
 /// The case's deadlines, soonest due first; none yet (the platform starts
 /// the clocks just after the step that needs them) reads as an empty list.
@@ -183,7 +183,8 @@ pub async fn deadlines(connection: &Connection, case: &str) -> anyhow::Result<()
 /// case, oldest first, and whether it went.
 pub async fn notices(connection: &Connection, case: &str) -> anyhow::Result<()> {
     let found = fetch(&mut case_client(connection).await?, case).await?;
-    let mut client = NotificationServiceClient::new(connect(connection).await?);
+    let mut client =
+        NotificationServiceClient::new(connect(connection, Service::Notification).await?);
     let mut notices = Vec::new();
     let mut page_token = String::new();
     loop {

@@ -7,7 +7,7 @@ use complaints_proto::complaints::notification::v1::RequeueNotificationsRequest;
 use complaints_proto::complaints::notification::v1::notification_service_client::NotificationServiceClient;
 
 use super::steps::local_instant;
-use super::{Connection, case_client, connect, explain, fetch, format};
+use super::{Connection, Service, case_client, connect, explain, fetch, format};
 
 /// Which FAILED notifications to requeue: every selector given must hold.
 #[derive(Debug, Args)]
@@ -42,19 +42,20 @@ pub async fn requeue(args: RequeueArgs) -> anyhow::Result<()> {
         Some(case) => Some(fetch(&mut case_client(&args.connection).await?, case).await?),
         None => None,
     };
-    let requeued = NotificationServiceClient::new(connect(&args.connection).await?)
-        .requeue_notifications(RequeueNotificationsRequest {
-            notification_ids: args.ids.clone(),
-            case_id: case
-                .as_ref()
-                .map(|case| case.case_id.clone())
-                .unwrap_or_default(),
-            failed_since: args.failed_since,
-        })
-        .await
-        .map_err(explain)?
-        .into_inner()
-        .requeued;
+    let requeued =
+        NotificationServiceClient::new(connect(&args.connection, Service::Notification).await?)
+            .requeue_notifications(RequeueNotificationsRequest {
+                notification_ids: args.ids.clone(),
+                case_id: case
+                    .as_ref()
+                    .map(|case| case.case_id.clone())
+                    .unwrap_or_default(),
+                failed_since: args.failed_since,
+            })
+            .await
+            .map_err(explain)?
+            .into_inner()
+            .requeued;
     println!(
         "{}",
         sentence(

@@ -9,7 +9,7 @@ use complaints_proto::complaints::intake::v1::{
     intake_service_client::IntakeServiceClient,
 };
 
-use super::{Connection, connect, explain, format, request_id};
+use super::{Connection, Service, connect, explain, format, request_id};
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
@@ -73,7 +73,7 @@ fn contact(name: Option<&str>) -> anyhow::Result<ContactMethod> {
 }
 
 pub async fn submit(args: SubmitArgs) -> anyhow::Result<()> {
-    let mut client = IntakeServiceClient::new(connect(&args.connection).await?);
+    let mut client = IntakeServiceClient::new(connect(&args.connection, Service::Intake).await?);
     let address = (!args.address_lines.is_empty()
         || args.town.is_some()
         || args.postcode.is_some())
@@ -139,7 +139,7 @@ pub struct SubmitEmailArgs {
 pub async fn submit_email(args: SubmitEmailArgs) -> anyhow::Result<()> {
     let raw_message = std::fs::read(&args.file)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.file.display()))?;
-    let mut client = IntakeServiceClient::new(connect(&args.connection).await?);
+    let mut client = IntakeServiceClient::new(connect(&args.connection, Service::Intake).await?);
     let reply = client
         .submit_email(SubmitEmailRequest {
             raw_message,

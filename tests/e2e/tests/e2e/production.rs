@@ -212,6 +212,56 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
         .unwrap_err();
     assert_eq!(shared.code(), Code::Unauthenticated, "{shared:?}");
 
+    // The command line with a service per address: --server is the case
+    // service's, and a complaint logged goes to --intake-server.
+    let cli = |role: Role, args: &[&str]| {
+        let output = clean_command(&binaries().complaints)
+            .args(args)
+            .args(["--server", &format!("http://{case_address}")])
+            .env("COMPLAINTS_TOKEN", token(role, "adviser-4471"))
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.success(), text)
+    };
+    let submit_args = [
+        "submit",
+        "--channel",
+        "telephone",
+        "--name",
+        "Mary Jones",
+        "--phone",
+        "01632 960001",
+        "--email",
+        "mary@example.com",
+        "--recorded-by",
+        "adviser-4471",
+        "--summary",
+        "Pendant alarm did not connect",
+    ];
+    let (logged, said) = cli(Role::Adviser, &submit_args);
+    assert!(
+        !logged && said.contains("does not serve this call"),
+        "the case service takes no complaint: {said}"
+    );
+    let intake_server = format!("http://{intake_address}");
+    let (logged, said) = cli(
+        Role::Adviser,
+        &[&submit_args[..], &["--intake-server", &intake_server]].concat(),
+    );
+    assert!(logged && said.contains("Complaint logged: CMP-"), "{said}");
+    let number = said
+        .split_whitespace()
+        .find(|word| word.starts_with("CMP-"))
+        .unwrap()
+        .to_owned();
+    let (shown, said) = cli(Role::ComplaintsHandler, &["timeline", &number]);
+    assert!(shown && said.contains("case.received"), "{said}");
+
     // Both stop cleanly on SIGTERM.
     for process in [&mut intake_process, &mut case_process] {
         let status = process.stop(Duration::from_secs(10)).unwrap();
