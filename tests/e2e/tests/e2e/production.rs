@@ -11,7 +11,7 @@ use std::time::Duration;
 use complaints_auth::{AuthConfig, ServiceSigner, TokenIssuer};
 use complaints_domain::role::Role;
 use complaints_e2e::{
-    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, wait_until_serving,
+    Process, START_TIMEOUT, TempDir, binaries, channel, clean_command, run, wait_until_serving,
 };
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_test_support::net::free_port;
@@ -215,12 +215,12 @@ async fn intake_and_case_as_separate_processes_on_postgres_open_and_read_back_co
     // The command line with a service per address: --server is the case
     // service's, and a complaint logged goes to --intake-server.
     let cli = |role: Role, args: &[&str]| {
-        let output = clean_command(&binaries().complaints)
+        let mut command = clean_command(&binaries().complaints);
+        command
             .args(args)
             .args(["--server", &format!("http://{case_address}")])
-            .env("COMPLAINTS_TOKEN", token(role, "adviser-4471"))
-            .output()
-            .unwrap();
+            .env("COMPLAINTS_TOKEN", token(role, "adviser-4471"));
+        let output = run(command, Duration::from_secs(60)).unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&output.stdout),
