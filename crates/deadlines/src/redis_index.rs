@@ -68,6 +68,14 @@ pub struct RedisQueueConfig {
     /// wrong (a member lost between a row's insert and its `ZADD` when a
     /// process died in between). 0: never.
     pub full_rebuild_every: u32,
+    /// How long after seeing fewer members than pending rows a reconciler
+    /// pass looks again before rebuilding. A schedule commits its rows
+    /// before it adds their members, so a pass that counts in between sees
+    /// a shortfall that is gone a moment later; under a steady stream of
+    /// schedules that would rebuild the whole index on many passes. A
+    /// member truly lost is still missing when the pass looks again. Zero:
+    /// rebuild on the first sight of a shortfall.
+    pub shortfall_recheck: Duration,
     /// The PEM CA bundle a `rediss://` server's certificate must chain to,
     /// instead of the system's roots (a Redis with a private CA). `None`:
     /// the system's roots. Set with a `redis://` URL, connecting fails.
@@ -82,6 +90,7 @@ impl std::fmt::Debug for RedisQueueConfig {
             .field("recheck", &self.recheck)
             .field("rebuild_batch", &self.rebuild_batch)
             .field("full_rebuild_every", &self.full_rebuild_every)
+            .field("shortfall_recheck", &self.shortfall_recheck)
             .field("ca", &self.ca_pem.as_ref().map(|_| "set"))
             .finish()
     }
@@ -94,6 +103,7 @@ impl Default for RedisQueueConfig {
             recheck: Duration::from_secs(60),
             rebuild_batch: 10_000,
             full_rebuild_every: 10,
+            shortfall_recheck: Duration::from_secs(1),
             ca_pem: None,
         }
     }
@@ -229,7 +239,8 @@ impl RedisQueue {
 
     /// Checks the index against the database every `interval` and rebuilds
     /// it when Redis restarted, lost the index, or holds fewer members than
-    /// there are pending deadlines (and every `full_rebuild_every` passes
+    /// there are pending deadlines (still, [`RedisQueueConfig::shortfall_recheck`]
+    /// after first seeing it; and every `full_rebuild_every` passes
     /// regardless), until `shutdown` completes. A failed pass is logged and
     /// tried again at the next.
     pub fn spawn_reconciler(
@@ -271,20 +282,22 @@ impl RedisQueue {
             .fetch_add(1, Ordering::Relaxed)
             .wrapping_add(1);
         let run_id = self.server_run_id().await?;
-        let (marked, indexed): (bool, u64) = redis::pipe()
-            .cmd("EXISTS")
-            .arg(&self.keys.built)
-            .cmd("ZCARD")
-            .arg(&self.keys.due)
-            .query_async(&mut self.redis.clone())
-            .await?;
-        let pending = rows::count_indexable(&self.db).await?;
+        let (marked, mut indexed) = self.index_marker_and_size().await?;
+        let mut pending = rows::count_indexable(&self.db).await?;
         let restarted = self
             .built_on
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_deref()
             != Some(run_id.as_str());
+        if marked && !restarted && indexed < pending && !self.config.shortfall_recheck.is_zero() {
+            // Maybe schedules between their commit and their members: look
+            // again once those have had time to land (rows counted first,
+            // so a member added after the count is counted too).
+            tokio::time::sleep(self.config.shortfall_recheck).await;
+            pending = rows::count_indexable(&self.db).await?;
+            indexed = self.index_marker_and_size().await?.1;
+        }
         let every = self.config.full_rebuild_every;
         let reason = if !marked {
             "the index marker is missing"
@@ -299,6 +312,17 @@ impl RedisQueue {
         };
         let pending = self.rebuild_index().await?;
         Ok(Reconciled::Rebuilt { reason, pending })
+    }
+
+    /// Whether the index is marked built, and how many members it holds.
+    async fn index_marker_and_size(&self) -> Result<(bool, u64), QueueError> {
+        Ok(redis::pipe()
+            .cmd("EXISTS")
+            .arg(&self.keys.built)
+            .cmd("ZCARD")
+            .arg(&self.keys.due)
+            .query_async(&mut self.redis.clone())
+            .await?)
     }
 
     /// Rebuilds the index unless it is marked built (by another caller

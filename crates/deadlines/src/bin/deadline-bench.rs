@@ -15,6 +15,11 @@
 //! - the CPU the sleeping workers use (this process's, from
 //!   `/proc/self/stat`, and the Redis server's) over `--idle-secs`, and the
 //!   time of one reconciler pass;
+//! - 20 reconciler passes of a second replica while 16 tasks schedule
+//!   deadlines one at a time, without and with the second look at a
+//!   shortfall: how many rebuilt the index although nothing was lost, and
+//!   how far the index's member count ran ahead of the
+//!   pending rows (or behind them);
 //! - `--bursts` bursts of `--burst` deadlines (default 2 of 10,000) all due
 //!   at one instant while the workers sleep: the time from that instant to
 //!   the last firing (drain time) and the lag percentiles;
@@ -42,8 +47,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use complaints_deadlines::{
-    DeadlineId, DeadlineQueue, FireOutcome, NewDeadline, QueueError, RedisQueue, RedisQueueConfig,
-    WorkerId,
+    DeadlineId, DeadlineQueue, FireOutcome, NewDeadline, QueueError, Reconciled, RedisQueue,
+    RedisQueueConfig, WorkerId,
 };
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind};
@@ -258,6 +263,17 @@ async fn run(options: &Options, database_url: &str, server: &OwnRedis) -> BenchR
     queue.reconcile().await?;
     let reconcile = (started.elapsed(), process_cpu_seconds()? - cpu_before);
 
+    let mut shortfalls = Vec::new();
+    for recheck in [
+        Duration::ZERO,
+        RedisQueueConfig::default().shortfall_recheck,
+    ] {
+        progress(format!(
+            "reconciler passes while deadlines are scheduled, second look after {recheck:?}"
+        ));
+        shortfalls.push(reconcile_while_scheduling(&queue, &server.url(), recheck, now).await?);
+    }
+
     let zadd_before = zadd_ceiling(server.port, options.zadd).await?;
 
     let lone = lone_lags(&queue, options).await?;
@@ -288,6 +304,7 @@ async fn run(options: &Options, database_url: &str, server: &OwnRedis) -> BenchR
             rebuilt,
             rebuild,
             reconcile,
+            shortfalls,
             bytes_per_pending,
             lone,
             idle,
@@ -306,12 +323,27 @@ struct Figures {
     /// Wall time and this process's CPU seconds.
     rebuild: (Duration, f64),
     reconcile: (Duration, f64),
+    shortfalls: Vec<Shortfalls>,
     bytes_per_pending: f64,
     lone: Histogram<u64>,
     idle: Idle,
     bursts: Vec<Burst>,
     backlogs: Vec<Backlog>,
     zadd: (f64, f64),
+}
+
+/// Reconciler passes run while 16 tasks schedule deadlines one at a time.
+struct Shortfalls {
+    /// The pass's second look after a shortfall (zero: none, as before).
+    recheck: Duration,
+    passes: u32,
+    /// Passes that rebuilt the index: nothing was lost, so each took a
+    /// schedule in flight for a lost member.
+    rebuilt: u32,
+    /// The most and the fewest members beyond the pending rows a pass
+    /// counted (negative: fewer members than rows); `None` when every pass
+    /// rebuilt.
+    ahead: Option<(i64, i64)>,
 }
 
 struct Idle {
@@ -451,6 +483,16 @@ fn report(options: &Options, figures: &Figures) -> String {
         figures.reconcile.0.as_secs_f64() * 1000.0,
         figures.reconcile.1 * 1000.0
     ));
+    for shortfall in &figures.shortfalls {
+        out.push_str(&format!(
+            "| reconciler passes while 16 tasks schedule one at a time, a shortfall looked at again after {} ms: rebuilt (nothing was lost); index members beyond the pending rows, most / fewest | {} of {}; {} / {} | | |\n",
+            shortfall.recheck.as_millis(),
+            shortfall.rebuilt,
+            shortfall.passes,
+            shortfall.ahead.map_or("-".to_owned(), |(most, _)| most.to_string()),
+            shortfall.ahead.map_or("-".to_owned(), |(_, fewest)| fewest.to_string()),
+        ));
+    }
     out.push_str(&format!(
         "| index rebuild from the database ({} pending): rate; wall / this process's CPU | {:.0}/s; {:.1} s / {:.1} s | {} | |\n",
         figures.rebuilt,
@@ -740,6 +782,75 @@ async fn schedule_singly(
         handle.await??;
     }
     Ok(())
+}
+
+/// Runs reconciler passes on a second replica (a shortfall looked at again
+/// after `recheck`, no periodic rebuild) while
+/// 16 tasks schedule deadlines one at a time through `queue`: how many
+/// passes took a schedule in flight for a lost member and rebuilt the
+/// index, and how far the index's count ran ahead of the rows'.
+async fn reconcile_while_scheduling(
+    queue: &Arc<RedisQueue>,
+    redis_url: &str,
+    recheck: Duration,
+    now: DateTime<Utc>,
+) -> BenchResult<Shortfalls> {
+    const PASSES: u32 = 20;
+    let replica = RedisQueue::connect(
+        queue.database().clone(),
+        redis_url,
+        RedisQueueConfig {
+            key_prefix: "complaints-bench:{deadlines}:".to_owned(),
+            full_rebuild_every: 0,
+            shortfall_recheck: recheck,
+            ..RedisQueueConfig::default()
+        },
+    )
+    .await?;
+    let (stop, stopped) = watch::channel(false);
+    let mut schedulers = Vec::new();
+    for _ in 0..16 {
+        let queue = queue.clone();
+        let stopped = stopped.clone();
+        schedulers.push(tokio::spawn(async move {
+            while !*stopped.borrow() {
+                queue
+                    .schedule(new_deadline(now + TimeDelta::days(120)))
+                    .await?;
+            }
+            Ok::<_, QueueError>(())
+        }));
+    }
+    let mut rebuilt = 0;
+    let mut ahead: Option<(i64, i64)> = None;
+    let mut outcome = Ok(());
+    for _ in 0..PASSES {
+        match replica.reconcile().await {
+            Ok(Reconciled::Rebuilt { .. }) => rebuilt += 1,
+            Ok(Reconciled::InLine { pending, indexed }) => {
+                let beyond = indexed as i64 - pending as i64;
+                ahead = Some(ahead.map_or((beyond, beyond), |(most, fewest)| {
+                    (most.max(beyond), fewest.min(beyond))
+                }));
+            }
+            Err(error) => {
+                outcome = Err(error);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send_replace(true);
+    for scheduler in schedulers {
+        scheduler.await??;
+    }
+    outcome?;
+    Ok(Shortfalls {
+        recheck,
+        passes: PASSES,
+        rebuilt,
+        ahead,
+    })
 }
 
 fn new_deadline(due_at: DateTime<Utc>) -> NewDeadline {

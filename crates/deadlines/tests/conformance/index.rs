@@ -2,6 +2,7 @@
 //! losing it does nothing, and these tests check the same outcome there.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use complaints_deadlines::{FireOutcome, Reconciled};
 
@@ -11,6 +12,7 @@ crate::conformance!(
     losing_the_index_and_rebuilding_it_loses_nothing_and_fires_nothing_twice,
     a_claim_after_redis_lost_the_index_rebuilds_it_first,
     the_reconciler_restores_members_lost_from_the_index,
+    members_that_land_soon_after_their_rows_are_not_taken_for_lost,
     a_rebuild_leaves_a_live_lease_alone,
 );
 
@@ -110,6 +112,35 @@ async fn the_reconciler_restores_members_lost_from_the_index(h: Harness) {
     }
     let worker = worker("w1");
     assert_eq!(drain(h.queue.as_ref(), now, &worker, 10).await.len(), 5);
+}
+
+async fn members_that_land_soon_after_their_rows_are_not_taken_for_lost(h: Harness) {
+    let now = t0();
+    let scheduled = h
+        .queue
+        .schedule_many(many(5, |_| now - minutes(1)))
+        .await
+        .unwrap();
+    let Some(redis) = &h.redis else { return };
+    // As a pass sees schedules that have committed their rows and not yet
+    // added their members: the members come 200 ms later, well within the
+    // pass's second look (1 s by default).
+    h.lose_members().await;
+    let ids: Vec<_> = scheduled.iter().map(|row| row.deadline_id).collect();
+    let queue = Arc::clone(&h.queue);
+    let landing = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        queue.tidy(&ids).await.unwrap();
+    });
+    let reconciled = redis.reconcile().await.unwrap();
+    landing.await.unwrap();
+    assert_eq!(
+        reconciled,
+        Reconciled::InLine {
+            pending: 5,
+            indexed: 5
+        }
+    );
 }
 
 async fn a_rebuild_leaves_a_live_lease_alone(h: Harness) {
