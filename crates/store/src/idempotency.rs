@@ -2,7 +2,7 @@
 //! first request and the response it got.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use crate::StoreError;
@@ -41,18 +41,45 @@ pub async fn lookup(
     db: &impl ConnectionTrait,
     key: &RequestKey,
 ) -> Result<Option<Replay>, StoreError> {
-    let found =
-        idempotency_records::Entity::find_by_id((key.scope.to_owned(), key.request_id.clone()))
-            .one(db)
-            .await?;
-    match found {
-        None => Ok(None),
-        Some(record) if record.content_hash == key.content_hash => Ok(Some(Replay {
-            resource_id: record.resource_id,
-            response: record.response,
-        })),
-        Some(_) => Err(StoreError::IdempotencyClash(key.request_id.clone())),
+    lookup_many(db, &[key]).await?.pop().unwrap_or(Ok(None))
+}
+
+/// [`lookup`] for several keys in one statement: for each key in turn, its
+/// earlier outcome, or [`StoreError::IdempotencyClash`].
+pub async fn lookup_many(
+    db: &impl ConnectionTrait,
+    keys: &[&RequestKey],
+) -> Result<Vec<Result<Option<Replay>, StoreError>>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
     }
+    let mut scopes: Vec<&str> = keys.iter().map(|key| key.scope).collect();
+    scopes.sort_unstable();
+    scopes.dedup();
+    let found = idempotency_records::Entity::find()
+        .filter(idempotency_records::Column::Scope.is_in(scopes))
+        .filter(
+            idempotency_records::Column::RequestId
+                .is_in(keys.iter().map(|key| key.request_id.as_str())),
+        )
+        .all(db)
+        .await?;
+    Ok(keys
+        .iter()
+        .map(|key| {
+            let record = found
+                .iter()
+                .find(|record| record.scope == key.scope && record.request_id == key.request_id);
+            match record {
+                None => Ok(None),
+                Some(record) if record.content_hash == key.content_hash => Ok(Some(Replay {
+                    resource_id: record.resource_id.clone(),
+                    response: record.response.clone(),
+                })),
+                Some(_) => Err(StoreError::IdempotencyClash(key.request_id.clone())),
+            }
+        })
+        .collect())
 }
 
 /// Records the outcome for `key`. Run it in the transaction that made the
@@ -65,15 +92,25 @@ pub async fn record(
     response: Vec<u8>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    idempotency_records::Entity::insert(idempotency_records::ActiveModel {
+    idempotency_records::Entity::insert(row(key, resource_id, response, now))
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// The record of `key`'s outcome, for a caller that inserts several at once.
+pub(crate) fn row(
+    key: &RequestKey,
+    resource_id: &str,
+    response: Vec<u8>,
+    now: DateTime<Utc>,
+) -> idempotency_records::ActiveModel {
+    idempotency_records::ActiveModel {
         scope: Set(key.scope.to_owned()),
         request_id: Set(key.request_id.clone()),
         content_hash: Set(key.content_hash.clone()),
         resource_id: Set(resource_id.to_owned()),
         response: Set(response),
         created_at: Set(now),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    }
 }

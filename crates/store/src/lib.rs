@@ -16,6 +16,7 @@ pub mod entity;
 mod error;
 pub mod evidence;
 pub mod feed;
+pub mod group_commit;
 pub mod idempotency;
 pub mod outbox;
 pub mod policies;

@@ -17,8 +17,10 @@ use complaints_rpc::service::Stop;
 use complaints_store::cases::{self, CaseFilter, LinkOutcome, Outcome, PageCursor, StoredCase};
 use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::entity::case_events;
+use complaints_store::group_commit::GroupCommit;
 use complaints_store::idempotency::RequestKey;
 use complaints_store::{DatabaseConnection, StoreError, chain, policies};
+use sea_orm::DbBackend;
 
 use crate::statistics::Statistics;
 
@@ -84,6 +86,30 @@ pub struct CaseApp {
     retention_days: Option<u32>,
     /// Where evidence bytes go; `None`: evidence is refused.
     evidence: Option<EvidenceStore>,
+    /// New cases, written together when they arrive together.
+    openings: Arc<Openings>,
+}
+
+/// The case service's group commit of new cases.
+type Openings = GroupCommit<cases::Opening<'static>, Result<Outcome, StoreError>>;
+
+/// How many transactions of new cases are written at once: on Postgres a
+/// few (one fills while another commits); on SQLite one, its one writer.
+const OPENING_WRITERS: usize = 2;
+/// The most new cases one transaction writes.
+const OPENING_BATCH: usize = 32;
+
+/// The group commit of new cases on `db`.
+fn openings(db: &DatabaseConnection, calendar: &Arc<Calendar>) -> Arc<Openings> {
+    let writers = match db.get_database_backend() {
+        DbBackend::Postgres => OPENING_WRITERS,
+        _ => 1,
+    };
+    let (db, calendar) = (db.clone(), calendar.clone());
+    GroupCommit::new("case.open", writers, OPENING_BATCH, move |batch| {
+        let (db, calendar) = (db.clone(), calendar.clone());
+        async move { cases::open_cases(&db, &calendar, batch).await }
+    })
 }
 
 impl std::fmt::Debug for CaseApp {
@@ -108,11 +134,13 @@ impl CaseApp {
         let policy = Arc::new(policy);
         let mut known = HashMap::new();
         known.insert(policy.version.clone(), policy.clone());
+        let calendar = Arc::new(calendar);
         Ok(CaseApp {
+            openings: openings(&db, &calendar),
             db,
             policy,
             policies: Arc::new(Mutex::new(known)),
-            calendar: Arc::new(calendar),
+            calendar,
             clock,
             outbox_wake: Arc::new(tokio::sync::Notify::new()),
             committed: Arc::new(tokio::sync::watch::Sender::new(())),
@@ -235,30 +263,37 @@ impl CaseApp {
             subject: Some(complaint.summary().as_str().to_owned()),
             at: received_at,
         });
-        let outcome = cases::open_case_recording(
-            &self.db,
-            &self.calendar,
+        let (kept, refused) = (files.kept.clone(), files.refused.clone());
+        let actor = submitter.clone();
+        let opening = cases::Opening {
             received_at,
-            submitter,
+            actor: submitter.clone(),
             now,
-            Some(key),
+            key: Some(key.clone()),
             original,
-            &files.kept,
-            |number| {
+            evidence: files.kept.clone(),
+            trace_context: complaints_telemetry::current_trace_context(),
+            // Decided again, with another number and id, if its batch does
+            // not commit and it is tried alone.
+            build: Box::new(move |number| {
                 let mut transition = Case::open(
-                    complaint,
+                    complaint.clone(),
                     CaseId(uuid::Uuid::now_v7()),
                     number,
-                    submitter,
+                    &actor,
                     now,
                     &policy,
                     &calendar,
                 )?;
-                transition.case.thread_message_id = message_id;
-                Ok(transition.with_evidence(&files.kept, &files.refused))
-            },
-        )
-        .await?;
+                transition.case.thread_message_id.clone_from(&message_id);
+                Ok(transition.with_evidence(&kept, &refused))
+            }),
+        };
+        let outcome = self
+            .openings
+            .submit(opening)
+            .await
+            .map_err(AppError::service)??;
         self.committed();
         Ok(outcome)
     }

@@ -62,6 +62,17 @@ pub(super) async fn enqueue(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let message = change_message(stored, transition, actor, now)?;
+    outbox::enqueue(db, &[message], now).await
+}
+
+/// The outbox message announcing `transition` of the case now `stored`.
+pub(super) fn change_message(
+    stored: &StoredCase,
+    transition: &Transition,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<OutboxMessage, StoreError> {
     let message = CaseChanged {
         case_id: stored.case.id.as_uuid(),
         register_number: stored.case.register_number.as_str().to_owned(),
@@ -93,6 +104,5 @@ pub(super) async fn enqueue(
             .as_ref()
             .map(|assignee| assignee.as_str().to_owned()),
     };
-    let message = OutboxMessage::json(CASE_EVENTS_TOPIC, stored.case.id.as_uuid(), &message)?;
-    outbox::enqueue(db, &[message], now).await
+    OutboxMessage::json(CASE_EVENTS_TOPIC, stored.case.id.as_uuid(), &message)
 }

@@ -32,11 +32,29 @@ pub(super) async fn append_events(
     db: &impl ConnectionTrait,
     case_id: CaseId,
     after_sequence: i64,
-    mut prev_hash: String,
+    prev_hash: String,
     events: &[Event],
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let rows = event_rows(case_id, after_sequence, prev_hash, events, actor, now)?;
+    if !rows.is_empty() {
+        case_events::Entity::insert_many(rows)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The rows of `events`, chained on `prev_hash` after `after_sequence`.
+pub(super) fn event_rows(
+    case_id: CaseId,
+    after_sequence: i64,
+    mut prev_hash: String,
+    events: &[Event],
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<case_events::ActiveModel>, StoreError> {
     let at = chain::truncate_to_micros(now);
     let mut rows = Vec::with_capacity(events.len());
     for (sequence, event) in (after_sequence + 1..).zip(events) {
@@ -68,10 +86,5 @@ pub(super) async fn append_events(
             hash: Set(row.hash),
         });
     }
-    if !rows.is_empty() {
-        case_events::Entity::insert_many(rows)
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
+    Ok(rows)
 }

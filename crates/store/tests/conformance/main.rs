@@ -7,6 +7,7 @@
 
 mod basics;
 mod migrations;
+mod opening;
 mod register;
 mod relay;
 mod tls;

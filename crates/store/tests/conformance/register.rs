@@ -19,7 +19,7 @@ complaints_test_support::on_every_backend!(
     cases_opened_one_after_another_get_numbers_counting_up,
 );
 
-fn complaint(n: u32) -> NewComplaint {
+pub(super) fn complaint(n: u32) -> NewComplaint {
     let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
     NewComplaint::validate(
         RawComplaint {
@@ -73,7 +73,7 @@ async fn reserved_numbers_are_unique_under_concurrent_writers(test: TestDb) {
             let mut numbers = Vec::new();
             for _ in 0..10 {
                 let source = NumberSource::reserve(&db, 2026).await.unwrap();
-                numbers.push(source.take(&db, 2026).await.unwrap());
+                numbers.push(source.take(&db).await.unwrap());
             }
             numbers
         }));
