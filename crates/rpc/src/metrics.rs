@@ -24,6 +24,9 @@ pub const BUILD_INFO: &str = "complaints_build_info";
 pub const OUTBOX_PENDING: &str = "complaints_outbox_pending";
 pub const OUTBOX_OLDEST_AGE: &str = "complaints_outbox_oldest_age_seconds";
 
+/// How many writes shared each group commit's transaction, by `name`.
+pub const GROUP_COMMIT_BATCH: &str = complaints_store::group_commit::BATCH_METRIC;
+
 /// What a family is, as [`preregister`] creates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -69,6 +72,12 @@ const FAMILIES: &[(&str, Kind, Option<Unit>, &str)] = &[
         Kind::Counter,
         None,
         "Outbox messages set aside because their receiver refused them for good, by topic and step.",
+    ),
+    (
+        GROUP_COMMIT_BATCH,
+        Kind::Histogram,
+        None,
+        "Writes that shared one transaction (group commit), by kind of write: 1 when calls come one at a time.",
     ),
     (
         "complaints_deadlines_pending",

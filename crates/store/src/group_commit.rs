@@ -26,6 +26,10 @@ use tracing::Instrument;
 
 type Write<I, O> = dyn Fn(Vec<I>) -> Pin<Box<dyn Future<Output = Vec<O>> + Send>> + Send + Sync;
 
+/// The histogram of how many items each transaction wrote, labelled with
+/// the group commit's `name`.
+pub const BATCH_METRIC: &str = "complaints_group_commit_batch_size";
+
 /// The writer's answer never came: it panicked while writing the batch
 /// holding the item. Whether the item was written is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -116,11 +120,23 @@ impl<I: Send + 'static, O: Send + 'static> GroupCommit<I, O> {
     /// Writes `batch`, then every batch queued meanwhile, then ends.
     async fn write_until_empty(self: Arc<Self>, mut batch: Vec<Waiting<I, O>>) {
         loop {
-            let span = tracing::debug_span!("group_commit", name = self.name, items = batch.len());
+            // The first caller's span is the batch's parent, so a call
+            // written alone keeps its statements in its own trace; the
+            // batch follows from every other caller's.
+            let span = tracing::debug_span!(
+                parent: &batch[0].span,
+                "group_commit",
+                name = self.name,
+                items = batch.len()
+            );
+            #[allow(clippy::cast_precision_loss)]
+            metrics::histogram!(BATCH_METRIC, "name" => self.name).record(batch.len() as f64);
             let mut items = Vec::with_capacity(batch.len());
             let mut answers = Vec::with_capacity(batch.len());
-            for waiting in batch {
-                span.follows_from(&waiting.span);
+            for (position, waiting) in batch.into_iter().enumerate() {
+                if position > 0 {
+                    span.follows_from(&waiting.span);
+                }
                 items.push(waiting.item);
                 answers.push(waiting.answer);
             }

@@ -53,6 +53,10 @@ const FIRING_LAG_BUCKETS: [f64; 12] = [
     0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14_400.0, 86_400.0,
 ];
 const FIRING_LAG_METRIC: &str = "complaints_deadline_firing_lag_seconds";
+/// Bucket bounds for how many writes shared a transaction (group commit):
+/// up to the largest batch a writer takes.
+const BATCH_BUCKETS: [f64; 7] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+const BATCH_METRIC: &str = "complaints_group_commit_batch_size";
 
 /// What [`init`] sets up.
 #[derive(Debug, Clone)]
@@ -184,7 +188,7 @@ pub fn init(options: TelemetryOptions<'_>) -> Result<TelemetryGuard, TelemetryEr
 }
 
 /// The Prometheus recorder's configuration: histograms (every metric this
-/// platform times is in seconds) rendered with buckets, not as summaries,
+/// platform times is in seconds; one counts writes per transaction) rendered with buckets, not as summaries,
 /// so they can be aggregated across replicas.
 pub fn prometheus_builder() -> PrometheusBuilder {
     // Both calls fail only for an empty bucket list; the lists are constants.
@@ -195,6 +199,9 @@ pub fn prometheus_builder() -> PrometheusBuilder {
                 Matcher::Full(FIRING_LAG_METRIC.to_owned()),
                 &FIRING_LAG_BUCKETS,
             )
+        })
+        .and_then(|builder| {
+            builder.set_buckets_for_metric(Matcher::Full(BATCH_METRIC.to_owned()), &BATCH_BUCKETS)
         })
         .unwrap_or_else(|_| PrometheusBuilder::new())
 }

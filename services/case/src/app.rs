@@ -93,6 +93,9 @@ pub struct CaseApp {
 /// The case service's group commit of new cases.
 type Openings = GroupCommit<cases::Opening<'static>, Result<Outcome, StoreError>>;
 
+/// The group commit of new cases, as its metric names it.
+pub(crate) const OPENINGS: &str = "case.open";
+
 /// How many transactions of new cases are written at once: on Postgres a
 /// few (one fills while another commits); on SQLite one, its one writer.
 const OPENING_WRITERS: usize = 2;
@@ -106,7 +109,7 @@ fn openings(db: &DatabaseConnection, calendar: &Arc<Calendar>) -> Arc<Openings> 
         _ => 1,
     };
     let (db, calendar) = (db.clone(), calendar.clone());
-    GroupCommit::new("case.open", writers, OPENING_BATCH, move |batch| {
+    GroupCommit::new(OPENINGS, writers, OPENING_BATCH, move |batch| {
         let (db, calendar) = (db.clone(), calendar.clone());
         async move { cases::open_cases(&db, &calendar, batch).await }
     })

@@ -10,7 +10,7 @@ use complaints_config::Settings;
 use complaints_domain::clock::Clock;
 use complaints_proto::complaints::case::v1::case_service_server::CaseServiceServer;
 use complaints_rpc::limits::MessageLimits;
-use complaints_rpc::metrics::OutboxGauges;
+use complaints_rpc::metrics::{GROUP_COMMIT_BATCH, OutboxGauges, preregister};
 use complaints_rpc::peers::LocalHandle;
 use complaints_rpc::service::{Application, Service, ServiceParts, Stop};
 use complaints_store::cases::CASE_EVENTS_TOPIC;
@@ -32,6 +32,7 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         peers,
     } = parts;
     let backlog = OutboxGauges::new(db.clone(), clock.clone(), &[CASE_EVENTS_TOPIC]);
+    preregister(GROUP_COMMIT_BATCH, &[("name", crate::app::OPENINGS)]);
     // The largest message decoded: an `OpenCase` carrying an email's
     // attachments or a letter's scan, up to the evidence limit (the
     // per-call limit layer holds every other call to its own size).

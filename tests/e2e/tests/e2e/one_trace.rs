@@ -238,6 +238,7 @@ async fn one_complaint_is_one_trace_through_all_four_services_and_metrics_are_th
             &[
                 r#"complaints_outbox_pending{topic="case.events"} 0"#,
                 "complaints_outbox_oldest_age_seconds{",
+                "# HELP complaints_group_commit_batch_size",
             ],
         ),
         (
@@ -300,6 +301,13 @@ async fn one_complaint_is_one_trace_through_all_four_services_and_metrics_are_th
         wait_for_event(&mut cases, &opened.case_id, "case.notice_sent", PATIENCE).await,
         "no acknowledgement recorded:\n{}",
         outputs(&processes)
+    );
+
+    // The new case was written by the group commit, alone.
+    let page = scrape(case_node.metrics).await;
+    assert!(
+        page.contains(r#"complaints_group_commit_batch_size_count{name="case.open"} 1"#),
+        "one case opened, in one transaction of its own:\n{page}"
     );
 
     // Every hop, in the one trace the intake call began.
