@@ -180,19 +180,20 @@ mod tests {
 
     use super::*;
 
-    /// A writer that records each batch's size and holds the first batch
-    /// until `release` is notified, so that calls queue up behind it.
+    /// One writer, batches of at most 8, that records each batch's size
+    /// and holds the first batch until `release` is notified, so that
+    /// calls queue up behind it.
     type Recording = (
         Arc<GroupCommit<u32, u32>>,
         Arc<Mutex<Vec<usize>>>,
         Arc<tokio::sync::Notify>,
     );
 
-    fn recording(writers: usize, max_batch: usize) -> Recording {
+    fn recording() -> Recording {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let release = Arc::new(tokio::sync::Notify::new());
         let batches = Arc::new(AtomicUsize::new(0));
-        let commit = GroupCommit::new("test", writers, max_batch, {
+        let commit = GroupCommit::new("test", 1, 8, {
             let (sizes, release) = (sizes.clone(), release.clone());
             move |items: Vec<u32>| {
                 let (sizes, release, batches) = (sizes.clone(), release.clone(), batches.clone());
@@ -206,6 +207,20 @@ mod tests {
             }
         });
         (commit, sizes, release)
+    }
+
+    fn submitting(
+        commit: &Arc<GroupCommit<u32, u32>>,
+        item: u32,
+    ) -> tokio::task::JoinHandle<Result<u32, Abandoned>> {
+        let commit = commit.clone();
+        tokio::spawn(async move { commit.submit(item).await })
+    }
+
+    async fn first_batch_started(sizes: &Mutex<Vec<usize>>) {
+        while sizes.lock().unwrap().is_empty() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     async fn queued(commit: &Arc<GroupCommit<u32, u32>>, count: usize) {
@@ -225,20 +240,10 @@ mod tests {
 
     #[tokio::test]
     async fn calls_that_queue_behind_a_busy_writer_share_the_next_batch() {
-        let (commit, sizes, release) = recording(1, 8);
-        let first = tokio::spawn({
-            let commit = commit.clone();
-            async move { commit.submit(1).await }
-        });
-        while sizes.lock().unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let rest: Vec<_> = (2..=11)
-            .map(|item| {
-                let commit = commit.clone();
-                tokio::spawn(async move { commit.submit(item).await })
-            })
-            .collect();
+        let (commit, sizes, release) = recording();
+        let first = submitting(&commit, 1);
+        first_batch_started(&sizes).await;
+        let rest: Vec<_> = (2..=11).map(|item| submitting(&commit, item)).collect();
         queued(&commit, 10).await;
         release.notify_one();
         assert_eq!(first.await.unwrap(), Ok(10));
@@ -258,18 +263,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_item_whose_caller_stopped_waiting_is_still_written() {
-        let (commit, sizes, release) = recording(1, 8);
-        let first = tokio::spawn({
-            let commit = commit.clone();
-            async move { commit.submit(1).await }
-        });
-        while sizes.lock().unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        let abandoned = tokio::spawn({
-            let commit = commit.clone();
-            async move { commit.submit(2).await }
-        });
+        let (commit, sizes, release) = recording();
+        let first = submitting(&commit, 1);
+        first_batch_started(&sizes).await;
+        let abandoned = submitting(&commit, 2);
         queued(&commit, 1).await;
         abandoned.abort();
         release.notify_one();
