@@ -194,6 +194,12 @@ pub async fn claim_aggregate(
 /// [`claim_aggregate`] for several aggregates in one statement: the ones
 /// `holder` now holds, in no particular order; those another holder's
 /// lease covers are left out.
+///
+/// The leases are written in the aggregates' id order, whatever order the
+/// caller's page gave them: two replicas claiming overlapping pages then
+/// lock the rows they share in the same order, instead of each holding
+/// one the other waits for (a deadlock, which Postgres ends by failing one
+/// of the passes).
 pub async fn claim_aggregates(
     db: &impl ConnectionTrait,
     topic: &str,
@@ -213,7 +219,10 @@ pub async fn claim_aggregates(
         Alias::new("holder"),
         Alias::new("leased_until"),
     ]);
-    for aggregate_id in aggregates {
+    let mut ordered = aggregates.to_vec();
+    ordered.sort_unstable();
+    ordered.dedup();
+    for aggregate_id in &ordered {
         insert
             .values([
                 topic.into(),
