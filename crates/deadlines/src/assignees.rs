@@ -3,12 +3,14 @@
 //! `m20261204_000001_assignee`). Whether an alert names that person is the
 //! escalation service's call; this module only keeps the record.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::CaseId;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait,
+};
 
 use crate::QueueError;
 
@@ -48,13 +50,50 @@ pub async fn record(
     version: i64,
     at: DateTime<Utc>,
 ) -> Result<bool, QueueError> {
-    let row = entity::ActiveModel {
-        case_id: Set(case_id.as_uuid()),
-        assignee: Set(assignee.map(str::to_owned)),
-        version: Set(version),
-        recorded_at: Set(at),
-    };
-    let result = Entity::insert(row)
+    let recorded = record_all(
+        db,
+        [Assignment {
+            case_id,
+            assignee: assignee.map(str::to_owned),
+            version,
+            at,
+        }],
+    )
+    .await?;
+    Ok(recorded.contains(&case_id))
+}
+
+/// Who a case is assigned to after one of its changes.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    pub case_id: CaseId,
+    /// `None`: nobody.
+    pub assignee: Option<String>,
+    /// The case's version after the change.
+    pub version: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// [`record`] for the assignments of several cases (each named once), in
+/// one statement, its rows in case order; the cases whose record changed.
+pub async fn record_all(
+    db: &impl ConnectionTrait,
+    assignments: impl IntoIterator<Item = Assignment>,
+) -> Result<HashSet<CaseId>, QueueError> {
+    let mut assignments: Vec<Assignment> = assignments.into_iter().collect();
+    if assignments.is_empty() {
+        return Ok(HashSet::new());
+    }
+    assignments.sort_by_key(|assignment| assignment.case_id);
+    let rows = assignments
+        .into_iter()
+        .map(|assignment| entity::ActiveModel {
+            case_id: Set(assignment.case_id.as_uuid()),
+            assignee: Set(assignment.assignee),
+            version: Set(assignment.version),
+            recorded_at: Set(assignment.at),
+        });
+    let mut upsert = Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(Column::CaseId)
                 .update_columns([Column::Assignee, Column::Version, Column::RecordedAt])
@@ -63,9 +102,14 @@ pub async fn record(
                 )
                 .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    Ok(result > 0)
+        .into_query();
+    // Rows inserted or updated come back; those the condition kept do not.
+    upsert.returning_col(Column::CaseId);
+    let mut recorded = HashSet::new();
+    for row in db.query_all(&upsert).await? {
+        recorded.insert(CaseId(row.try_get_by_index::<uuid::Uuid>(0)?));
+    }
+    Ok(recorded)
 }
 
 /// The assignees of those of `case_ids` that have one.

@@ -16,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Order, Query, UpdateStatement};
+use sea_orm::sea_query::{
+    Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query, UpdateStatement,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait,
     FromQueryResult, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement,
@@ -785,6 +787,54 @@ pub(crate) async fn count_pending(db: &impl ConnectionTrait) -> Result<u64, Queu
         .filter(Column::State.eq(PENDING))
         .count(db)
         .await?)
+}
+
+/// Those of `case_ids` whose clocks are paused: they have a pending
+/// deadline on hold.
+pub(crate) async fn paused_among(
+    db: &impl ConnectionTrait,
+    case_ids: &[CaseId],
+) -> Result<Vec<CaseId>, QueueError> {
+    if case_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let paused = entity::Entity::find()
+        .select_only()
+        .column(Column::CaseId)
+        .distinct()
+        .filter(Column::CaseId.is_in(case_ids.iter().map(CaseId::as_uuid)))
+        .filter(still_pending())
+        .filter(Column::HeldAt.is_not_null())
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?;
+    Ok(paused.into_iter().map(CaseId).collect())
+}
+
+/// Locks the pending deadlines of `case_ids` for the rest of the
+/// transaction, in id order, or fails at once (Postgres's
+/// `lock_not_available`) if another transaction holds one: a transaction
+/// that changes several cases' deadlines takes their locks here, before
+/// any other, and never waits for one, so it cannot close a cycle of
+/// waits with a worker completing a batch of firings. Nothing on SQLite,
+/// whose one writer at a time waits for no one.
+pub(crate) async fn lock_pending_of_cases(
+    db: &impl ConnectionTrait,
+    case_ids: &[CaseId],
+) -> Result<(), QueueError> {
+    if case_ids.is_empty() || db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut select = Query::select();
+    select
+        .column(Column::DeadlineId)
+        .from(entity::Entity)
+        .and_where(Column::CaseId.is_in(case_ids.iter().map(CaseId::as_uuid)))
+        .and_where(still_pending())
+        .order_by(Column::DeadlineId, Order::Asc)
+        .lock_with_behavior(LockType::Update, LockBehavior::Nowait);
+    db.query_all(&select).await?;
+    Ok(())
 }
 
 pub(crate) async fn of_case(

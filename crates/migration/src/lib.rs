@@ -28,6 +28,7 @@ mod m20261211_000001_trace_contexts;
 mod m20261212_000001_outbox_undelivered;
 mod m20261214_000001_queue_autovacuum;
 mod m20261215_000001_intake_records;
+mod m20261216_000001_notification_queue;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261212_000001_outbox_undelivered::Migration),
             Box::new(m20261214_000001_queue_autovacuum::Migration),
             Box::new(m20261215_000001_intake_records::Migration),
+            Box::new(m20261216_000001_notification_queue::Migration),
         ]
     }
 }

@@ -21,6 +21,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::FutureExt;
+use sea_orm::{ConnectionTrait, DbBackend};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
@@ -29,6 +30,19 @@ type Write<I, O> = dyn Fn(Vec<I>) -> Pin<Box<dyn Future<Output = Vec<O>> + Send>
 /// The histogram of how many items each transaction wrote, labelled with
 /// the group commit's `name`.
 pub const BATCH_METRIC: &str = "complaints_group_commit_batch_size";
+
+/// How many batches to write at once on `db`: on Postgres two (one fills
+/// while the other commits), on SQLite one, its one writer.
+pub fn writers_for(db: &impl ConnectionTrait) -> usize {
+    match db.get_database_backend() {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    }
+}
+
+/// The most items one transaction writes, unless a use has a reason for
+/// another size.
+pub const MAX_BATCH: usize = 32;
 
 /// The writer's answer never came: it panicked while writing the batch
 /// holding the item. Whether the item was written is unknown.

@@ -17,10 +17,9 @@ use complaints_rpc::service::Stop;
 use complaints_store::cases::{self, CaseFilter, LinkOutcome, Outcome, PageCursor, StoredCase};
 use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::entity::case_events;
-use complaints_store::group_commit::GroupCommit;
+use complaints_store::group_commit::{self, GroupCommit};
 use complaints_store::idempotency::RequestKey;
 use complaints_store::{DatabaseConnection, StoreError, chain, policies};
-use sea_orm::DbBackend;
 
 use crate::statistics::Statistics;
 
@@ -96,20 +95,11 @@ type Openings = GroupCommit<cases::Opening<'static>, Result<Outcome, StoreError>
 /// The group commit of new cases, as its metric names it.
 pub(crate) const OPENINGS: &str = "case.open";
 
-/// How many transactions of new cases are written at once: on Postgres a
-/// few (one fills while another commits); on SQLite one, its one writer.
-const OPENING_WRITERS: usize = 2;
-/// The most new cases one transaction writes.
-const OPENING_BATCH: usize = 32;
-
 /// The group commit of new cases on `db`.
 fn openings(db: &DatabaseConnection, calendar: &Arc<Calendar>) -> Arc<Openings> {
-    let writers = match db.get_database_backend() {
-        DbBackend::Postgres => OPENING_WRITERS,
-        _ => 1,
-    };
+    let writers = group_commit::writers_for(db);
     let (db, calendar) = (db.clone(), calendar.clone());
-    GroupCommit::new(OPENINGS, writers, OPENING_BATCH, move |batch| {
+    GroupCommit::new(OPENINGS, writers, group_commit::MAX_BATCH, move |batch| {
         let (db, calendar) = (db.clone(), calendar.clone());
         async move { cases::open_cases(&db, &calendar, batch).await }
     })

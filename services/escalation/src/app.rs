@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use complaints_deadlines::clock_versions::{self, Applied, CaseChange};
 use complaints_deadlines::{Deadline, DeadlineQueue, QueueError, WorkerId};
 use complaints_domain::calendar::Calendar;
 use complaints_domain::case::CaseId;
 use complaints_domain::clock::Clock;
 use complaints_domain::policy::ExtensionPolicy;
 use complaints_rpc::peers::CasePeer;
+use complaints_store::group_commit::{self, GroupCommit};
 
 use crate::relay::OutboxWake;
 
@@ -38,6 +40,29 @@ pub struct EscalationApp {
     /// When the pending-deadlines gauge was last counted (see
     /// `EscalationApp::record_pending`).
     pub(crate) pending_counted: Arc<complaints_telemetry::AtMostEvery>,
+    /// Case changes, applied together when they arrive together.
+    pub(crate) case_changes: Arc<CaseChanges>,
+}
+
+/// The escalation service's group commit of case changes.
+pub(crate) type CaseChanges = GroupCommit<CaseChange, Result<Applied, QueueError>>;
+
+/// The group commit of case changes, as its metric names it.
+pub(crate) const CASE_CHANGES: &str = "escalation.case_change";
+
+/// The group commit of case changes to `queue`'s clocks.
+fn case_changes(queue: &Arc<dyn DeadlineQueue>) -> Arc<CaseChanges> {
+    let writers = group_commit::writers_for(queue.database());
+    let queue = queue.clone();
+    GroupCommit::new(
+        CASE_CHANGES,
+        writers,
+        group_commit::MAX_BATCH,
+        move |batch| {
+            let queue = queue.clone();
+            async move { clock_versions::apply_all(queue.as_ref(), batch).await }
+        },
+    )
 }
 
 impl std::fmt::Debug for EscalationApp {
@@ -58,6 +83,7 @@ impl EscalationApp {
         case: CasePeer,
     ) -> Self {
         Self {
+            case_changes: case_changes(&queue),
             queue,
             calendar: Arc::new(calendar),
             warn_before_working_days,

@@ -304,8 +304,7 @@ impl EscalationService for EscalationGrpc {
                 settle,
                 assignee: assignee.map(Text::into_string),
             })
-            .await
-            .map_err(into_status)?;
+            .await?;
         Ok(Response::new(pb::ApplyCaseChangeResponse {
             started: i32::try_from(started).unwrap_or(i32::MAX),
             settled: i32::try_from(settled).unwrap_or(i32::MAX),

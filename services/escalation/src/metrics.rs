@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use complaints_domain::case::DeadlineKind;
 use complaints_domain::clock::Clock;
-use complaints_rpc::metrics::{OutboxGauges, preregister};
+use complaints_rpc::metrics::{GROUP_COMMIT_BATCH, OutboxGauges, preregister};
 use complaints_store::DatabaseConnection;
 
 use crate::relay::{CASE_TOPIC, NOTIFY_TOPIC};
@@ -25,5 +25,6 @@ pub(crate) fn register(db: DatabaseConnection, clock: Arc<dyn Clock>) -> OutboxG
     ] {
         preregister(name, &[]);
     }
+    preregister(GROUP_COMMIT_BATCH, &[("name", crate::app::CASE_CHANGES)]);
     OutboxGauges::new(db, clock, &[NOTIFY_TOPIC, CASE_TOPIC])
 }

@@ -3,12 +3,13 @@
 //! assigned to.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use complaints_deadlines::clock_versions::{self, CaseChange};
-use complaints_deadlines::{NewDeadline, QueueError};
+use complaints_deadlines::NewDeadline;
+use complaints_deadlines::clock_versions::CaseChange;
 use complaints_domain::calendar::Due;
 use complaints_domain::case::{CaseId, DeadlineKind, DeadlineOutcome};
 use complaints_domain::policy::Stage;
 use complaints_domain::role::Role;
+use complaints_rpc::AppError;
 
 use crate::app::EscalationApp;
 
@@ -47,10 +48,10 @@ impl EscalationApp {
     /// start, a repeat) is left as it is (see
     /// [`complaints_deadlines::clock_versions`]); a start is keyed by case,
     /// kind and stage; a settlement applies only to a pending deadline.
-    pub async fn apply_case_change(
-        &self,
-        change: ClockChange,
-    ) -> Result<(usize, usize), QueueError> {
+    ///
+    /// Changes that arrive together (a relay sends several cases' at once)
+    /// share one transaction ([`complaints_deadlines::clock_versions::apply_all`]).
+    pub async fn apply_case_change(&self, change: ClockChange) -> Result<(usize, usize), AppError> {
         let now = self.clock.now();
         let ClockChange {
             case_id,
@@ -78,18 +79,19 @@ impl EscalationApp {
                 created_at: now,
             })
             .collect();
-        let applied = clock_versions::apply(
-            self.queue.as_ref(),
-            CaseChange {
+        let applied = self
+            .case_changes
+            .submit(CaseChange {
                 case_id,
                 version,
                 start: deadlines,
                 settle,
                 assignee,
                 at: now,
-            },
-        )
-        .await?;
+            })
+            .await
+            .map_err(AppError::service)?
+            .map_err(AppError::service)?;
         if !applied.stale.is_empty() {
             tracing::info!(
                 %case_id,

@@ -18,13 +18,17 @@ use complaints_rpc::mapping::{
 use complaints_rpc::{
     AppError, date_from_proto, into_status, optional_timestamp, timestamp_to_proto,
 };
+use complaints_store::group_commit::{self, GroupCommit};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::entity::{self, DeliveryChannel, DeliveryState, RequestDetails};
 use crate::erasure::{self, EraseError, OutboxDirs};
-use crate::repo::{self, NewNotification, Requeue};
+use crate::repo::{self, NewNotification, RequestAnswer, Requested, Requeue};
+
+/// The longest dedupe key a request may name: the width of its column.
+const DEDUPE_KEY_MAX: usize = 255;
 
 /// The most notification ids one requeue may name.
 const REQUEUE_MAX_IDS: usize = 500;
@@ -37,6 +41,24 @@ pub struct NotificationGrpc {
     wake: Arc<Notify>,
     /// Where delivery writes files, for erasure to delete them.
     outbox: OutboxDirs,
+    /// New notifications, written together when they arrive together.
+    requests: Arc<Requests>,
+}
+
+/// The notification service's group commit of requests.
+type Requests = GroupCommit<Requested, RequestAnswer>;
+
+/// The group commit of requests, as its metric names it.
+pub(crate) const REQUESTS: &str = "notification.request";
+
+/// The group commit of requests on `db`.
+fn requests(db: &DatabaseConnection) -> Arc<Requests> {
+    let writers = group_commit::writers_for(db);
+    let db = db.clone();
+    GroupCommit::new(REQUESTS, writers, group_commit::MAX_BATCH, move |batch| {
+        let db = db.clone();
+        async move { repo::request_all(&db, batch).await }
+    })
 }
 
 impl std::fmt::Debug for NotificationGrpc {
@@ -50,6 +72,7 @@ impl NotificationGrpc {
     /// [`NotificationGrpc::with_outbox`] where delivery writes them.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>, wake: Arc<Notify>) -> Self {
         Self {
+            requests: requests(&db),
             db,
             clock,
             wake,
@@ -276,6 +299,12 @@ impl NotificationService for NotificationGrpc {
                 .ok()
                 .map(|text| text.as_str().to_owned())
         };
+        if m.dedupe_key.trim().chars().count() > DEDUPE_KEY_MAX {
+            violations.push(FieldViolation::new(
+                "dedupe_key",
+                format!("must be at most {DEDUPE_KEY_MAX} characters"),
+            ));
+        }
         let (Ok(case), Some(kind), Some(stage), true) = (case, kind, stage, violations.is_empty())
         else {
             return Err(AppError::from(violations).into());
@@ -308,8 +337,7 @@ impl NotificationService for NotificationGrpc {
             alert_level,
         )
         .with_assignee(assignee);
-        let (notification_id, created) = repo::request(
-            &self.db,
+        let requested = Requested::now(
             NewNotification {
                 dedupe_key,
                 case_id: case,
@@ -320,9 +348,13 @@ impl NotificationService for NotificationGrpc {
                 details,
             },
             self.clock.now(),
-        )
-        .await
-        .map_err(db_status)?;
+        );
+        let (notification_id, created) = self
+            .requests
+            .submit(requested)
+            .await
+            .map_err(into_status)?
+            .map_err(db_status)?;
         if created {
             self.wake.notify_one();
         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use complaints_domain::case::NotifyKind;
 use complaints_domain::clock::Clock;
-use complaints_rpc::metrics::{OutboxGauges, preregister};
+use complaints_rpc::metrics::{GROUP_COMMIT_BATCH, OutboxGauges, preregister};
 use complaints_store::DatabaseConnection;
 
 use crate::entity::DeliveryChannel;
@@ -30,5 +30,6 @@ pub(crate) fn register(db: DatabaseConnection, clock: Arc<dyn Clock>) -> OutboxG
     ] {
         preregister(name, &[]);
     }
+    preregister(GROUP_COMMIT_BATCH, &[("name", crate::grpc::REQUESTS)]);
     OutboxGauges::new(db, clock, &[CASE_TOPIC])
 }

@@ -248,6 +248,7 @@ async fn one_complaint_is_one_trace_through_all_four_services_and_metrics_are_th
                 "complaints_deadlines_breached_total{",
                 "complaints_deadline_firing_lag_seconds",
                 r#"complaints_outbox_pending{topic="escalation.notify"}"#,
+                r#"complaints_group_commit_batch_size_count{name="escalation.case_change"} 0"#,
             ],
         ),
         (
@@ -258,6 +259,7 @@ async fn one_complaint_is_one_trace_through_all_four_services_and_metrics_are_th
                 "complaints_notifications_failed_total{",
                 "complaints_notification_retries_total{",
                 r#"complaints_outbox_pending{topic="notification.case"}"#,
+                r#"complaints_group_commit_batch_size_count{name="notification.request"} 0"#,
             ],
         ),
     ];
