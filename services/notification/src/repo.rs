@@ -17,7 +17,7 @@ use complaints_domain::role::Role;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SelectStatement};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    QueryOrder, QuerySelect, QueryTrait, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -103,6 +103,18 @@ async fn request_one(db: &impl ConnectionTrait, requested: Requested) -> Request
         .ok_or_else(missing_answer)
 }
 
+/// Runs `statement`, whose `RETURNING` is one notification id per row.
+async fn returned_ids(
+    db: &impl ConnectionTrait,
+    statement: &impl StatementBuilder,
+) -> Result<HashSet<String>, sea_orm::DbErr> {
+    db.query_all(statement)
+        .await?
+        .into_iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect()
+}
+
 fn missing_answer() -> sea_orm::DbErr {
     sea_orm::DbErr::RecordNotFound("notification after insert".to_owned())
 }
@@ -138,12 +150,7 @@ async fn request_together(
         )
         .into_query();
     insert.returning_col(Column::NotificationId);
-    let created = db
-        .query_all(&insert)
-        .await?
-        .into_iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect::<Result<HashSet<String>, _>>()?;
+    let created = returned_ids(db, &insert).await?;
     // Each key's notification: the one a request here created, else the
     // one that was there before.
     let mut by_key: HashMap<String, String> = ids
@@ -279,12 +286,7 @@ pub async fn claim_due(
         )
         .and_where(Expr::exists(earlier_of_its_case_due(now)).not())
         .returning_col(Column::NotificationId);
-    let taken = db
-        .query_all(&take)
-        .await?
-        .into_iter()
-        .map(|row| row.try_get_by_index::<String>(0))
-        .collect::<Result<HashSet<String>, _>>()?;
+    let taken = returned_ids(db, &take).await?;
     Ok(candidates
         .into_iter()
         .filter(|candidate| taken.contains(&candidate.notification_id))
