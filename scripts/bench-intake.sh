@@ -23,9 +23,16 @@
 # stopped and removed at the end. BENCH_PROFILE=1 implies it and profiles
 # the closed-loop run at the highest concurrency: statements from
 # pg_stat_statements (by total time and by calls, per accepted complaint),
-# WAL per complaint, the CPU each process used, and `perf record -F 499 -g`
+# WAL per complaint, what the sessions waited on (pg_stat_activity, every
+# 50 ms), the CPU each process used, and `perf record -F 499 -g`
 # of the case and intake processes (and of the embedded suite during its
 # run), built with line tables so that perf can name the symbols.
+# BENCH_HISTORY=N first files N complaints (32 in flight, every
+# acknowledgement sent) and then runs VACUUM ANALYZE, so that the measured
+# runs meet tables with a history and statistics of it, as in a deployment
+# that has run a while; without it (the default) they start on empty
+# tables, whose first query plans (made before any statistics, and cached
+# by each connection) can read whole tables until the next analyse.
 # BENCH_STATEMENTS_SHOWN (default 15) sets how many statements each of
 # those two lists shows. BENCH_EMBEDDED_CONCURRENCY (default 16) sets the
 # embedded suite's load.
@@ -51,6 +58,7 @@ PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
 DRAIN="${BENCH_DRAIN_SECONDS:-60}"
 PROFILE="${BENCH_PROFILE:-0}"
 STATEMENTS_SHOWN="${BENCH_STATEMENTS_SHOWN:-15}"
+HISTORY="${BENCH_HISTORY:-0}"
 OWN_POSTGRES="${BENCH_OWN_POSTGRES:-0}"
 if [[ "$PROFILE" == 1 ]]; then OWN_POSTGRES=1; fi
 if [[ "$OWN_POSTGRES" == 1 ]]; then
@@ -268,6 +276,32 @@ perf_stop() {
   PERF_PIDS=()
 }
 
+# What the suite's Postgres sessions are doing, sampled every 50 ms while
+# the profiled run lasts: on CPU, or the wait event they are waiting on
+# (`Lock:object` is a heavyweight lock such as the one NOTIFY takes at
+# commit, `IO:WALSync` a commit's flush). Stopped with the profilers.
+waits_start() {
+  printf '%s\n' "SELECT coalesce(wait_event_type || ':' || wait_event, 'on CPU') || '|' ||
+      left(regexp_replace(query, '\\s+', ' ', 'g'), 90) FROM pg_stat_activity
+    WHERE datname = '$BENCH_DB' AND state = 'active' AND pid <> pg_backend_pid() \\watch 0.05" |
+    psql -At "$SERVER_URL/postgres" >"$WORK/waits.raw" 2>/dev/null &
+  PERF_PIDS+=("$!")
+}
+
+waits_report() { # label
+  local samples
+  # \watch separates its results with blank lines.
+  samples="$(grep -c . "$WORK/waits.raw" || true)"
+  {
+    echo "WAITS $1: active sessions of the suite, sampled every 50 ms ($samples session samples)"
+    grep . "$WORK/waits.raw" | cut -d'|' -f1 | sort | uniq -c | sort -rn | head -n 10 |
+      awk -v n="$samples" '{ count = $1; $1 = ""; printf "  %5.1f%% %s\n", 100 * count / (n > 0 ? n : 1), $0 }'
+    echo "WAITS $1 by statement (the first 90 characters of each), the 12 most sampled:"
+    grep . "$WORK/waits.raw" | sort | uniq -c | sort -rn | head -n 12 |
+      awk -v n="$samples" '{ count = $1; $1 = ""; printf "  %5.1f%% %s\n", 100 * count / (n > 0 ? n : 1), $0 }'
+  } | tee -a "$WORK/profile.out"
+}
+
 # The top symbols by self time of one recording, and the share of each
 # binary or library. The reports go through files: a `head` on a pipe would
 # end perf with SIGPIPE, which pipefail turns into a failed run.
@@ -455,6 +489,15 @@ bench() { # label args...
   echo "LOAD $label $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/load.out"
 }
 
+if [[ "$HISTORY" -gt 0 ]]; then
+  echo "== history: $HISTORY complaints, then VACUUM ANALYZE"
+  "$BIN/complaints" bench --label history --as adviser --server "http://127.0.0.1:$INTAKE_PORT" \
+    --concurrency 32 --count "$HISTORY" --duration 3600 --sent-dir "$WORK/outbox/email" \
+    --drain-timeout 300 >"$WORK/history.out"
+  grep '^RESULT label=history ' "$WORK/history.out" || true
+  psql -q "$SERVER_URL/$BENCH_DB" -c "VACUUM ANALYZE" >/dev/null
+fi
+
 # The closed-loop run at the highest concurrency is the one profiled.
 PROFILE_AT="$(tr ' ' '\n' <<<"$CONCURRENCY" | sort -n | tail -n1)"
 
@@ -473,6 +516,7 @@ for c in $CONCURRENCY; do
     perf_start case "$PID_case"
     perf_start intake "$PID_intake"
     perf_start postgres "$(pgrep -d, -P "$(head -n1 "$WORK/pg/data/postmaster.pid")")"
+    waits_start
   fi
   before="$(pg_counters)"
   cpu_snapshot cpu_before "${SERVICES[@]}"
@@ -494,6 +538,7 @@ for c in $CONCURRENCY; do
   cpu_report "closed-$c" "$((accepted + warm))" "$cpu_before" "$cpu_after" intake case escalation notification
   if [[ "$profiled" == 1 ]]; then
     statements_report "closed-$c" "$((accepted + warm))"
+    waits_report "closed-$c"
     perf_top case "closed-$c" case
     perf_top intake "closed-$c" intake
     perf_top postgres "closed-$c, every backend of the suite's connections"

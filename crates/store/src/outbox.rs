@@ -9,7 +9,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, Statement,
+    Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -68,34 +68,39 @@ pub async fn enqueue(
         last_error: Set(None),
         trace_context: Set(message.trace_context.clone().or_else(|| current.clone())),
     });
-    let insert = outbox::Entity::insert_many(rows);
+    outbox::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Tells every replica's relay of `topic` that messages of it were
+/// committed: on Postgres a `NOTIFY` on [`NOTIFY_CHANNEL`], in a statement
+/// of its own after the writing transaction has committed (the relay of
+/// the writing process sends it when that commit wakes it); elsewhere
+/// nothing.
+///
+/// Never inside the writing transaction: Postgres makes every transaction
+/// that notifies commit one at a time (it holds one lock per database from
+/// just before the commit until after its WAL flush, so that notifications
+/// queue in commit order), so outbox writes that notified would commit in
+/// single file, each waiting out the others' flushes. A `NOTIFY` alone
+/// writes nothing and holds that lock for no flush.
+pub async fn announce(db: &impl ConnectionTrait, topic: &str) -> Result<(), StoreError> {
     if db.get_database_backend() != DbBackend::Postgres {
-        insert.exec_without_returning(db).await?;
         return Ok(());
     }
-    // On Postgres the insert also announces its topics, in the same
-    // statement (one round trip): the notification is sent when the
-    // caller's transaction commits, and not at all if it rolls back, and
-    // every replica's relay of each topic wakes.
-    let mut query = insert.into_query();
-    query.returning_col(outbox::Column::Topic);
-    let Statement { sql, values, .. } = DbBackend::Postgres.build(&query);
-    let announced = format!(
-        "WITH inserted AS ({sql}) \
-         SELECT pg_notify('{NOTIFY_CHANNEL}', topic) \
-         FROM (SELECT DISTINCT topic FROM inserted) AS topics"
-    );
-    db.execute_raw(Statement {
-        sql: announced,
-        values,
-        db_backend: DbBackend::Postgres,
-    })
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [NOTIFY_CHANNEL.into(), topic.into()],
+    ))
     .await?;
     Ok(())
 }
 
-/// The Postgres channel on which [`enqueue`] announces new messages, with
-/// their topic as the payload.
+/// The Postgres channel on which [`announce`] tells relays of new messages,
+/// with their topic as the payload.
 pub const NOTIFY_CHANNEL: &str = "complaints_outbox";
 
 /// Up to `limit` undelivered messages of `topic` that are due, oldest first,

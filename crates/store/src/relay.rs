@@ -18,8 +18,10 @@
 //!
 //! The relay sleeps until woken: by this process's commits (the `wake` it is
 //! built with), on Postgres by any replica's (`LISTEN` on
-//! [`outbox::NOTIFY_CHANNEL`], which [`outbox::enqueue`] notifies in the
-//! writing transaction), and otherwise only every [`FALLBACK_POLL`].
+//! [`outbox::NOTIFY_CHANNEL`]), and otherwise only every [`FALLBACK_POLL`].
+//! A relay woken by its own process's commit passes the news on to the
+//! others ([`outbox::announce`]) before its pass, so the announcement
+//! follows the commit and never rides in the writing transaction.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -301,7 +303,10 @@ impl Relay {
     /// [`FALLBACK_POLL`] otherwise. On the signal it finishes the message in
     /// hand, gives back its claims and returns.
     pub async fn run(&self, stop: Stop) {
-        let listening = self.listen(&stop).await;
+        // Other replicas' news, kept apart from this process's commits so
+        // that what is heard is not announced again.
+        let heard = Arc::new(Notify::new());
+        let listening = self.listen(&stop, heard.clone()).await;
         loop {
             if let Err(error) = self.pass(Some(&stop)).await {
                 tracing::error!(topic = self.topic, %error, "outbox relay pass failed");
@@ -309,7 +314,8 @@ impl Relay {
             self.passes.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 () = stop.stopped() => break,
-                () = self.wake.notified() => {}
+                () = self.wake.notified() => self.announce().await,
+                () = heard.notified() => {}
                 () = tokio::time::sleep(self.fallback_poll) => {}
             }
         }
@@ -321,11 +327,21 @@ impl Relay {
         }
     }
 
-    /// On Postgres, listens for other connections' new messages of this
-    /// topic and turns each into a wake-up; the listening has begun when
-    /// this returns, so nothing committed afterwards is missed. `None` on
-    /// SQLite, or when listening failed (the fallback poll remains).
-    async fn listen(&self, stop: &Stop) -> Option<tokio::task::JoinHandle<()>> {
+    /// Tells the other replicas' relays of this topic that this process
+    /// committed messages of it. A lost announcement costs them at most
+    /// [`FALLBACK_POLL`]; this relay delivers the messages itself.
+    async fn announce(&self) {
+        if let Err(error) = outbox::announce(&self.db, self.topic).await {
+            tracing::warn!(topic = self.topic, %error, "outbox relay could not announce new messages");
+        }
+    }
+
+    /// On Postgres, listens for new messages of this topic announced by
+    /// any replica and turns each into a wake-up (`heard`); the listening
+    /// has begun when this returns, so nothing announced afterwards is
+    /// missed. `None` on SQLite, or when listening failed (the fallback
+    /// poll remains).
+    async fn listen(&self, stop: &Stop, heard: Arc<Notify>) -> Option<tokio::task::JoinHandle<()>> {
         if self.db.get_database_backend() != DbBackend::Postgres {
             return None;
         }
@@ -348,7 +364,7 @@ impl Relay {
                 return None;
             }
         };
-        let (topic, wake, stop) = (self.topic, self.wake.clone(), stop.clone());
+        let (topic, wake, stop) = (self.topic, heard, stop.clone());
         Some(tokio::spawn(async move {
             loop {
                 let notification = tokio::select! {

@@ -1104,7 +1104,6 @@ async fn wait_until_waiting_on_the_outbox(
     let mut waiting = HashSet::new();
     let mut leased = 0;
     while Instant::now() < deadline {
-        // The outbox insert is inside the statement that also announces it.
         waiting = db
             .query_all_raw(Statement::from_string(
                 DbBackend::Postgres,
