@@ -46,7 +46,9 @@ impl OutboxMessage {
     }
 }
 
-/// Adds messages in the caller's transaction.
+/// Adds messages in the caller's transaction. It tells no relay: once the
+/// transaction has committed, the caller wakes its process's relay of each
+/// topic, which tells the other replicas' ([`announce`]).
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     messages: &[OutboxMessage],

@@ -95,13 +95,23 @@ type Openings = GroupCommit<cases::Opening<'static>, Result<Outcome, StoreError>
 /// The group commit of new cases, as its metric names it.
 pub(crate) const OPENINGS: &str = "case.open";
 
-/// The group commit of new cases on `db`.
-fn openings(db: &DatabaseConnection, calendar: &Arc<Calendar>) -> Arc<Openings> {
+/// The group commit of new cases on `db`. Each batch wakes the outbox
+/// relay (`outbox_wake`) itself once written, so its messages leave even
+/// when a caller gave up waiting for its answer.
+fn openings(
+    db: &DatabaseConnection,
+    calendar: &Arc<Calendar>,
+    outbox_wake: &Arc<tokio::sync::Notify>,
+) -> Arc<Openings> {
     let writers = group_commit::writers_for(db);
-    let (db, calendar) = (db.clone(), calendar.clone());
+    let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
     GroupCommit::new(OPENINGS, writers, group_commit::MAX_BATCH, move |batch| {
-        let (db, calendar) = (db.clone(), calendar.clone());
-        async move { cases::open_cases(&db, &calendar, batch).await }
+        let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
+        async move {
+            let opened = cases::open_cases(&db, &calendar, batch).await;
+            outbox_wake.notify_one();
+            opened
+        }
     })
 }
 
@@ -128,14 +138,15 @@ impl CaseApp {
         let mut known = HashMap::new();
         known.insert(policy.version.clone(), policy.clone());
         let calendar = Arc::new(calendar);
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
         Ok(CaseApp {
-            openings: openings(&db, &calendar),
+            openings: openings(&db, &calendar, &outbox_wake),
             db,
             policy,
             policies: Arc::new(Mutex::new(known)),
             calendar,
             clock,
-            outbox_wake: Arc::new(tokio::sync::Notify::new()),
+            outbox_wake,
             committed: Arc::new(tokio::sync::watch::Sender::new(())),
             retention_days: None,
             evidence: None,
@@ -662,5 +673,75 @@ impl CaseApp {
             .unwrap_or_else(PoisonError::into_inner)
             .get(version)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::{TimeZone, Utc};
+    use complaints_domain::case::RawComplaint;
+    use complaints_domain::clock::ManualClock;
+    use complaints_domain::complainant::{Channel, RawComplainant};
+    use complaints_domain::role::Role;
+    use complaints_test_support::TestDb;
+
+    use super::*;
+
+    /// A caller that stops waiting for its answer once its complaint is in
+    /// a batch never wakes the relay itself; the batch does, or the case's
+    /// messages would wait for the relay's poll.
+    #[tokio::test]
+    async fn a_batch_of_new_cases_wakes_the_relay_when_its_caller_gave_up() {
+        let db = TestDb::sqlite().await;
+        let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
+        let app = CaseApp::new(
+            db.db.clone(),
+            Policy::default(),
+            Calendar::default(),
+            Arc::new(ManualClock::new(received)),
+        )
+        .await
+        .unwrap();
+        let complaint = NewComplaint::validate(
+            RawComplaint {
+                channel: Some(Channel::Web),
+                received_at: Some(received),
+                complainant: RawComplainant {
+                    full_name: "Caller".into(),
+                    email: "caller@example.org".into(),
+                    phone: String::new(),
+                    postal_address: None,
+                    preferred_contact: None,
+                    customer_ref: String::new(),
+                },
+                summary: "The base unit beeps all night".into(),
+                details: String::new(),
+                recorded_by: String::new(),
+                scan_reference: String::new(),
+            },
+            received,
+        )
+        .unwrap();
+        let (intake, crm) = (
+            Actor::new("intake", Role::Service),
+            Actor::new("crm", Role::Integration),
+        );
+        let key = RequestKey::new("case.open", "crm-1", b"1");
+
+        // Polled once, which queues it for a batch, then dropped.
+        let gave_up = tokio::time::timeout(
+            Duration::ZERO,
+            app.open_case(&intake, &crm, complaint, &key),
+        )
+        .await;
+        assert!(gave_up.is_err(), "answered at the first poll");
+
+        tokio::time::timeout(Duration::from_secs(10), app.outbox_wake.notified())
+            .await
+            .expect("the batch woke no relay");
+        let opened = cases::count(&app.db, &CaseFilter::default()).await.unwrap();
+        assert_eq!(opened, 1, "the batch was written");
     }
 }

@@ -351,6 +351,12 @@ impl EscalationApp {
             .await
             .map_err(|e| ClockError::Outbox(e.to_string()))?;
         txn.commit().await.map_err(QueueError::from)?;
+        // The relays first: nothing awaited stands between the commit and
+        // their wake-up, so a caller that gives up cannot leave the
+        // messages for the poll.
+        if !messages.is_empty() {
+            self.outbox_wake.wake_all();
+        }
         // Committed: an error now would tell the caller nothing was written
         // (and a repeated pause or resume is refused). The index heals
         // itself (see `QueueError`).
@@ -358,9 +364,6 @@ impl EscalationApp {
             tracing::warn!(%error, "indexing moved deadlines failed; the reconciler restores them");
         }
         self.queue.wake();
-        if !messages.is_empty() {
-            self.outbox_wake.wake_all();
-        }
         Ok(())
     }
 }
