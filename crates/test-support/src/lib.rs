@@ -72,6 +72,8 @@
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 pub mod backends;
+#[cfg(feature = "complaints")]
+pub mod complaints;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod net;

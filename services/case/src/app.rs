@@ -680,12 +680,11 @@ impl CaseApp {
 mod tests {
     use std::time::Duration;
 
-    use chrono::{TimeZone, Utc};
-    use complaints_domain::case::RawComplaint;
     use complaints_domain::clock::ManualClock;
-    use complaints_domain::complainant::{Channel, RawComplainant};
     use complaints_domain::role::Role;
     use complaints_test_support::TestDb;
+    use complaints_test_support::complaints::web_complaint;
+    use complaints_test_support::time::monday_morning;
 
     use super::*;
 
@@ -695,35 +694,15 @@ mod tests {
     #[tokio::test]
     async fn a_batch_of_new_cases_wakes_the_relay_when_its_caller_gave_up() {
         let db = TestDb::sqlite().await;
-        let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
         let app = CaseApp::new(
             db.db.clone(),
             Policy::default(),
             Calendar::default(),
-            Arc::new(ManualClock::new(received)),
+            Arc::new(ManualClock::new(monday_morning())),
         )
         .await
         .unwrap();
-        let complaint = NewComplaint::validate(
-            RawComplaint {
-                channel: Some(Channel::Web),
-                received_at: Some(received),
-                complainant: RawComplainant {
-                    full_name: "Caller".into(),
-                    email: "caller@example.org".into(),
-                    phone: String::new(),
-                    postal_address: None,
-                    preferred_contact: None,
-                    customer_ref: String::new(),
-                },
-                summary: "The base unit beeps all night".into(),
-                details: String::new(),
-                recorded_by: String::new(),
-                scan_reference: String::new(),
-            },
-            received,
-        )
-        .unwrap();
+        let complaint = web_complaint(1);
         let (intake, crm) = (
             Actor::new("intake", Role::Service),
             Actor::new("crm", Role::Integration),

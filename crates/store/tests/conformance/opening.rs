@@ -17,7 +17,7 @@ use complaints_store::{StoreError, chain};
 use complaints_test_support::TestDb;
 use sea_orm::{ColumnTrait, DbBackend, EntityTrait, QueryFilter};
 
-use super::register::complaint;
+use complaints_test_support::complaints::web_complaint as complaint;
 
 complaints_test_support::on_every_backend!(
     cases_opened_together_cost_the_statements_of_one,

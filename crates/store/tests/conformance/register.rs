@@ -6,42 +6,18 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use complaints_domain::calendar::Calendar;
-use complaints_domain::case::{Case, CaseId, NewComplaint, RawComplaint};
-use complaints_domain::complainant::{Channel, RawComplainant};
+use complaints_domain::case::{Case, CaseId};
 use complaints_domain::policy::Policy;
 use complaints_domain::role::{Actor, Role};
 use complaints_store::cases;
 use complaints_store::register::{self, NumberSource};
 use complaints_test_support::TestDb;
+use complaints_test_support::complaints::web_complaint as complaint;
 
 complaints_test_support::on_every_backend!(
     reserved_numbers_are_unique_under_concurrent_writers,
     cases_opened_one_after_another_get_numbers_counting_up,
 );
-
-pub(super) fn complaint(n: u32) -> NewComplaint {
-    let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
-    NewComplaint::validate(
-        RawComplaint {
-            channel: Some(Channel::Web),
-            received_at: Some(received),
-            complainant: RawComplainant {
-                full_name: format!("Person {n}"),
-                email: format!("person-{n}@example.org"),
-                phone: String::new(),
-                postal_address: None,
-                preferred_contact: None,
-                customer_ref: String::new(),
-            },
-            summary: "The pendant alarm did not connect".into(),
-            details: String::new(),
-            recorded_by: String::new(),
-            scan_reference: String::new(),
-        },
-        received,
-    )
-    .unwrap()
-}
 
 async fn open(db: &complaints_store::DatabaseConnection, n: u32) -> String {
     let actor = Actor::new("adviser", Role::Adviser);

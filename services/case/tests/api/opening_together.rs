@@ -2,42 +2,16 @@
 //! each call gets its own case and register number, in fewer transactions
 //! than cases.
 
-use chrono::{TimeZone, Utc};
-use complaints_domain::case::{NewComplaint, RawComplaint};
-use complaints_domain::complainant::{Channel, RawComplainant};
 use complaints_domain::role::{Actor, Role};
 use complaints_store::idempotency::RequestKey;
 use complaints_test_support::TestDb;
+use complaints_test_support::complaints::web_complaint as complaint;
 
 use crate::helpers::{counting_service, on_every_backend, spawn_app};
 
 on_every_backend!(complaints_sent_at_once_each_get_a_case_and_share_transactions);
 
 const AT_ONCE: u32 = 40;
-
-fn complaint(n: u32) -> NewComplaint {
-    let received = Utc.with_ymd_and_hms(2026, 3, 2, 10, 0, 0).unwrap();
-    NewComplaint::validate(
-        RawComplaint {
-            channel: Some(Channel::Web),
-            received_at: Some(received),
-            complainant: RawComplainant {
-                full_name: format!("Caller {n}"),
-                email: format!("caller-{n}@example.org"),
-                phone: String::new(),
-                postal_address: None,
-                preferred_contact: None,
-                customer_ref: String::new(),
-            },
-            summary: "The base unit beeps all night".into(),
-            details: String::new(),
-            recorded_by: String::new(),
-            scan_reference: String::new(),
-        },
-        received,
-    )
-    .unwrap()
-}
 
 async fn complaints_sent_at_once_each_get_a_case_and_share_transactions(db: TestDb) {
     let app = spawn_app(db).await;
@@ -71,7 +45,7 @@ async fn complaints_sent_at_once_each_get_a_case_and_share_transactions(db: Test
         );
     }
     for (n, name) in (1..=AT_ONCE).zip(&names) {
-        assert_eq!(*name, format!("Caller {n}"), "each call got its own case");
+        assert_eq!(*name, format!("Person {n}"), "each call got its own case");
     }
     numbers.sort_unstable();
     assert_eq!(
