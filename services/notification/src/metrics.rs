@@ -30,6 +30,8 @@ pub(crate) fn register(db: DatabaseConnection, clock: Arc<dyn Clock>) -> OutboxG
     ] {
         preregister(name, &[]);
     }
-    preregister(GROUP_COMMIT_BATCH, &[("name", crate::grpc::REQUESTS)]);
+    for name in [crate::grpc::REQUESTS, crate::delivery::record::RECORDS] {
+        preregister(GROUP_COMMIT_BATCH, &[("name", name)]);
+    }
     OutboxGauges::new(db, clock, &[CASE_TOPIC])
 }

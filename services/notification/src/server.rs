@@ -103,7 +103,9 @@ impl DeliverySettings {
         calendar: Calendar,
         policy: Policy,
     ) -> Delivery {
+        let outbox_wake = Arc::new(Notify::new());
         Delivery {
+            records: crate::delivery::record::records(&db, outbox_wake.clone()),
             db,
             case,
             renderer: self.renderer,
@@ -119,7 +121,7 @@ impl DeliverySettings {
             concurrency: self.concurrency,
             retry_for: self.retry_for,
             worker: format!("notification-{}", uuid::Uuid::new_v4().simple()),
-            outbox_wake: Arc::new(Notify::new()),
+            outbox_wake,
         }
     }
 }

@@ -12,14 +12,14 @@ use complaints_notify::{
 };
 use complaints_proto::complaints::case::v1 as case_pb;
 use complaints_rpc::mapping::raw_complainant;
-use complaints_store::outbox::{self, OutboxMessage};
-use sea_orm::TransactionTrait;
+use complaints_store::outbox::OutboxMessage;
 
 use super::failure::Failure;
+use super::record::SentRecord;
 use super::{Delivery, kind_label};
 use crate::entity::{self, DeliveryChannel};
 use crate::relay::{CASE_TOPIC, NoticeDelivered};
-use crate::repo::{self, Sent};
+use crate::repo::Sent;
 
 impl Delivery {
     /// One delivery attempt: what was sent, or why not.
@@ -147,55 +147,58 @@ impl Delivery {
 
     /// Records a delivered notification and, unless it was an internal
     /// alert, queues the notice for the case timeline in the same
-    /// transaction.
+    /// transaction, shared with the other records that arrive together
+    /// (see [`super::record`]).
     pub(super) async fn record_sent(
         &self,
         n: &entity::Model,
         sent: Sent,
         now: DateTime<Utc>,
     ) -> Result<(), sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
         let channel = sent.channel;
-        let route_note = sent.route_note.clone();
-        let at = sent.at;
-        // An email's Message-ID and subject, for the case's
-        // correspondence; a letter has neither.
-        let (message_id, subject) = match channel {
-            DeliveryChannel::Email => (
-                NotificationId::parse(&n.notification_id)
-                    .map(|id| self.email.message_id(&id))
-                    .unwrap_or_default(),
-                sent.subject.clone(),
-            ),
-            DeliveryChannel::Post => (String::new(), String::new()),
+        let notice = match (n.kind(), n.stage()) {
+            (Some(kind), Some(stage)) if kind != NotifyKind::InternalAlert => {
+                // An email's Message-ID and subject, for the case's
+                // correspondence; a letter has neither.
+                let (message_id, subject) = match channel {
+                    DeliveryChannel::Email => (
+                        NotificationId::parse(&n.notification_id)
+                            .map(|id| self.email.message_id(&id))
+                            .unwrap_or_default(),
+                        sent.subject.clone(),
+                    ),
+                    DeliveryChannel::Post => (String::new(), String::new()),
+                };
+                let notice = NoticeDelivered {
+                    case_id: n.case_id.to_string(),
+                    notification_id: n.notification_id.clone(),
+                    kind,
+                    stage,
+                    channel,
+                    route_note: sent.route_note.clone().unwrap_or_default(),
+                    sent_at: sent.at,
+                    message_id,
+                    subject,
+                };
+                Some(
+                    OutboxMessage::json(CASE_TOPIC, n.case_id, &notice)
+                        .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?,
+                )
+            }
+            _ => None,
         };
-        let marked = repo::mark_sent(&txn, &n.notification_id, &self.worker, sent).await?;
-        let mut queued_notice = false;
-        if let (true, Some(kind), Some(stage)) = (marked, n.kind(), n.stage())
-            && kind != NotifyKind::InternalAlert
-        {
-            let notice = NoticeDelivered {
-                case_id: n.case_id.to_string(),
-                notification_id: n.notification_id.clone(),
-                kind,
-                stage,
-                channel,
-                route_note: route_note.unwrap_or_default(),
-                sent_at: at,
-                message_id,
-                subject,
-            };
-            let message = OutboxMessage::json(CASE_TOPIC, n.case_id, &notice)
-                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-            outbox::enqueue(&txn, &[message], now)
-                .await
-                .map_err(|e| sea_orm::DbErr::Custom(e.to_string()))?;
-            queued_notice = true;
-        }
-        txn.commit().await?;
-        if queued_notice {
-            self.outbox_wake.notify_one();
-        }
+        let record = SentRecord {
+            notification_id: n.notification_id.clone(),
+            worker: self.worker.clone(),
+            sent,
+            notice,
+            now,
+        };
+        let marked = self
+            .records
+            .submit(record)
+            .await
+            .map_err(|abandoned| sea_orm::DbErr::Custom(abandoned.to_string()))??;
         if marked {
             metrics::counter!(
                 "complaints_notifications_sent_total",

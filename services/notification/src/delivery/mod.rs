@@ -22,6 +22,9 @@
 //! - once sent, the worker records it even through a database outage,
 //!   trying again for as long as [`RECORD_FOR`] allows, so a message sent
 //!   just as the database went away is not sent again when its lease ends.
+//!   The record is marked only while the lease is still the worker's;
+//!   records of sends that end together share one transaction
+//!   ([`record`]).
 //!
 //! A case's notifications are sent one at a time, in the order they were
 //! requested, whichever replicas send them (`repo::claim_due`): the
@@ -36,6 +39,7 @@
 mod attempt;
 mod context;
 mod failure;
+pub mod record;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -94,6 +98,9 @@ pub struct Delivery {
     /// Woken when a sent notice is queued for the case timeline: the
     /// notices relay's wake-up.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where sent notifications are recorded, together when they end
+    /// together ([`record::records`], waking `outbox_wake`).
+    pub records: Arc<record::Records>,
 }
 
 impl std::fmt::Debug for Delivery {
