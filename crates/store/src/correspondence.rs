@@ -71,7 +71,31 @@ pub(crate) async fn insert(
     message: &Message,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let inserted = correspondence::Entity::insert(correspondence::ActiveModel {
+    let inserted = correspondence::Entity::insert(row(message, now))
+        .on_conflict(once_per_message_id())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// [`insert`] of each of `messages`, in one statement.
+pub(crate) async fn insert_all(
+    txn: &impl ConnectionTrait,
+    messages: &[&Message],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    correspondence::Entity::insert_many(messages.iter().map(|message| row(message, now)))
+        .on_conflict(once_per_message_id())
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+fn row(message: &Message, now: DateTime<Utc>) -> correspondence::ActiveModel {
+    correspondence::ActiveModel {
         id: Set(Uuid::now_v7()),
         case_id: Set(message.case_id.as_uuid()),
         direction: Set(message.direction.as_str().to_owned()),
@@ -81,18 +105,18 @@ pub(crate) async fn insert(
         subject: Set(message.subject.clone()),
         at: Set(message.at),
         recorded_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            correspondence::Column::CaseId,
-            correspondence::Column::MessageId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    Ok(inserted > 0)
+    }
+}
+
+/// A message already on its case (`idx_correspondence_case_message` is
+/// unique) is left as it is.
+fn once_per_message_id() -> OnConflict {
+    OnConflict::columns([
+        correspondence::Column::CaseId,
+        correspondence::Column::MessageId,
+    ])
+    .do_nothing()
+    .to_owned()
 }
 
 /// Whether the case's correspondence holds `message_id` (without brackets).

@@ -63,6 +63,36 @@ fn is_complainant(stored: &StoredCase, sender: &EmailAddress) -> bool {
             .is_some_and(|email| email.same_address(sender))
 }
 
+/// `message` as the case's correspondence keeps it: a notice delivered
+/// after erasure keeps no address or subject; an email the platform sent
+/// went to the complainant's address and, for a case that came by email,
+/// answered their message.
+fn addressed(current: &StoredCase, message: Message) -> Message {
+    if current.erased {
+        Message {
+            address: None,
+            subject: None,
+            ..message
+        }
+    } else if message.direction == Direction::Outbound {
+        Message {
+            address: message.address.or_else(|| {
+                current
+                    .case
+                    .complainant
+                    .email()
+                    .map(|email| email.as_str().to_owned())
+            }),
+            in_reply_to: message
+                .in_reply_to
+                .or_else(|| current.case.thread_message_id.clone()),
+            ..message
+        }
+    } else {
+        message
+    }
+}
+
 /// The case service: cases, register numbers, the timeline, reporting.
 ///
 /// Cheap to clone: every field is shared.
@@ -87,6 +117,8 @@ pub struct CaseApp {
     evidence: Option<EvidenceStore>,
     /// New cases, written together when they arrive together.
     openings: Arc<Openings>,
+    /// Notices delivered, recorded together when they arrive together.
+    notices: Arc<Notices>,
 }
 
 /// The case service's group commit of new cases.
@@ -111,6 +143,32 @@ fn openings(
             let opened = cases::open_cases(&db, &calendar, batch).await;
             outbox_wake.notify_one();
             opened
+        }
+    })
+}
+
+/// The case service's group commit of delivered notices (`RecordNotice`).
+type Notices = GroupCommit<cases::Change, Result<Outcome, StoreError>>;
+
+/// The group commit of delivered notices, as its metric names it.
+pub(crate) const NOTICES: &str = "case.record_notice";
+
+/// The group commit of delivered notices on `db`: steps on distinct cases
+/// that arrive together share a transaction. Each batch wakes the outbox
+/// relay, as [`openings`] does.
+fn notices(
+    db: &DatabaseConnection,
+    calendar: &Arc<Calendar>,
+    outbox_wake: &Arc<tokio::sync::Notify>,
+) -> Arc<Notices> {
+    let writers = group_commit::writers_for(db);
+    let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
+    GroupCommit::new(NOTICES, writers, group_commit::MAX_BATCH, move |batch| {
+        let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
+        async move {
+            let recorded = cases::apply_together(&db, &calendar, batch).await;
+            outbox_wake.notify_one();
+            recorded
         }
     })
 }
@@ -141,6 +199,7 @@ impl CaseApp {
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         Ok(CaseApp {
             openings: openings(&db, &calendar, &outbox_wake),
+            notices: notices(&db, &calendar, &outbox_wake),
             db,
             policy,
             policies: Arc::new(Mutex::new(known)),
@@ -378,35 +437,7 @@ impl CaseApp {
         let now = self.clock.now();
         let calendar = self.calendar.clone();
         let resource_id = resource.unwrap_or_else(|| case_id.to_string());
-        // A notice delivered after erasure keeps no address or subject; an
-        // email the platform sent went to the complainant's address.
-        let message = message.map(|message| {
-            if current.erased {
-                Message {
-                    address: None,
-                    subject: None,
-                    ..message
-                }
-            } else if message.direction == Direction::Outbound {
-                // An email to the complainant went to their address and, for
-                // a case that came by email, answered their message.
-                Message {
-                    address: message.address.or_else(|| {
-                        current
-                            .case
-                            .complainant
-                            .email()
-                            .map(|email| email.as_str().to_owned())
-                    }),
-                    in_reply_to: message
-                        .in_reply_to
-                        .or_else(|| current.case.thread_message_id.clone()),
-                    ..message
-                }
-            } else {
-                message
-            }
-        });
+        let message = message.map(|message| addressed(&current, message));
         let alongside = cases::Alongside {
             key,
             message: message.as_ref(),
@@ -432,6 +463,47 @@ impl CaseApp {
         // Erasure removed the case's evidence records in its transaction;
         // their bytes go from the blob store now that it has committed.
         self.forget_evidence_bytes(&outcome.erased_evidence).await;
+        Ok(outcome)
+    }
+
+    /// Records a notice the notification service delivered
+    /// ([`Command::RecordNotice`]) with its email in the correspondence:
+    /// [`CaseApp::step_recording`] without an idempotency key (a notice is
+    /// recorded once by its notification id), written together with the
+    /// other notices that arrive meanwhile.
+    pub async fn record_notice(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: Command,
+        message: Option<Message>,
+    ) -> Result<Outcome, AppError> {
+        authorize(actor.role, command.step())?;
+        let current = cases::load(&self.db, case_id).await?;
+        let policy = self.policy_for(&current.case.policy_version).await?;
+        let now = self.clock.now();
+        let calendar = self.calendar.clone();
+        let message = message.map(|message| addressed(&current, message));
+        let decider = actor.clone();
+        let change = cases::Change {
+            current,
+            actor: actor.clone(),
+            now,
+            message,
+            decide: Box::new(move |stored| {
+                let transition =
+                    stored
+                        .case
+                        .apply(command.clone(), &decider, now, &policy, &calendar)?;
+                Ok((transition, case_id.to_string()))
+            }),
+        };
+        let outcome = self
+            .notices
+            .submit(change)
+            .await
+            .map_err(AppError::service)??;
+        self.committed();
         Ok(outcome)
     }
 

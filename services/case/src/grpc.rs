@@ -554,7 +554,7 @@ impl CaseService for CaseGrpc {
             });
         let outcome = self
             .app
-            .step_recording(&actor, case_id, command, None, None, message)
+            .record_notice(&actor, case_id, command, message)
             .await?;
         Ok(Response::new(pb::RecordNoticeResponse {
             case: Some(convert::case_to_proto(&outcome.stored, self.app.now())),

@@ -32,7 +32,9 @@ pub async fn build(parts: ServiceParts) -> anyhow::Result<Service> {
         peers,
     } = parts;
     let backlog = OutboxGauges::new(db.clone(), clock.clone(), &[CASE_EVENTS_TOPIC]);
-    preregister(GROUP_COMMIT_BATCH, &[("name", crate::app::OPENINGS)]);
+    for name in [crate::app::OPENINGS, crate::app::NOTICES] {
+        preregister(GROUP_COMMIT_BATCH, &[("name", name)]);
+    }
     // The largest message decoded: an `OpenCase` carrying an email's
     // attachments or a letter's scan, up to the evidence limit (the
     // per-call limit layer holds every other call to its own size).

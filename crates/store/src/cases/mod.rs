@@ -17,6 +17,7 @@ mod retention;
 mod rows;
 mod statistics;
 mod timeline;
+mod together;
 mod transaction;
 mod write;
 
@@ -30,6 +31,7 @@ pub use read::{load, load_by_register_number};
 pub use retention::closed_before_with_personal_data;
 pub use statistics::{CaseStatistics, LessonCases, SlaCounts, statistics_received_between};
 pub use timeline::timeline;
+pub use together::{Change, Decide, apply_together};
 pub use write::{Alongside, Opening, apply, open_case, open_case_recording, open_cases};
 
 /// A case as stored, with its due dates.

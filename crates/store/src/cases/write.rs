@@ -442,43 +442,9 @@ async fn write_step(
         updated_at: now,
     };
     let txn = db.begin().await?;
-    let row = case_row(&stored, calendar, now, now)?;
-    // The case's newest event, whose hash the step's events chain on: read
-    // by the update itself, which finds the row only at the version read.
-    let newest_hash = Query::select()
-        .column(case_events::Column::Hash)
-        .from(case_events::Entity)
-        .and_where(case_events::Column::CaseId.eq(case_id.as_uuid()))
-        .and_where(case_events::Column::Sequence.eq(old_version))
-        .to_owned();
-    let mut update = cases::Entity::update_many()
-        .set(cases::ActiveModel {
-            stage: row.stage,
-            status: row.status,
-            owner_role: row.owner_role,
-            assignee: row.assignee,
-            version: row.version,
-            respond_due_at: row.respond_due_at,
-            acknowledged_at: row.acknowledged_at,
-            closed_at: row.closed_at,
-            summary: row.summary,
-            snapshot: row.snapshot,
-            updated_at: row.updated_at,
-            ..Default::default()
-        })
-        .filter(cases::Column::Id.eq(case_id.as_uuid()))
-        .filter(cases::Column::Version.eq(old_version))
-        .into_query();
-    update.returning(Query::returning().expr(Expr::SubQuery(
-        None,
-        Box::new(newest_hash.into_sub_query_statement()),
-    )));
-    let Some(updated) = txn.query_one(&update).await? else {
+    let Some(prev_hash) = update_case(&txn, calendar, old_version, &stored, now).await? else {
         return Err(StoreError::Conflict);
     };
-    let prev_hash = updated
-        .try_get_by_index::<Option<String>>(0)?
-        .unwrap_or_else(|| GENESIS_HASH.to_owned());
     let mut erased_evidence = Vec::new();
     if erased && !current.erased {
         complainants::Entity::update(complainant_row(
@@ -527,4 +493,55 @@ async fn write_step(
         tracing::warn!(%error, "checkpoint after an erasure failed");
     }
     Ok((stored, erased_evidence))
+}
+
+/// Updates the case row to `stored`, only if it is still at `old_version`:
+/// the hash of the case's newest event, which the step's events chain on
+/// (read by the update itself), or `None` when another writer changed the
+/// case first.
+pub(super) async fn update_case(
+    txn: &impl ConnectionTrait,
+    calendar: &Calendar,
+    old_version: i64,
+    stored: &StoredCase,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    let case_id = stored.case.id;
+    let row = case_row(stored, calendar, now, now)?;
+    let newest_hash = Query::select()
+        .column(case_events::Column::Hash)
+        .from(case_events::Entity)
+        .and_where(case_events::Column::CaseId.eq(case_id.as_uuid()))
+        .and_where(case_events::Column::Sequence.eq(old_version))
+        .to_owned();
+    let mut update = cases::Entity::update_many()
+        .set(cases::ActiveModel {
+            stage: row.stage,
+            status: row.status,
+            owner_role: row.owner_role,
+            assignee: row.assignee,
+            version: row.version,
+            respond_due_at: row.respond_due_at,
+            acknowledged_at: row.acknowledged_at,
+            closed_at: row.closed_at,
+            summary: row.summary,
+            snapshot: row.snapshot,
+            updated_at: row.updated_at,
+            ..Default::default()
+        })
+        .filter(cases::Column::Id.eq(case_id.as_uuid()))
+        .filter(cases::Column::Version.eq(old_version))
+        .into_query();
+    update.returning(Query::returning().expr(Expr::SubQuery(
+        None,
+        Box::new(newest_hash.into_sub_query_statement()),
+    )));
+    let Some(updated) = txn.query_one(&update).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        updated
+            .try_get_by_index::<Option<String>>(0)?
+            .unwrap_or_else(|| GENESIS_HASH.to_owned()),
+    ))
 }

@@ -11,3 +11,4 @@ mod opening;
 mod register;
 mod relay;
 mod tls;
+mod together;

@@ -18,6 +18,7 @@ mod handler_steps;
 mod idempotency;
 mod lifecycle;
 mod listing;
+mod notices_together;
 mod opening_together;
 mod retention;
 mod statistics;
