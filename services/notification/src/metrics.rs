@@ -30,7 +30,11 @@ pub(crate) fn register(db: DatabaseConnection, clock: Arc<dyn Clock>) -> OutboxG
     ] {
         preregister(name, &[]);
     }
-    for name in [crate::grpc::REQUESTS, crate::delivery::record::RECORDS] {
+    for name in [
+        crate::grpc::REQUESTS,
+        crate::delivery::record::RECORDS,
+        crate::delivery::fence::FENCES,
+    ] {
         preregister(GROUP_COMMIT_BATCH, &[("name", name)]);
     }
     OutboxGauges::new(db, clock, &[CASE_TOPIC])

@@ -424,6 +424,31 @@ pub async fn renew_lease(
     Ok(renewed.rows_affected == 1)
 }
 
+/// [`renew_lease`] of several of `worker`'s notifications in one
+/// statement: the ids whose lease was renewed (each still queued, still
+/// leased to `worker`, and its lease not run out at `now`).
+pub async fn renew_leases(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<HashSet<String>, sea_orm::DbErr> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut renew = Query::update();
+    renew
+        .table(Entity)
+        .value(Column::LeaseUntil, now + lease)
+        .and_where(Column::NotificationId.is_in(ids.iter().cloned()))
+        .and_where(Column::State.eq(DeliveryState::Queued.as_str()))
+        .and_where(Column::LeaseOwner.eq(worker))
+        .and_where(Column::LeaseUntil.gt(now))
+        .returning_col(Column::NotificationId);
+    returned_ids(db, &renew).await
+}
+
 /// Gives back `worker`'s leases on the notifications it claimed but will
 /// not attempt (it is stopping), so that another worker takes them at once.
 /// Returns how many were released.

@@ -104,8 +104,10 @@ impl DeliverySettings {
         policy: Policy,
     ) -> Delivery {
         let outbox_wake = Arc::new(Notify::new());
+        let worker = format!("notification-{}", uuid::Uuid::new_v4().simple());
         Delivery {
             records: crate::delivery::record::records(&db, outbox_wake.clone()),
+            fences: crate::delivery::fence::fences(&db, clock.clone(), &worker, self.lease),
             db,
             case,
             renderer: self.renderer,
@@ -120,7 +122,7 @@ impl DeliverySettings {
             claim_batch: self.claim_batch,
             concurrency: self.concurrency,
             retry_for: self.retry_for,
-            worker: format!("notification-{}", uuid::Uuid::new_v4().simple()),
+            worker,
             outbox_wake,
         }
     }

@@ -13,7 +13,8 @@
 //! - a worker claims a few notifications at a time
 //!   ([`Delivery::claim_batch`]), and renews its lease on each right before
 //!   sending it, sending only if the lease was still its own
-//!   (`repo::renew_lease`);
+//!   (`repo::renew_leases`; sends that start together renew together,
+//!   [`fence`]);
 //! - while a send is in flight the worker keeps renewing that lease, every
 //!   third of it ([`Delivery::holding`]), so a relay slower than the lease
 //!   never lets another replica take the message over mid-send; a worker
@@ -39,6 +40,7 @@
 mod attempt;
 mod context;
 mod failure;
+pub mod fence;
 pub mod record;
 
 use std::collections::VecDeque;
@@ -101,6 +103,9 @@ pub struct Delivery {
     /// Where sent notifications are recorded, together when they end
     /// together ([`record::records`], waking `outbox_wake`).
     pub records: Arc<record::Records>,
+    /// This worker's fences before each send, renewed together when sends
+    /// start together ([`fence::fences`], for `worker` and `lease`).
+    pub fences: Arc<fence::Fences>,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -338,8 +343,11 @@ impl Delivery {
     /// Renews this worker's lease on `n` just before it is sent; an error
     /// (the lease is lost, or cannot be confirmed) means: do not send.
     pub(super) async fn fence(&self, n: &entity::Model) -> Result<(), Failure> {
-        let now = self.clock.now();
-        match repo::renew_lease(&self.db, &n.notification_id, &self.worker, now, self.lease).await {
+        let renewed = match self.fences.submit(n.notification_id.clone()).await {
+            Ok(renewed) => renewed,
+            Err(abandoned) => Err(abandoned.to_string()),
+        };
+        match renewed {
             Ok(true) => Ok(()),
             Ok(false) => Err(Failure::NotHeld(
                 "its lease ran out or another worker took it".to_owned(),
