@@ -2,6 +2,7 @@
 //! encodes nothing; it runs one domain decision through the store.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDate;
@@ -127,48 +128,37 @@ type Openings = GroupCommit<cases::Opening<'static>, Result<Outcome, StoreError>
 /// The group commit of new cases, as its metric names it.
 pub(crate) const OPENINGS: &str = "case.open";
 
-/// The group commit of new cases on `db`. Each batch wakes the outbox
-/// relay (`outbox_wake`) itself once written, so its messages leave even
-/// when a caller gave up waiting for its answer.
-fn openings(
-    db: &DatabaseConnection,
-    calendar: &Arc<Calendar>,
-    outbox_wake: &Arc<tokio::sync::Notify>,
-) -> Arc<Openings> {
-    let writers = group_commit::writers_for(db);
-    let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
-    GroupCommit::new(OPENINGS, writers, group_commit::MAX_BATCH, move |batch| {
-        let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
-        async move {
-            let opened = cases::open_cases(&db, &calendar, batch).await;
-            outbox_wake.notify_one();
-            opened
-        }
-    })
-}
-
 /// The case service's group commit of delivered notices (`RecordNotice`).
 type Notices = GroupCommit<cases::Change, Result<Outcome, StoreError>>;
 
 /// The group commit of delivered notices, as its metric names it.
 pub(crate) const NOTICES: &str = "case.record_notice";
 
-/// The group commit of delivered notices on `db`: steps on distinct cases
-/// that arrive together share a transaction. Each batch wakes the outbox
-/// relay, as [`openings`] does.
-fn notices(
+/// A group commit of case writes on `db`, named `name`, whose batches
+/// `write` writes (new cases; steps on distinct cases). Each batch wakes
+/// the outbox relay (`outbox_wake`) itself once written, so its messages
+/// leave even when a caller gave up waiting for its answer.
+fn case_writes<I, W, F>(
+    name: &'static str,
     db: &DatabaseConnection,
     calendar: &Arc<Calendar>,
     outbox_wake: &Arc<tokio::sync::Notify>,
-) -> Arc<Notices> {
+    write: W,
+) -> Arc<GroupCommit<I, Result<Outcome, StoreError>>>
+where
+    I: Send + 'static,
+    W: Fn(DatabaseConnection, Arc<Calendar>, Vec<I>) -> F + Send + Sync + 'static,
+    F: Future<Output = Vec<Result<Outcome, StoreError>>> + Send + 'static,
+{
     let writers = group_commit::writers_for(db);
     let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
-    GroupCommit::new(NOTICES, writers, group_commit::MAX_BATCH, move |batch| {
-        let (db, calendar, outbox_wake) = (db.clone(), calendar.clone(), outbox_wake.clone());
+    GroupCommit::new(name, writers, group_commit::MAX_BATCH, move |batch| {
+        let written = write(db.clone(), calendar.clone(), batch);
+        let outbox_wake = outbox_wake.clone();
         async move {
-            let recorded = cases::apply_together(&db, &calendar, batch).await;
+            let written = written.await;
             outbox_wake.notify_one();
-            recorded
+            written
         }
     })
 }
@@ -198,8 +188,20 @@ impl CaseApp {
         let calendar = Arc::new(calendar);
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
         Ok(CaseApp {
-            openings: openings(&db, &calendar, &outbox_wake),
-            notices: notices(&db, &calendar, &outbox_wake),
+            openings: case_writes(
+                OPENINGS,
+                &db,
+                &calendar,
+                &outbox_wake,
+                |db, calendar, batch| async move { cases::open_cases(&db, &calendar, batch).await },
+            ),
+            notices: case_writes(
+                NOTICES,
+                &db,
+                &calendar,
+                &outbox_wake,
+                |db, calendar, batch| async move { cases::apply_together(&db, &calendar, batch).await },
+            ),
             db,
             policy,
             policies: Arc::new(Mutex::new(known)),

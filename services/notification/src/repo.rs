@@ -687,6 +687,45 @@ pub async fn ids_of_case(
         .await
 }
 
+/// What the delivery modules' tests start from.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// `count` acknowledgements requested at `at`, each of a case of its
+    /// own, then claimed by `worker` at `at` for `lease`: their ids.
+    pub(crate) async fn claimed(
+        db: &impl ConnectionTrait,
+        count: usize,
+        worker: &str,
+        at: DateTime<Utc>,
+        lease: Duration,
+    ) -> Vec<String> {
+        let requests = (0..count)
+            .map(|_| Requested {
+                notification: NewNotification {
+                    dedupe_key: Uuid::now_v7().to_string(),
+                    case_id: Uuid::now_v7(),
+                    kind: NotifyKind::Acknowledgement,
+                    stage: Stage::Stage1,
+                    to_role: None,
+                    reason: "acknowledge".to_owned(),
+                    details: RequestDetails::new(None, None, None),
+                },
+                at,
+                trace_context: None,
+            })
+            .collect();
+        for answer in request_all(db, requests).await {
+            answer.unwrap();
+        }
+        let limit = u64::try_from(count).unwrap();
+        let claimed = claim_due(db, at, worker, lease, limit).await.unwrap();
+        assert_eq!(claimed.len(), count);
+        claimed.into_iter().map(|n| n.notification_id).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};

@@ -62,15 +62,10 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use chrono::{DateTime, Utc};
-    use complaints_domain::case::NotifyKind;
     use complaints_domain::clock::ManualClock;
-    use complaints_domain::policy::Stage;
     use complaints_test_support::TestDb;
-    use uuid::Uuid;
 
     use super::*;
-    use crate::entity::RequestDetails;
-    use crate::repo::{NewNotification, Requested};
 
     complaints_test_support::on_every_backend!(
         sends_starting_together_renew_their_leases_in_one_statement,
@@ -88,24 +83,8 @@ mod tests {
         at: DateTime<Utc>,
         lease: Duration,
     ) -> String {
-        let request = Requested {
-            notification: NewNotification {
-                dedupe_key: Uuid::now_v7().to_string(),
-                case_id: Uuid::now_v7(),
-                kind: NotifyKind::Acknowledgement,
-                stage: Stage::Stage1,
-                to_role: None,
-                reason: "acknowledge".to_owned(),
-                details: RequestDetails::new(None, None, None),
-            },
-            at,
-            trace_context: None,
-        };
-        for answer in repo::request_all(db, vec![request]).await {
-            answer.unwrap();
-        }
-        let claimed = repo::claim_due(db, at, worker, lease, 1).await.unwrap();
-        claimed[0].notification_id.clone()
+        let mut ids = repo::testing::claimed(db, 1, worker, at, lease).await;
+        ids.remove(0)
     }
 
     async fn sends_starting_together_renew_their_leases_in_one_statement(test: TestDb) {

@@ -126,16 +126,13 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use chrono::Duration;
-    use complaints_domain::case::NotifyKind;
-    use complaints_domain::policy::Stage;
     use complaints_test_support::TestDb;
     use futures_util::FutureExt as _;
     use uuid::Uuid;
 
     use super::*;
-    use crate::entity::{DeliveryChannel, DeliveryState, RequestDetails};
+    use crate::entity::{DeliveryChannel, DeliveryState};
     use crate::relay::CASE_TOPIC;
-    use crate::repo::{NewNotification, Requested};
 
     complaints_test_support::on_every_backend!(
         sends_that_end_together_are_recorded_in_one_transaction,
@@ -150,29 +147,7 @@ mod tests {
     /// `count` acknowledgements, each of a case of its own, claimed by
     /// [`WORKER`]: their ids.
     async fn claimed(db: &DatabaseConnection, count: usize) -> Vec<String> {
-        let requests = (0..count)
-            .map(|n| Requested {
-                notification: NewNotification {
-                    dedupe_key: format!("ack-{n}-{}", Uuid::now_v7()),
-                    case_id: Uuid::now_v7(),
-                    kind: NotifyKind::Acknowledgement,
-                    stage: Stage::Stage1,
-                    to_role: None,
-                    reason: "acknowledge".to_owned(),
-                    details: RequestDetails::new(None, None, None),
-                },
-                at: t0(),
-                trace_context: None,
-            })
-            .collect();
-        for answer in repo::request_all(db, requests).await {
-            answer.unwrap();
-        }
-        let claimed = repo::claim_due(db, t0(), WORKER, Duration::minutes(5), 100)
-            .await
-            .unwrap();
-        assert_eq!(claimed.len(), count);
-        claimed.into_iter().map(|n| n.notification_id).collect()
+        repo::testing::claimed(db, count, WORKER, t0(), Duration::minutes(5)).await
     }
 
     fn record(id: &str, worker: &str, notice: Option<&str>) -> SentRecord {
