@@ -94,6 +94,14 @@ fn addressed(current: &StoredCase, message: Message) -> Message {
     }
 }
 
+/// What a step on a case starts from ([`CaseApp::prepare`]).
+struct Prepared {
+    current: StoredCase,
+    policy: Arc<Policy>,
+    now: chrono::DateTime<chrono::Utc>,
+    message: Option<Message>,
+}
+
 /// The case service: cases, register numbers, the timeline, reporting.
 ///
 /// Cheap to clone: every field is shared.
@@ -433,13 +441,14 @@ impl CaseApp {
         key: Option<&RequestKey>,
         message: Option<Message>,
     ) -> Result<Outcome, AppError> {
-        authorize(actor.role, command.step())?;
-        let current = cases::load(&self.db, case_id).await?;
-        let policy = self.policy_for(&current.case.policy_version).await?;
-        let now = self.clock.now();
+        let Prepared {
+            current,
+            policy,
+            now,
+            message,
+        } = self.prepare(actor, case_id, &command, message).await?;
         let calendar = self.calendar.clone();
         let resource_id = resource.unwrap_or_else(|| case_id.to_string());
-        let message = message.map(|message| addressed(&current, message));
         let alongside = cases::Alongside {
             key,
             message: message.as_ref(),
@@ -468,6 +477,28 @@ impl CaseApp {
         Ok(outcome)
     }
 
+    /// What a step starts from: the caller may take it, the case as
+    /// stored, its policy, the time, and `message` as the case's
+    /// correspondence will keep it ([`addressed`]).
+    async fn prepare(
+        &self,
+        actor: &Actor,
+        case_id: CaseId,
+        command: &Command,
+        message: Option<Message>,
+    ) -> Result<Prepared, AppError> {
+        authorize(actor.role, command.step())?;
+        let current = cases::load(&self.db, case_id).await?;
+        let policy = self.policy_for(&current.case.policy_version).await?;
+        let message = message.map(|message| addressed(&current, message));
+        Ok(Prepared {
+            current,
+            policy,
+            now: self.clock.now(),
+            message,
+        })
+    }
+
     /// Records a notice the notification service delivered
     /// ([`Command::RecordNotice`]) with its email in the correspondence:
     /// [`CaseApp::step_recording`] without an idempotency key (a notice is
@@ -480,12 +511,13 @@ impl CaseApp {
         command: Command,
         message: Option<Message>,
     ) -> Result<Outcome, AppError> {
-        authorize(actor.role, command.step())?;
-        let current = cases::load(&self.db, case_id).await?;
-        let policy = self.policy_for(&current.case.policy_version).await?;
-        let now = self.clock.now();
+        let Prepared {
+            current,
+            policy,
+            now,
+            message,
+        } = self.prepare(actor, case_id, &command, message).await?;
         let calendar = self.calendar.clone();
-        let message = message.map(|message| addressed(&current, message));
         let decider = actor.clone();
         let change = cases::Change {
             current,
