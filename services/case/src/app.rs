@@ -524,6 +524,7 @@ impl CaseApp {
             actor: actor.clone(),
             now,
             message,
+            trace_context: complaints_telemetry::current_trace_context(),
             decide: Box::new(move |stored| {
                 let transition =
                     stored

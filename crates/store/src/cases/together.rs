@@ -9,6 +9,7 @@ use complaints_domain::calendar::Calendar;
 use complaints_domain::case::{Event, Transition};
 use complaints_domain::role::Actor;
 use sea_orm::{DatabaseConnection, EntityTrait, TransactionTrait};
+use tracing::Instrument;
 
 use super::due_dates::started;
 use super::outbox_message::change_message;
@@ -34,6 +35,9 @@ pub struct Change {
     /// A message for the case's correspondence, recorded once per
     /// Message-ID, even when the step changes nothing else.
     pub message: Option<Message>,
+    /// The trace the case's outbox message continues: the caller's, not
+    /// that of whichever task writes the batch.
+    pub trace_context: Option<String>,
     pub decide: Decide,
 }
 
@@ -91,6 +95,7 @@ async fn alone(
         actor,
         now,
         message,
+        trace_context,
         decide,
     } = change;
     let alongside = Alongside {
@@ -98,9 +103,12 @@ async fn alone(
         message: message.as_ref(),
         evidence: None,
     };
+    // Written in the caller's trace, which its outbox message continues.
+    let span = complaints_telemetry::queued_work_span("case.step", trace_context.as_deref());
     apply(db, calendar, current, &actor, now, alongside, |stored| {
         decide(stored)
     })
+    .instrument(span)
     .await
 }
 
@@ -170,7 +178,9 @@ async fn write_together(
             &change.actor,
             now,
         )?);
-        messages.push(change_message(&stored, &transition, &change.actor, now)?);
+        let mut message = change_message(&stored, &transition, &change.actor, now)?;
+        message.trace_context.clone_from(&change.trace_context);
+        messages.push(message);
         written.push((index, stored, resource_id));
     }
     if let Some((first, _, _)) = written.first() {

@@ -16,13 +16,14 @@ use complaints_store::correspondence::{self, Direction, Message};
 use complaints_store::entity::outbox;
 use complaints_store::{StoreError, chain};
 use complaints_test_support::TestDb;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use complaints_test_support::complaints::web_complaint as complaint;
 
 complaints_test_support::on_every_backend!(
     steps_written_together_share_every_statement_but_their_updates,
     each_step_in_a_batch_gets_its_own_answer,
+    each_step_s_message_continues_its_own_caller_s_trace,
 );
 
 fn now() -> DateTime<Utc> {
@@ -79,6 +80,7 @@ fn notice(current: &StoredCase, id: &str) -> Change {
         current: current.clone(),
         actor: service(),
         now: now(),
+        trace_context: None,
         message: Some(Message {
             case_id,
             direction: Direction::Outbound,
@@ -268,4 +270,34 @@ async fn a_batch_that_cannot_commit_is_written_one_step_at_a_time() {
         messages_of(&test.db, cases[2].case.id).await,
         ["c@complaints.example"]
     );
+}
+
+/// Each step's outbox message carries the trace of the call that made it,
+/// not that of the task that wrote the batch.
+async fn each_step_s_message_continues_its_own_caller_s_trace(test: TestDb) {
+    let cases = opened(&test.db, 3).await;
+    let trace = |n: usize| format!("00-{:032x}-{:016x}-01", n + 1, n + 1);
+    let changes = cases
+        .iter()
+        .enumerate()
+        .map(|(n, case)| Change {
+            trace_context: Some(trace(n)),
+            ..notice(case, &format!("n-{n}"))
+        })
+        .collect();
+    together(&test.db, changes).await;
+    for (n, case) in cases.iter().enumerate() {
+        let messages = outbox::Entity::find()
+            .filter(outbox::Column::AggregateId.eq(case.case.id.as_uuid()))
+            .order_by_asc(outbox::Column::Id)
+            .all(&test.db)
+            .await
+            .unwrap();
+        let traces: Vec<Option<String>> = messages
+            .into_iter()
+            .map(|message| message.trace_context)
+            .collect();
+        assert_eq!(traces.len(), 2, "the opening's and the notice's");
+        assert_eq!(traces[1], Some(trace(n)));
+    }
 }
