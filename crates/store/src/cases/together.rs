@@ -144,6 +144,10 @@ async fn write_together(
             }
         }
     }
+    // Cases are locked in the order of their ids, so two batches naming
+    // some of the same cases (two writers, two replicas) wait for each
+    // other instead of deadlocking.
+    decided.sort_by_key(|(index, _, _)| changes[*index].current.case.id.as_uuid());
     let txn = db.begin().await?;
     let mut event_rows = Vec::new();
     let mut messages = Vec::new();

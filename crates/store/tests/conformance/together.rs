@@ -24,6 +24,7 @@ complaints_test_support::on_every_backend!(
     steps_written_together_share_every_statement_but_their_updates,
     each_step_in_a_batch_gets_its_own_answer,
     each_step_s_message_continues_its_own_caller_s_trace,
+    a_batch_updates_its_cases_in_the_order_of_their_ids,
 );
 
 fn now() -> DateTime<Utc> {
@@ -300,4 +301,39 @@ async fn each_step_s_message_continues_its_own_caller_s_trace(test: TestDb) {
         assert_eq!(traces.len(), 2, "the opening's and the notice's");
         assert_eq!(traces[1], Some(trace(n)));
     }
+}
+
+/// A batch updates its cases in the order of their ids, whatever order
+/// they came in: two batches naming the same cases then wait for each
+/// other on Postgres instead of deadlocking.
+async fn a_batch_updates_its_cases_in_the_order_of_their_ids(test: TestDb) {
+    let cases = opened(&test.db, 4).await;
+    let updated = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut counted = test.db.clone();
+    let seen = updated.clone();
+    counted.set_metric_callback(move |info| {
+        if info.statement.sql.starts_with(r#"UPDATE "cases""#) {
+            let case = info.statement.values.as_ref().and_then(|values| {
+                values.0.iter().find_map(|value| match value {
+                    sea_orm::Value::Uuid(Some(id)) => Some(*id),
+                    _ => None,
+                })
+            });
+            seen.lock().unwrap().extend(case);
+        }
+    });
+    let mut newest_first = cases.clone();
+    newest_first.sort_by_key(|case| std::cmp::Reverse(case.case.id.as_uuid()));
+    together(
+        &counted,
+        newest_first
+            .iter()
+            .enumerate()
+            .map(|(n, case)| notice(case, &format!("n-{n}")))
+            .collect(),
+    )
+    .await;
+    let mut ascending: Vec<uuid::Uuid> = cases.iter().map(|case| case.case.id.as_uuid()).collect();
+    ascending.sort_unstable();
+    assert_eq!(*updated.lock().unwrap(), ascending);
 }
