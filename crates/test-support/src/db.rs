@@ -2,6 +2,8 @@
 //! Postgres server [`crate::backends`] finds, dropped with the value.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use complaints_store::DatabaseConnection;
 use sea_orm::{ConnectionTrait, Database};
@@ -140,6 +142,24 @@ pub fn replace_database(url: &str, database: &str) -> String {
         Some(query) => format!("{base}/{database}?{query}"),
         None => format!("{base}/{database}"),
     }
+}
+
+/// `db` as a connection that counts the statements run through it whose
+/// SQL `picks` chooses (`|_| true`: every one), and that count, for tests
+/// of how many statements a write costs.
+pub fn counting(
+    db: &DatabaseConnection,
+    picks: impl Fn(&str) -> bool + Send + Sync + 'static,
+) -> (DatabaseConnection, Arc<AtomicUsize>) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    let mut counted = db.clone();
+    counted.set_metric_callback(move |info| {
+        if picks(&info.statement.sql) {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    (counted, statements)
 }
 
 #[cfg(test)]

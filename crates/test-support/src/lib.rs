@@ -3,7 +3,8 @@
 //! published; nothing in a served path may depend on it.
 //!
 //! - [`db`]: [`TestDb`], a fresh migrated database per test, on SQLite or on
-//!   Postgres (feature `db`, on by default).
+//!   Postgres (feature `db`, on by default), and [`counting`], a connection
+//!   that counts its statements.
 //! - [`backends`]: [`on_every_backend!`], which makes a SQLite and a
 //!   Postgres variant of each test, and where the Postgres and Redis servers
 //!   for tests are ([`postgres_url`], [`redis_url`], [`in_ci`]).
@@ -108,4 +109,4 @@ pub fn workspace_root() -> std::path::PathBuf {
         .map_or(start.clone(), std::path::Path::to_path_buf)
 }
 #[cfg(feature = "db")]
-pub use db::{TestDb, replace_database};
+pub use db::{TestDb, counting, replace_database};

@@ -1,8 +1,7 @@
 //! New cases opened together (group commit): one transaction, a few
 //! statements whatever their number, and each opening its own answer.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, TimeZone, Utc};
 use complaints_domain::DomainError;
@@ -80,12 +79,7 @@ async fn open(test: &TestDb, openings: Vec<Opening<'static>>) -> Vec<Result<Outc
 /// Twelve cases opened together run the statements one case does, and get
 /// register numbers counting up in the order they came.
 async fn cases_opened_together_cost_the_statements_of_one(test: TestDb) {
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut counted = test.db.clone();
-    let counter = statements.clone();
-    counted.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    let (counted, statements) = complaints_test_support::counting(&test.db, |_| true);
     let calendar = Calendar::default();
     let alone =
         cases::open_cases(&counted, &calendar, vec![opening(1, Some(key("r-1", "1")))]).await;

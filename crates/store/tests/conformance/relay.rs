@@ -285,12 +285,7 @@ async fn a_page_of_cases_costs_the_same_statements_for_3_cases_as_for_90(test: T
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap(),
     ));
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut counted = test.db.clone();
-    let counter = statements.clone();
-    counted.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    let (counted, statements) = complaints_test_support::counting(&test.db, |_| true);
     let receiver = Arc::new(Receiver::default());
     let relay = Relay::new(
         counted,
@@ -446,12 +441,7 @@ async fn heard(
 async fn enqueueing_is_one_statement_and_notifies_no_one(test: TestDb) {
     let now = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
     let mut listener = listening(&test).await;
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut counted = test.db.clone();
-    let counter = statements.clone();
-    counted.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    let (counted, statements) = complaints_test_support::counting(&test.db, |_| true);
     let case_id = Uuid::now_v7();
     let other = OutboxMessage::json("escalation.clocks", case_id, &serde_json::json!({})).unwrap();
     let messages = [message('A', case_id, 1), message('A', case_id, 2), other];

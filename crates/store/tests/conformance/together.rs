@@ -3,7 +3,7 @@
 //! its own answer, as if written alone.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, TimeZone, Utc};
 use complaints_domain::DomainError;
@@ -133,12 +133,7 @@ async fn messages_of(db: &DatabaseConnection, case_id: CaseId) -> Vec<String> {
 /// insert once.
 async fn steps_written_together_share_every_statement_but_their_updates(test: TestDb) {
     let cases = opened(&test.db, 5).await;
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut counted = test.db.clone();
-    let counter = statements.clone();
-    counted.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::SeqCst);
-    });
+    let (counted, statements) = complaints_test_support::counting(&test.db, |_| true);
     together(&counted, vec![notice(&cases[0], "alone")]).await;
     let one = statements.swap(0, Ordering::SeqCst);
     assert_eq!(one, 4, "a step alone");

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 
 use chrono::{DateTime, Utc};
 use complaints_auth::{AuthConfig, BearerToken};
@@ -108,14 +108,7 @@ pub async fn counting_service(
     app: &TestApp,
     counted: impl Fn(&str) -> bool + Send + Sync + 'static,
 ) -> (complaints_case::CaseApp, Arc<AtomicUsize>) {
-    let statements = Arc::new(AtomicUsize::new(0));
-    let mut db = app.db.db.clone();
-    let counter = statements.clone();
-    db.set_metric_callback(move |info| {
-        if counted(&info.statement.sql) {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }
-    });
+    let (db, statements) = complaints_test_support::counting(&app.db.db, counted);
     let settings = settings(&app.db, app.evidence_dir.path(), &[]);
     let clock: Arc<dyn Clock> = Arc::new(app.clock.clone());
     let service = complaints_case::CaseApp::new(db, settings.policy, settings.calendar, clock)

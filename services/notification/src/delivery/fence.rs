@@ -59,7 +59,7 @@ pub async fn renew_all(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     use chrono::{DateTime, Utc};
     use complaints_domain::clock::ManualClock;
@@ -98,12 +98,7 @@ mod tests {
         let expired = claimed(&test.db, "w", t0() - Duration::minutes(10), lease).await;
         let clock = ManualClock::new(t0() + Duration::minutes(1));
 
-        let statements = Arc::new(AtomicUsize::new(0));
-        let mut db = test.db.clone();
-        let counter = statements.clone();
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-        });
+        let (db, statements) = complaints_test_support::counting(&test.db, |_| true);
         let ids = vec![
             mine[0].clone(),
             other.clone(),

@@ -123,7 +123,7 @@ async fn record_together(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     use chrono::Duration;
     use complaints_test_support::TestDb;
@@ -188,12 +188,7 @@ mod tests {
 
     async fn sends_that_end_together_are_recorded_in_one_transaction(test: TestDb) {
         let ids = claimed(&test.db, 4).await;
-        let statements = Arc::new(AtomicUsize::new(0));
-        let mut db = test.db.clone();
-        let counter = statements.clone();
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::SeqCst);
-        });
+        let (db, statements) = complaints_test_support::counting(&test.db, |_| true);
         let wake = Notify::new();
         let answers = record_all(
             &db,

@@ -213,14 +213,7 @@ impl TestApp {
         &self,
         counted: impl Fn(&str) -> bool + Send + Sync + 'static,
     ) -> (Delivery, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-        let statements = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counter = statements.clone();
-        let mut db = self.db.db.clone();
-        db.set_metric_callback(move |info| {
-            if counted(&info.statement.sql) {
-                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            }
-        });
+        let (db, statements) = complaints_test_support::counting(&self.db.db, counted);
         (self.delivery_over(db), statements)
     }
 
